@@ -1,0 +1,136 @@
+/**
+ * What the analysis knows about one statement: the contract between
+ * `governance/analyze/` (which produces it, for either dialect) and the rules
+ * in `rules/` (which judge it). Rules never look at SQL text or ASTs.
+ *
+ * Names here are as the catalog spells them (already case-folded/resolved),
+ * so a rule compares them with `===` after `objectKey` normalisation.
+ */
+import type { StatementKind } from '../rules/policy-schema.js';
+
+export type Dialect = 'mysql' | 'postgres';
+
+/** A base table or view, fully qualified. MySQL: schema === database. */
+export interface TableId {
+  readonly database: string;
+  readonly schema: string;
+  readonly table: string;
+}
+
+/** A base column. */
+export interface ColumnId extends TableId {
+  readonly column: string;
+}
+
+/** Where a column is read, other than as a bare output. */
+export type ReadPlace =
+  | 'output-expression' // inside an expression that forms an output column
+  | 'where' | 'join' | 'group-by' | 'having' | 'order-by' | 'window'
+  | 'function-arg' | 'aggregate' | 'subquery' | 'whole-row'
+  | 'set' // right-hand side of UPDATE SET / INSERT source
+  | 'returning' | 'other';
+
+/** One output column of a result and where its value comes from. */
+export interface OutputColumn {
+  /** Position in the result, 0-based. */
+  readonly index: number;
+  /** The name the client will see. */
+  readonly name: string;
+  /**
+   * Base columns this output derives from. `bare` is true when the value is a
+   * base column passed through unchanged (possibly via aliases, derived
+   * tables, CTEs or views); only a bare output may be masked.
+   */
+  readonly sources: readonly { readonly column: ColumnId; readonly bare: boolean }[];
+}
+
+/** A column read somewhere other than a bare output. */
+export interface ColumnRead {
+  readonly column: ColumnId;
+  readonly place: ReadPlace;
+}
+
+/** Facts about a write (INSERT/UPDATE/DELETE/REPLACE/MERGE/TRUNCATE). */
+export interface WriteFacts {
+  readonly target: TableId;
+  /** Columns written; empty for DELETE/TRUNCATE. */
+  readonly columns: readonly ColumnId[];
+  readonly truncate: boolean;
+  readonly hasWhere: boolean;
+  readonly hasLimit: boolean;
+  /** The WHERE is always true (1=1, TRUE, 'a'='a', x OR 1=1, id = id...). */
+  readonly alwaysTrue: boolean;
+  /** The WHERE references at least one column of the target table. */
+  readonly whereTouchesTarget: boolean;
+}
+
+/** Dynamic or out-of-band execution the rules must see. */
+export type DynamicKind =
+  | 'prepare-from-variable' // PREPARE s FROM @v
+  | 'prepare-from-text'     // PREPARE s FROM 'literal' (the literal is analysed too)
+  | 'execute-dynamic'       // EXECUTE of dynamic text (plpgsql EXECUTE, EXECUTE IMMEDIATE)
+  | 'do-block'              // DO $$ ... $$
+  | 'call'                  // CALL proc
+  | 'load-data' | 'copy-from-file' | 'copy-to-file' | 'copy-program'
+  | 'into-outfile' | 'file-function' // LOAD_FILE, pg_read_file, lo_import...
+  | 'set-variable-from-query' // SET @x := (SELECT ...)
+  | 'untrusted-function';     // a function not known to be safe
+
+export interface DynamicFacts {
+  readonly kind: DynamicKind;
+  /** Procedure/function/statement name where relevant. */
+  readonly name?: string;
+}
+
+/** A `/*+ sqlgate:... *\/` hint addressed to sqlgate. */
+export interface Hint {
+  readonly name: string; // e.g. 'skip'
+  readonly args: readonly string[]; // e.g. ['no-unqualified-dml']
+}
+
+/** Why analysis could not finish; the engine refuses (fail closed). */
+export interface Unresolved {
+  readonly code: 'UNPARSED_STATEMENT' | 'UNRESOLVED_COLUMN' | 'UNRESOLVED_TABLE' | 'UNTRACKED_SETTING';
+  readonly message: string;
+}
+
+/** Everything the rules need about one statement. */
+export interface StatementFacts {
+  readonly dialect: Dialect;
+  readonly kind: StatementKind;
+  /** For kind 'ddl' etc.: the more exact verb (create_table, alter_table, truncate, drop...). */
+  readonly verb: string;
+  /** The statement's own text (one statement of a multi-statement string). */
+  readonly text: string;
+  /** Normalised shape: literals replaced, so equal shapes share it. */
+  readonly fingerprint: string;
+  /** Every base table or view read, in any clause. */
+  readonly tablesRead: readonly TableId[];
+  /** Result columns, for statements that return rows (SELECT, RETURNING, SHOW...). */
+  readonly outputs: readonly OutputColumn[];
+  /** Columns read anywhere other than a bare output (predicates are oracles). */
+  readonly reads: readonly ColumnRead[];
+  /** Whole-row references (PostgreSQL `t`, `to_jsonb(t)`, `(t).*`): every column of the table is read. */
+  readonly wholeRows: readonly TableId[];
+  readonly write: WriteFacts | undefined;
+  /** Tables a DDL statement creates, alters or drops. */
+  readonly ddlTargets: readonly TableId[];
+  readonly dynamic: readonly DynamicFacts[];
+  readonly hints: readonly Hint[];
+  /** Session changes the endpoint must track (USE db, SET search_path...). */
+  readonly sessionChange: SessionChange | undefined;
+  /** Set when analysis could not finish: the engine refuses. */
+  readonly unresolved: Unresolved | undefined;
+}
+
+export type SessionChange =
+  | { readonly kind: 'use'; readonly database: string }
+  | { readonly kind: 'search-path'; readonly schemas: readonly string[]; readonly local: boolean }
+  | { readonly kind: 'reset-search-path' }
+  | { readonly kind: 'setting'; readonly name: string; readonly value: string | undefined };
+
+/** Canonical key for maps: instance-independent `db.schema.table[.column]`. */
+export function objectKey(id: TableId | ColumnId): string {
+  const base = `${id.database}.${id.schema}.${id.table}`;
+  return 'column' in id ? `${base}.${id.column}` : base;
+}

@@ -1,0 +1,40 @@
+/**
+ * The governance engine's face towards the doors. The MySQL and PostgreSQL
+ * endpoints, the console and the ticket runner hold a `Gate` and nothing else
+ * from `governance/`.
+ */
+import type { AuditEvent } from './audit/event.js';
+import type { Judgement, SessionContext } from './decision.js';
+import type { Policy, Verifiers } from '../rules/policy-schema.js';
+
+/** How sqlgate reaches an upstream instance with its service account. */
+export interface UpstreamTarget {
+  readonly instance: string;
+  readonly protocol: 'mysql' | 'postgres';
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Read from the environment at connect time; never logged. */
+  readonly password: string | undefined;
+  readonly database: string | undefined;
+  readonly tls: boolean;
+}
+
+export interface Gate {
+  /** The policy in force now (reloads swap it atomically). */
+  policy(): Policy;
+  /**
+   * Connection-level checks in order: client IP against the global and
+   * instance allow lists; then, once the user is known, tenant isolation,
+   * the user's allow list, disabled users. Throws SqlgateError
+   * (IP_NOT_ALLOWED, TENANT_MISMATCH, AUTH_FAILED).
+   */
+  checkAddress(instance: string, clientIp: string, user?: string): void;
+  /** The stored verifiers of a user, or undefined for an unknown user. */
+  verifiers(user: string): Verifiers | undefined;
+  /** Judge every statement of one client message before any of it runs. */
+  judge(session: SessionContext, sql: string): Promise<Judgement>;
+  /** Write one audit record; throws AUDIT_UNAVAILABLE when the sink has failed. */
+  audit(event: AuditEvent): void;
+  upstream(instance: string): UpstreamTarget;
+}
