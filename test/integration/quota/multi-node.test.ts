@@ -1,7 +1,8 @@
 /**
  * Several sqlgate nodes — separate node processes — sharing one control store
  * and hammering the same user's quota at once. PostgreSQL is the multi-node
- * store; SQLite is run too because two processes on one host may share its file.
+ * store; SQLite is run too because two processes on one host may share its
+ * file by mistake, and the quota must still hold then.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,13 +51,15 @@ async function runNodes(fresh: FreshStore, count: number, env: Record<string, st
 for (const kind of BACKENDS) {
   describe(`quota shared by two node processes (${kind} store)`, () => {
     let fresh: FreshStore;
-    let store: ControlStore;
-    before(async () => {
-      fresh = await freshStore(kind, 'quotanodes');
-      store = await openStore(fresh.config, fresh.env);
-    });
+    let store: ControlStore | undefined;
+    before(async () => { fresh = await freshStore(kind, 'quotanodes'); });
     after(async () => { await store?.close(); await fresh?.cleanup(); });
+    const usage = async (user: string) => {
+      store ??= await openStore(fresh.config, fresh.env);
+      return store.usage(user, DAY);
+    };
 
+    // The first test's nodes open a store nobody has migrated yet: they race to migrate it.
     test('rows: demand beyond the quota gets exactly the quota, split between the nodes', async () => {
       const limit = 30_000;
       const results = await runNodes(fresh, 2, {
@@ -64,9 +67,11 @@ for (const kind of BACKENDS) {
       });
       const sent = results.map((r) => r.sent);
       assert.equal(sent[0] + sent[1], limit, `nodes sent ${sent.join(' + ')}`);
-      assert.ok(sent[0] > 0 && sent[1] > 0, `both nodes took part: ${sent.join(' + ')}`);
+      // SQLite serialises writers with a polling busy handler, so one process
+      // may well take everything: correct, not fair. PostgreSQL queues them.
+      if (kind === 'postgres') assert.ok(sent[0] > 0 && sent[1] > 0, `both nodes took part: ${sent.join(' + ')}`);
       assert.ok(results[0].trips + results[1].trips > 200, 'many reservations raced');
-      assert.equal((await store.usage('rows', DAY)).rowsUsed, limit);
+      assert.equal((await usage('rows')).rowsUsed, limit);
     });
 
     test('rows given back: rows sent equal rows counted and never pass the quota', async () => {
@@ -76,7 +81,7 @@ for (const kind of BACKENDS) {
       });
       const total = results[0].sent + results[1].sent;
       assert.ok(total <= limit, `sent ${total} > ${limit}`);
-      assert.equal((await store.usage('give', DAY)).rowsUsed, total);
+      assert.equal((await usage('give')).rowsUsed, total);
     });
 
     test('queries: the two nodes together are allowed exactly the query quota', async () => {
@@ -85,7 +90,7 @@ for (const kind of BACKENDS) {
         SQLGATE_FIXTURE_MODE: 'queries', SQLGATE_FIXTURE_USER: 'queries', SQLGATE_FIXTURE_LIMIT: String(limit), SQLGATE_FIXTURE_SESSIONS: '6',
       });
       assert.equal(results[0].allowed + results[1].allowed, limit);
-      assert.equal((await store.usage('queries', DAY)).queriesUsed, limit);
+      assert.equal((await usage('queries')).queriesUsed, limit);
     });
   });
 }
