@@ -30,7 +30,8 @@ interface Relation {
   /** The base table or view, when it is one (for `schema.table.col` and whole rows). */
   readonly table?: TableId;
   readonly columns: readonly RelColumn[];
-  /** JOIN USING / NATURAL merged columns hidden from unqualified ambiguity. */
+  /** Not part of `*` (PostgreSQL `excluded`). */
+  readonly noStar?: boolean;
 }
 
 interface Scope {
@@ -229,7 +230,7 @@ export class Resolver {
       if (scope.rels.length === 0) this.fail('UNRESOLVED_COLUMN', 'SELECT * without a FROM clause');
       const mergedNames = scope.merged.map((m) => m.name);
       const out: RelColumn[] = [...scope.merged];
-      for (const r of scope.rels) for (const c of r.columns) {
+      for (const r of scope.rels) if (!r.noStar) for (const c of r.columns) {
         if (!mergedNames.some((m) => sameColumnName(this.#ctx.dialect, m, c.name))) out.push(c);
       }
       return out;
@@ -609,7 +610,7 @@ export class Resolver {
     }
     if (rel) {
       scope.rels.push(rel);
-      if (this.#ctx.dialect === 'postgres') scope.rels.push({ alias: 'excluded', columns: rel.columns });
+      if (this.#ctx.dialect === 'postgres') scope.rels.push({ alias: 'excluded', columns: rel.columns, noStar: true });
     }
     if (w.upsert) {
       for (const s of w.upsert.sets) {
