@@ -93,6 +93,8 @@ export function pgFingerprint(text: string): string {
 /** `/*+ sqlgate:skip(rule) *\/` comments, found with the server's scanner so that strings are never mistaken for comments. */
 export function pgHints(text: string): Hint[] {
   const out: Hint[] = [];
+  // Scanning costs as much as parsing: only when a hint could be there.
+  if (!text.includes('sqlgate:')) return out;
   try {
     for (const t of scanSync(text).tokens) {
       if (t.tokenName === 'C_COMMENT') out.push(...parseHint(t.text));
@@ -497,7 +499,12 @@ export function lowerPg(ast: Node): Lowered {
       const name = (v.funccall.funcname ?? []).map(str).join('.');
       return lowered('call', 'call', { dynamic: [{ kind: 'call', name }], exprs: (v.funccall.args ?? []).map(expr) });
     }
-    case 'DoStmt': return lowered('do', 'do', { dynamic: [{ kind: 'do-block' }] });
+    case 'DoStmt': {
+      const body = (v.args ?? []).map((a: Node) => constString(unwrap(a)[1].arg) ?? '').join(' ');
+      const dynamic: DynamicFacts[] = [{ kind: 'do-block' }];
+      if (/\bEXECUTE\b/i.test(body)) dynamic.push({ kind: 'execute-dynamic' });
+      return lowered('do', 'do', { dynamic });
+    }
     case 'CopyStmt': return lowerCopy(v);
     case 'PrepareStmt': {
       const inner = lowerPg(v.query);
@@ -510,7 +517,12 @@ export function lowerPg(ast: Node): Lowered {
       const inner = lowerPg(v.query);
       return lowered('select', 'declare_cursor', { ...(inner.rel ? { rel: inner.rel } : {}), returnsRows: true, dynamic: inner.dynamic });
     }
-    case 'CreateFunctionStmt': return lowered('ddl', v.is_procedure ? 'create_procedure' : 'create_function');
+    case 'CreateFunctionStmt': {
+      // A plpgsql body that EXECUTEs text runs dynamic SQL whenever it is called.
+      const body = (v.options ?? []).filter((o: Node) => unwrap(o)[1].defname === 'as').map((o: Node) => JSON.stringify(unwrap(o)[1].arg)).join(' ');
+      const dynamic: DynamicFacts[] = /\bEXECUTE\b/i.test(body) ? [{ kind: 'execute-dynamic' }] : [];
+      return lowered('ddl', v.is_procedure ? 'create_procedure' : 'create_function', { dynamic });
+    }
     case 'VacuumStmt': return lowered('other', v.is_vacuumcmd ? 'vacuum' : 'analyze');
     default:
       if (/^(Create|Alter|Drop|Comment|Reindex|Cluster|Refresh)/.test(t)) return lowered('ddl', snake(t));

@@ -216,7 +216,9 @@ test('data-modifying CTEs and EXPLAIN ANALYZE are writes; EXPLAIN alone is not',
 });
 
 test('dynamic SQL, files and untrusted functions', () => {
-  assert.deepEqual(pg("DO $$ BEGIN EXECUTE 'select 1'; END $$").dynamic, [{ kind: 'do-block' }]);
+  assert.deepEqual(pg("DO $$ BEGIN EXECUTE 'select 1'; END $$").dynamic, [{ kind: 'do-block' }, { kind: 'execute-dynamic' }]);
+  assert.deepEqual(pg('DO $$ BEGIN PERFORM 1; END $$').dynamic, [{ kind: 'do-block' }]);
+  assert.deepEqual(pg("CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'x'; END $$").dynamic, [{ kind: 'execute-dynamic' }]);
   assert.deepEqual(pg('CALL archive_orders(1)').dynamic, [{ kind: 'call', name: 'archive_orders' }]);
   assert.equal(pg("COPY customers TO '/tmp/c.csv'").dynamic[0].kind, 'copy-to-file');
   assert.equal(pg("COPY customers FROM PROGRAM 'cat /etc/passwd'").dynamic[0].kind, 'copy-program');
