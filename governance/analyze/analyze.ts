@@ -159,6 +159,12 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
   for (const n of nested) {
     for (const f of analyze(n, { ...ctx, database: session.database, searchPath: session.searchPath })) facts = merge(facts, f);
   }
+  // Rows of a prepared statement or a cursor come back later (EXECUTE,
+  // FETCH), where no mask can be tied to them: nothing of it counts as a
+  // maskable bare pass-through.
+  if (low.kind === 'prepare' || low.kind === 'execute' || low.verb === 'declare_cursor') {
+    facts = { ...facts, outputs: facts.outputs.map((o) => ({ ...o, sources: o.sources.map((x) => (x.bare ? { column: x.column, bare: false } : x)) })) };
+  }
   return facts;
 }
 

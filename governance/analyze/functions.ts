@@ -24,6 +24,7 @@ num_nonnulls num_nulls width_bucket scale factorial gcd lcm
 to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery ts_rank ts_rank_cd ts_headline setweight
 nextval currval lastval
 values excluded
+timezone overlaps normalize is_normalized like_escape similar_to_escape any_value date_diff json_agg_strict jsonb_agg_strict
 `;
 
 const FILE_FUNCTIONS = new Set([

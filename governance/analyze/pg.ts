@@ -508,7 +508,7 @@ export function lowerPg(ast: Node): Lowered {
     case 'CopyStmt': return lowerCopy(v);
     case 'PrepareStmt': {
       const inner = lowerPg(v.query);
-      return lowered('prepare', 'prepare', { ...(inner.rel ? { rel: inner.rel } : {}), sideQueries: inner.sideQueries, dynamic: inner.dynamic, ddlTargets: inner.ddlTargets });
+      return lowered('prepare', 'prepare', { ...(inner.rel ? { rel: inner.rel } : {}), returnsRows: inner.returnsRows, sideQueries: inner.sideQueries, dynamic: inner.dynamic, ddlTargets: inner.ddlTargets });
     }
     case 'ExecuteStmt': return lowered('execute', 'execute', { exprs: (v.params ?? []).map(expr) });
     case 'DeallocateStmt': return lowered('deallocate', 'deallocate');

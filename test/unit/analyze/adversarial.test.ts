@@ -75,6 +75,11 @@ const PG_ONLY = [
   "SELECT id FROM customers WHERE (phone).length = 1",
   "SELECT id FROM customers c WHERE c = c",
   "SELECT id FROM customers GROUP BY ROLLUP (phone)",
+  // Rows that come back later (EXECUTE, FETCH) cannot be masked: never bare.
+  "PREPARE q AS SELECT phone FROM customers",
+  "DECLARE c CURSOR FOR SELECT phone FROM customers",
+  "SELECT pg_catalog.upper(phone) FROM customers",
+  "SELECT substring(phone from 1 for 3) FROM customers",
 ];
 
 const MY_ONLY = [
@@ -100,6 +105,9 @@ const MY_ONLY = [
   "SELECT id FROM customers HAVING phone > 1",
   "SELECT id FROM customers WHERE phone <=> NULL",
   "WITH Customers AS (SELECT 1 AS x) SELECT phone FROM customers",
+  "PREPARE s FROM 'SELECT phone FROM customers'",
+  "EXECUTE IMMEDIATE 'SELECT phone FROM customers'",
+  "SELECT id FROM customers WHERE id IN (SELECT id FROM customers /*!90000 WHERE phone = 1 */)",
 ];
 
 test(`adversarial reads, both dialects (${BOTH.length * 2} cases)`, () => {
