@@ -217,6 +217,9 @@ const cache = new LRUCache<string, StatementFacts[]>({
   sizeCalculation: (v, k) => k.length * 2 + v.length * 512,
 });
 
+/** Statement kinds whose facts carry literal values (PREPARE text, setting values): never shared by digest. */
+const LITERAL_DEPENDENT = new Set(['prepare', 'execute', 'set', 'load_data', 'copy']);
+
 /**
  * `analyze` behind an LRU cache. The key holds the dialect, database, search
  * path, catalog identity and version, and the exact text, so two different
@@ -227,8 +230,27 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
   const key = `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  if (ctx.dialect !== 'mysql') {
+    const facts = analyze(sql, ctx);
+    cache.set(key, facts);
+    return facts;
+  }
+  // MySQL parsing is slow: statements that differ only in literals share one
+  // analysis through their digests. Analysis never depends on literal values
+  // (a constant predicate counts as always true whatever it is), and the
+  // statements whose facts do carry literals are excluded.
+  const stmts = splitMysql(sql);
+  const shareable = stmts.length > 0 && stmts.every((s) => !s.error && !s.alternative);
+  const dkey = shareable ? `mysql-digest\u0000${ctx.database ?? '\u0001'}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${stmts.map((s) => s.digest).join('\u0000;')}` : undefined;
+  const shared = dkey ? cache.get(dkey) : undefined;
+  if (shared && shared.length === stmts.length) {
+    const facts = shared.map((f, i) => ({ ...f, text: stmts[i].text }));
+    cache.set(key, facts);
+    return facts;
+  }
   const facts = analyze(sql, ctx);
   cache.set(key, facts);
+  if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
   return facts;
 }
 

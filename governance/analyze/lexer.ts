@@ -239,12 +239,28 @@ export function joinTokens(tokens: readonly Token[]): string {
   return s;
 }
 
-/** The literal-free shape of a statement. */
+/** Words after which a string is a value, not an alias. */
+const EXPRESSION_WORDS = new Set(('like rlike regexp in is and or not xor between then else when case separator interval values value set by limit offset '
+  + 'escape div mod from where having select on using return into outfile dumpfile collate binary sounds against mode charset names password '
+  + 'identified comment default exists any some all distinct if elseif do call execute prepare immediate kill use show member of').split(' '));
+
+/**
+ * The literal-free shape of a statement. Only reserved words (which cannot
+ * be unquoted identifiers) are upper-cased, so two statements share a digest
+ * only when they differ in literals, spacing, comments or keyword case.
+ */
 export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): string {
   const parts: string[] = [];
-  for (const t of tokens) {
-    if (t.kind === 'string' || t.kind === 'number') parts.push('?');
-    else if (t.kind === 'word') parts.push(/^(select|from|where|and|or|not|insert|into|values|value|update|set|delete|replace|join|on|as|in|is|null|limit|order|group|by|having|union|all|distinct|like|between|case|when|then|else|end|left|right|inner|outer|cross|using|with|desc|asc|true|false|exists|offset)$/i.test(t.text) ? t.text.toUpperCase() : t.text);
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    const prev = tokens[k - 1];
+    // A string right after an expression (`phone 'x'`, `AS 'x'`) is a column
+    // alias: it names an output, so it stays in the shape.
+    const aliasPosition = t.kind === 'string' && prev !== undefined
+      && (prev.kind === 'quoted-ident' || prev.text === ')' || (prev.kind === 'word' && !EXPRESSION_WORDS.has(prev.text.toLowerCase())));
+    if (aliasPosition) parts.push(t.text);
+    else if (t.kind === 'string' || t.kind === 'number') parts.push('?');
+    else if (t.kind === 'word') parts.push(/^(select|from|where|and|or|not|insert|into|values|update|set|delete|replace|join|on|as|in|is|null|limit|order|group|by|having|union|all|distinct|like|between|case|when|then|else|left|right|inner|outer|cross|using|with|desc|asc|true|false|exists)$/i.test(t.text) ? t.text.toUpperCase() : t.text);
     else parts.push(t.text);
   }
   let d = '';
