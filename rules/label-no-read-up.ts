@@ -4,7 +4,7 @@
  * not be read, anywhere in the statement, unless a grant names that column
  * (or view) explicitly. A bare output left to a masking rule is shown masked
  * instead. Trusted-User: a trusted user may write any level; others may not
- * write a column above their clearance without an explicit grant naming it.
+ * write a column above their clearance (grants do not lift that: trust does).
  */
 import { columnAccesses, placeWords } from './column-access.js';
 import { showColumn, showTable } from './principal.js';
@@ -55,10 +55,9 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
   const w = facts.write;
   const wk = writeKind(facts);
   if (w && wk && !principal.definition.trusted) {
-    const priv = wk === 'insert' || wk === 'replace' ? 'insert' : 'update';
     for (const c of w.columns) {
       const level = principal.columnLabel(c);
-      if (level > clearance && !principal.explicitColumnGrant(c, priv)) {
+      if (level > clearance) {
         deny(`column ${showColumn(d, c)} (label ${level}) is above your clearance ${clearance}; only trusted users may write it`);
       }
     }

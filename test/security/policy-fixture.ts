@@ -7,6 +7,7 @@
  *   support  whole customers table, phone/id_card/email masked; clearance 1
  *   dba      everything, every kind, trusted, clearance 3, may skip no-unqualified-dml
  *   writer   orders read/write, write kinds, clearance 0
+ *   auditor  whole customers table, no masks, clearance 2 (phone yes, id_card no)
  *   nobody   no roles at all
  *   rawuser  analyst + raw passthrough
  *   outsider analyst's roles in another tenant
@@ -29,6 +30,7 @@ export function shopPolicy(overrides: { environment?: 'dev' | 'test' | 'prod' } 
       support: { password: NATIVE, roles: ['support'], clearance: 1 },
       dba: { password: NATIVE, roles: ['dba'], clearance: 3, trusted: true, limits: { max_rows_per_query: 100000 } },
       writer: { password: NATIVE, roles: ['writer'], clearance: 0 },
+      auditor: { password: NATIVE, roles: ['auditor'], clearance: 2 },
       nobody: { password: NATIVE },
       rawuser: { password: NATIVE, roles: ['analyst'], clearance: 1, raw_passthrough: true },
       outsider: { password: NATIVE, roles: ['analyst'], clearance: 1, tenant: 'acme', ip_allow: '192.168.1.0/24' },
@@ -57,11 +59,15 @@ export function shopPolicy(overrides: { environment?: 'dev' | 'test' | 'prod' } 
         procedures: ['shop.refresh_stats', 'refresh_stats'],
         may_skip: ['no-unqualified-dml', 'full-scan-guard'],
       },
+      auditor: {
+        grants: [{ table: 'customers', privileges: ['select'] }, { table: 'orders', privileges: ['select'] }],
+      },
       writer: {
         grants: [
           { table: 'orders', privileges: ['select', 'insert', 'update', 'delete'] },
           { table: 'customers', columns: ['id', 'name'], privileges: ['select'] },
           { table: 'customers', columns: ['city'], privileges: ['select', 'update'] },
+          { table: 'customers', columns: ['email'], privileges: ['update'] },
         ],
         statement_kinds: ['select', 'insert', 'update', 'delete', 'transaction', 'set', 'show', 'use', 'explain'],
       },

@@ -157,3 +157,14 @@ test('view label and system catalogs', () => {
   const shadow = { database: 'shop', schema: 'pg_catalog', table: 'pg_authid' };
   assert.equal(decide(facts({ dialect: 'postgres', tablesRead: [shadow], outputsOf: [{ ...shadow, column: 'rolpassword' }] }), ctx('nobody', 'shop_pg')).verdict, 'deny');
 });
+
+test('label-no-read-up: grant without clearance; untrusted writes above clearance; trusted writes', () => {
+  const d = decide(facts({ tablesRead: [customers], outputsOf: [col('customers', 'phone')] }), ctx('auditor'));
+  assert.equal(d.verdict, 'allow');
+  const hi = decide(facts({ tablesRead: [customers], outputsOf: [col('customers', 'id')], reads: [{ column: col('customers', 'id_card'), place: 'where' }] }), ctx('auditor'));
+  assert.deepEqual(hi.rules, ['label-no-read-up']);
+  assert.equal(hi.error?.message, 'sqlgate: column shop.customers.id_card (label 3) is above your clearance 2 (read in WHERE) [rule label-no-read-up]');
+  const upd = facts({ kind: 'update', verb: 'update', tablesRead: [customers], reads: [{ column: col('customers', 'id'), place: 'where' }], write: write(customers, { columns: [col('customers', 'email')] }) });
+  assert.deepEqual(decide(upd, ctx('writer')).rules, ['label-no-read-up']);
+  assert.equal(decide(upd, ctx('dba')).verdict, 'allow');
+});
