@@ -12,6 +12,7 @@ import type { Refusal, RuleContext, RuleResult } from '../../rules/rule.js';
 import * as tenant from '../../rules/tenant-isolation.js';
 import * as failClosed from '../../rules/fail-closed.js';
 import * as kinds from '../../rules/statement-kinds.js';
+import * as settings from '../../rules/session-settings.js';
 import * as dynamicSql from '../../rules/dynamic-sql.js';
 import * as columnAcl from '../../rules/column-acl.js';
 import * as label from '../../rules/label-no-read-up.js';
@@ -87,6 +88,7 @@ export function decide(facts: StatementFacts, context: DecideContext): EngineDec
     };
   }
   take(kinds.check(input));
+  take(settings.check(input));
   take(dynamicSql.check(input));
   take(columnAcl.check(input));
   take(label.check(input));

@@ -3,7 +3,9 @@
  * statement, decide each, and deny the whole message if any statement is
  * denied, so a multi-statement string whose second statement is bad runs
  * nothing. A USE or SET search_path inside the message changes how the
- * statements after it resolve, as it will on the server.
+ * statements after it resolve, as it will on the server: the analysis
+ * carries the change along, and when it also means another catalog (another
+ * PostgreSQL database's), the rest of the message is analysed again on it.
  */
 import type { Judgement, SessionContext } from '../decision.js';
 import type { Dialect, StatementFacts, TableId } from '../facts.js';
@@ -100,8 +102,11 @@ export async function judge<C extends EngineCatalog>(session: SessionContext, sq
     else if (change.kind === 'search-path') { searchPath = change.schemas; changed = true; }
     else if (change.kind === 'reset-search-path') { searchPath = session.searchPath; changed = true; }
     if (!changed) continue;
-    // Re-read the rest of the message the way the server will, after the change.
-    catalog = await opts.catalogFor(database);
+    // The analysis applies USE / search_path to the statements after it on its
+    // own; only a change of catalog (another database's) needs a re-read.
+    const next = await opts.catalogFor(database);
+    if (next === catalog) continue;
+    catalog = next;
     const rest: StatementFacts[] = [];
     for (const g of facts.slice(i + 1)) rest.push(...safeAnalyze(opts.analyze, g.text, { dialect: session.dialect, catalog, database, searchPath }));
     facts = [...facts.slice(0, i + 1), ...rest];

@@ -168,3 +168,16 @@ test('label-no-read-up: grant without clearance; untrusted writes above clearanc
   assert.deepEqual(decide(upd, ctx('writer')).rules, ['label-no-read-up']);
   assert.equal(decide(upd, ctx('dba')).verdict, 'allow');
 });
+
+test('untracked-setting: settings that change how text is read or who runs it are refused', () => {
+  const set = (name: string, value: string | undefined) => facts({ kind: 'set', verb: 'set', sessionChange: { kind: 'setting', name, value } });
+  for (const [n, v] of [['role', 'postgres'], ['session_authorization', 'x'], ['sql_mode', 'ANSI_QUOTES,STRICT_TRANS_TABLES'], ['sql_mode', 'ansi'],
+    ['@@session.sql_mode', 'NO_BACKSLASH_ESCAPES'], ['names', 'gbk'], ['client_encoding', 'SJIS'], ['standard_conforming_strings', 'off']] as const) {
+    const d = decide(set(n, v), ctx('dba'));
+    assert.deepEqual(d.rules, ['untracked-setting'], `${n}=${v}`);
+    assert.equal(d.error?.code, 'UNTRACKED_SETTING');
+  }
+  for (const [n, v] of [['sql_mode', 'STRICT_TRANS_TABLES'], ['names', 'utf8mb4'], ['client_encoding', 'UTF8'], ['application_name', 'x']] as const) {
+    assert.equal(decide(set(n, v), ctx('analyst')).verdict, 'allow', `${n}=${v}`);
+  }
+});
