@@ -32,12 +32,16 @@ interface Relation {
   readonly columns: readonly RelColumn[];
   /** Not part of `*` (PostgreSQL `excluded`). */
   readonly noStar?: boolean;
+  /** A set-returning function with unknown result columns: any qualified column reads these sources. */
+  readonly opaque?: readonly Src[];
 }
 
 interface Scope {
   readonly rels: Relation[];
   /** USING/NATURAL columns: unqualified references resolve to the merged sources. */
   readonly merged: RelColumn[];
+  /** Columns of each top-level FROM item in `*` order; undefined where unknown. */
+  readonly starItems: (readonly RelColumn[] | undefined)[];
   readonly parent: Scope | undefined;
   readonly ctes: Map<string, CteDef>;
   /** Output columns of the query, for ORDER BY / GROUP BY / HAVING alias references. */
@@ -227,11 +231,13 @@ export class Resolver {
 
   #star(path: readonly string[], scope: Scope): RelColumn[] {
     if (path.length === 0) {
-      if (scope.rels.length === 0) this.fail('UNRESOLVED_COLUMN', 'SELECT * without a FROM clause');
-      const mergedNames = scope.merged.map((m) => m.name);
-      const out: RelColumn[] = [...scope.merged];
-      for (const r of scope.rels) if (!r.noStar) for (const c of r.columns) {
-        if (!mergedNames.some((m) => sameColumnName(this.#ctx.dialect, m, c.name))) out.push(c);
+      if (scope.starItems.length === 0) this.fail('UNRESOLVED_COLUMN', 'SELECT * without a FROM clause');
+      const out: RelColumn[] = [];
+      for (const item of scope.starItems) {
+        // Result columns must line up with the server's, position by
+        // position (masks are applied by index): refuse rather than guess.
+        if (!item) { this.fail('UNRESOLVED_COLUMN', 'cannot expand * over a function whose result columns are unknown'); continue; }
+        out.push(...item);
       }
       return out;
     }
@@ -240,55 +246,77 @@ export class Resolver {
       this.fail('UNRESOLVED_TABLE', `unknown table ${path.join('.')} in ${path.join('.')}.*`);
       return [];
     }
+    if (rel.opaque) this.fail('UNRESOLVED_COLUMN', `cannot expand ${path.join('.')}.* over a function whose result columns are unknown`);
     return [...rel.columns];
   }
 
   // ---------------------------------------------------------------- FROM
 
-  #from(f: FromItem, scope: Scope, outer: Scope | undefined): void {
+  /** Adds a FROM item's relations to the scope; returns its columns in `*` order (undefined: unknown). */
+  #from(f: FromItem, scope: Scope, outer: Scope | undefined, top = true): RelColumn[] | undefined {
+    const cols = this.#fromItem(f, scope, outer);
+    if (top) scope.starItems.push(cols);
+    return cols;
+  }
+
+  #fromItem(f: FromItem, scope: Scope, outer: Scope | undefined): RelColumn[] | undefined {
     switch (f.kind) {
       case 'table': {
         const rel = this.#tableRel(f.name, f.alias, f.columnAliases, scope);
         if (rel) scope.rels.push(rel);
-        return;
+        return rel ? [...rel.columns] : [];
       }
       case 'derived': {
         // A derived table sees the enclosing query's scope, and its FROM
         // siblings only when LATERAL.
         const cols = this.#query(f.query, f.lateral ? scope : outer);
-        scope.rels.push({ alias: f.alias ?? '', columns: cols.map((c, i) => ({ name: f.columnAliases?.[i] ?? c.name, sources: c.sources })) });
-        return;
+        const rel = { alias: f.alias ?? '', columns: cols.map((c, i) => ({ name: f.columnAliases?.[i] ?? c.name, sources: c.sources })) };
+        scope.rels.push(rel);
+        return [...rel.columns];
       }
       case 'function': {
         const srcs = this.#expr(f.func, scope, 'function-arg', false).map(nonBare);
         const fname = f.func.kind === 'func' ? f.func.name.split('.').pop()! : 'function';
-        const names = f.columnAliases?.length ? f.columnAliases : [f.alias ?? fname];
-        scope.rels.push({ alias: f.alias ?? fname, columns: names.map((n) => ({ name: n, sources: srcs })) });
-        return;
+        const known = f.columnAliases !== undefined ? f.columnAliases : functionColumns(fname, f.alias, f.func);
+        const alias = f.alias ?? fname;
+        if (!known) {
+          scope.rels.push({ alias, columns: [], opaque: srcs });
+          return undefined;
+        }
+        const rel = { alias, columns: known.map((n) => ({ name: n, sources: srcs })) };
+        scope.rels.push(rel);
+        return [...rel.columns];
       }
       case 'join': {
-        this.#from(f.left, scope, outer);
-        const leftRels = scope.rels.slice();
-        this.#from(f.right, scope, outer);
-        const rightRels = scope.rels.slice(leftRels.length);
+        const left = this.#from(f.left, scope, outer, false);
+        const right = this.#from(f.right, scope, outer, false);
+        const d = this.#ctx.dialect;
         let using = f.using;
         if (f.natural) {
-          const leftNames = leftRels.flatMap((r) => r.columns.map((c) => c.name));
-          using = rightRels.flatMap((r) => r.columns.map((c) => c.name)).filter((n) => leftNames.some((l) => sameColumnName(this.#ctx.dialect, l, n)));
+          if (!left || !right) { this.fail('UNRESOLVED_COLUMN', 'NATURAL join over a function whose result columns are unknown'); return undefined; }
+          using = right.map((c) => c.name).filter((n) => left.some((l) => sameColumnName(d, l.name, n)));
         }
-        for (const u of using ?? []) {
-          const l = this.#columnIn(u, leftRels, scope.merged);
-          const r = this.#columnIn(u, rightRels, []);
-          if (!l || !r) { this.fail('UNRESOLVED_COLUMN', `column ${u} in USING/NATURAL join not found on both sides`); continue; }
-          const mergedSrc = dedupeSrc([...l, ...r]);
+        if (!using || using.length === 0) {
+          if (f.on) this.#clause(f.on, scope, 'join');
+          return left && right ? [...left, ...right] : undefined;
+        }
+        const merged: RelColumn[] = [];
+        for (const u of using) {
+          const l = left?.filter((c) => sameColumnName(d, c.name, u)) ?? [];
+          const r = right?.filter((c) => sameColumnName(d, c.name, u)) ?? [];
+          if (l.length === 0 || r.length === 0) { this.fail('UNRESOLVED_COLUMN', `column ${u} in USING/NATURAL join not found on both sides`); continue; }
+          const mergedSrc = dedupeSrc([...l, ...r].flatMap((c) => c.sources));
           // Joining is a comparison: both sides are read.
           this.#readAll(mergedSrc, 'join');
-          const i = scope.merged.findIndex((m) => sameColumnName(this.#ctx.dialect, m.name, u));
           const entry = { name: u, sources: mergedSrc };
+          merged.push(entry);
+          const i = scope.merged.findIndex((m) => sameColumnName(d, m.name, u));
           if (i >= 0) scope.merged[i] = entry; else scope.merged.push(entry);
         }
         if (f.on) this.#clause(f.on, scope, 'join');
-        return;
+        if (!left || !right) return undefined;
+        const isUsing = (c: RelColumn) => using!.some((u) => sameColumnName(d, u, c.name));
+        return [...merged, ...left.filter((c) => !isUsing(c)), ...right.filter((c) => !isUsing(c))];
       }
     }
   }
@@ -532,6 +560,7 @@ export class Resolver {
       this.fail('UNRESOLVED_COLUMN', `unknown table in ${path.join('.')}`);
       return [];
     }
+    if (rel.opaque) return [...rel.opaque];
     const hits = rel.columns.filter((c) => sameColumnName(d, c.name, name));
     if (hits.length === 0) {
       this.fail('UNRESOLVED_COLUMN', `unknown column ${path.join('.')}`);
@@ -610,6 +639,7 @@ export class Resolver {
     }
     if (rel) {
       scope.rels.push(rel);
+      scope.starItems.push(rel.columns);
       if (this.#ctx.dialect === 'postgres') scope.rels.push({ alias: 'excluded', columns: rel.columns, noStar: true });
     }
     if (w.upsert) {
@@ -735,7 +765,7 @@ export class Resolver {
 // ---------------------------------------------------------------- helpers
 
 function newScope(parent: Scope | undefined): Scope {
-  return { rels: [], merged: [], parent, ctes: new Map() };
+  return { rels: [], merged: [], starItems: [], parent, ctes: new Map() };
 }
 
 function nonBare(s: Src): Src {
@@ -759,6 +789,17 @@ export function tableId(t: CatalogTable): TableId {
 
 function toOutputs(cols: readonly RelColumn[]): OutputColumn[] {
   return cols.map((c, index) => ({ index, name: c.name, sources: c.sources }));
+}
+
+/** Result columns of set-returning functions whose shape is fixed; undefined when unknown. */
+function functionColumns(fname: string, alias: string | undefined, func: Expr): string[] | undefined {
+  const n = fname.toLowerCase();
+  if (n === 'json_each' || n === 'jsonb_each' || n === 'json_each_text' || n === 'jsonb_each_text') return ['key', 'value'];
+  const single = ['generate_series', 'generate_subscripts', 'regexp_split_to_table', 'jsonb_array_elements', 'jsonb_array_elements_text',
+    'json_array_elements', 'json_array_elements_text', 'jsonb_object_keys', 'json_object_keys', 'string_to_table', 'dual'];
+  if (single.includes(n)) return n === 'dual' ? [] : [alias ?? fname];
+  if (n === 'unnest' && func.kind === 'func' && func.args.length === 1) return [alias ?? fname];
+  return undefined;
 }
 
 function exprName(e: Expr): string {

@@ -263,3 +263,18 @@ test('hints and fingerprints', () => {
   assert.equal(pg('SELECT id FROM orders WHERE id = 1').fingerprint, pg('SELECT id FROM orders WHERE id = 42').fingerprint);
   assert.notEqual(pg('SELECT id FROM orders').fingerprint, pg('SELECT note FROM orders').fingerprint);
 });
+
+test('* lines up with the server column by column, or is refused', () => {
+  // USING columns come first, once; a later comma item keeps its own id.
+  const f = pg('SELECT * FROM customers JOIN orders USING (id), hr.salaries');
+  assert.deepEqual(f.outputs.map((o) => o.name), ['id', 'name', 'phone', 'email', 'note', 'customer_id', 'total', 'note', 'emp', 'amount']);
+  const g = pg('SELECT * FROM orders o, customers c JOIN orders o2 USING (id)');
+  assert.deepEqual(g.outputs.map((o) => o.name).slice(0, 5), ['id', 'customer_id', 'total', 'note', 'id']);
+  assert.equal(g.outputs.length, 4 + 1 + 4 + 3);
+  // Functions with known result columns expand; unknown ones refuse `*` but allow named columns.
+  assert.deepEqual(pg("SELECT * FROM jsonb_each('{}'::jsonb) j, customers c").outputs.slice(0, 3).map((o) => o.name), ['key', 'value', 'id']);
+  assert.equal(pg('SELECT * FROM generate_series(1, 3) g, customers c').outputs[3].name, 'phone');
+  assert.equal(pg("SELECT * FROM json_populate_record(null::customers, '{}') r, customers c").unresolved?.code, 'UNRESOLVED_COLUMN');
+  const r = pg("SELECT r.a FROM jsonb_to_record('{}') AS r(a int, b text)");
+  assert.equal(r.unresolved, undefined);
+});
