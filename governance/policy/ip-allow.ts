@@ -136,6 +136,7 @@ interface Interval {
 function parseEntry(raw: string): Interval | string {
   const text = raw.trim();
   if (text === '') return 'empty entry';
+  if (text.includes(',')) return 'one entry per list item (commas separate entries only in the string form)';
   if (text.includes('%')) return 'zone indexes (%) are not allowed';
   const slash = text.indexOf('/');
   if (slash >= 0) {

@@ -193,6 +193,7 @@ test('invalid entries are refused with their index and text', () => {
   throwsEntry('g::1', 0);
   throwsEntry('::ffff:1.2.3.256', 0);
   throwsEntry([' '], 0);
+  throwsEntry(['10.0.0.1', '10.0.0.2, 10.0.0.3'], 1, '10.0.0.2, 10.0.0.3');
 });
 
 test('bad ranges: a > b, mixed families, malformed ends', () => {

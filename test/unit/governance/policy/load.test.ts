@@ -191,6 +191,16 @@ test('bad ip_allow entry in an instance list and in trusted_proxies', () => {
     8, 'listeners[0].trusted_proxies[1]', /bogus/);
 });
 
+test('allow-list entry errors are reported together with schema errors', () => {
+  const text = variant(26, '      - 10.0.0.0/33').replace('    clearance: 1', '    clearance: 9');
+  const issues = issuesOf(text);
+  assert.deepEqual(issues.map((i) => [i.line, i.path]), [[21, 'users.alice.clearance'], [26, 'users.alice.ip_allow[1]']]);
+});
+
+test('a comma inside a YAML list item is explained', () => {
+  one(variant(26, '      - 10.0.0.2, 10.0.0.3'), 26, 'users.alice.ip_allow[1]', /one entry per list item/);
+});
+
 test('more than 1,000 ip_allow entries', () => {
   const many = Array.from({ length: 1001 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', ');
   const issues = issuesOf(variant(8, `ip_allow: [${many}]`));
