@@ -11,8 +11,9 @@
  * consequence worth knowing: an IPv6 block that contains `::ffff:0:0/96`
  * (`::/0`, say) contains every IPv4 address too.
  *
- * The arithmetic is done on bigints rather than with `net.BlockList`, whose
- * treatment of mapped addresses differs between Node.js releases.
+ * The arithmetic is done on bigints rather than with `net.BlockList`, which
+ * cannot say which entry is malformed (the loader must name its line) and
+ * has no entry count; the tests use BlockList as an independent oracle.
  */
 import { SqlgateError } from '../errors.js';
 
