@@ -297,7 +297,8 @@ function deepFreeze<T>(o: T): T {
  */
 export function parsePolicy(text: string, file: string): Policy {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  // merge: `<<: *defaults` lets a policy share limits or grants between entries.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, merge: true });
   if (doc.errors.length) throw new PolicyError(yamlIssues(doc, file));
   const loc = new Locator(doc, lines, file, text);
   let raw: unknown;

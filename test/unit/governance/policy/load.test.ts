@@ -241,6 +241,13 @@ test('aliases are followed but bounded', () => {
   assert.deepEqual(p.roles.boss.grants[0].privileges, ['select']);
 });
 
+test('merge keys share settings between entries', () => {
+  const text = variant(21, '    clearance: 1\n    limits: &lim { max_rows_per_query: 10, max_queries_per_day: 5 }')
+    .replace('  boss:\n', '  boss:\n    description: x\n') + 'limits:\n  <<: *lim\n  max_rows_per_query: 20\n';
+  const p = parsePolicy(text, 'p.yaml');
+  assert.deepEqual(p.limits, { max_rows_per_query: 20, max_queries_per_day: 5 });
+});
+
 test('loadPolicyFile: unreadable file and a file on disk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sg-load-'));
   try {

@@ -36,3 +36,32 @@ test('sqlgate passwd: errors and --help', () => {
   assert.equal(h.status, 0);
   assert.match(h.stdout, /usage: sqlgate passwd --user NAME/);
 });
+
+test('sqlgate passwd on a terminal asks twice without echo', async (t) => {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const { MAIN } = await import('./run-cli.js');
+  if (spawnSync('script', ['--version']).status !== 0) { t.skip('script(1) from util-linux is not installed'); return; }
+  // script(1) runs the command on a pseudo-terminal and relays our pipe to it.
+  const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} passwd --user alice`, '/dev/null'],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const waitFor = (re: RegExp) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; got ${JSON.stringify(out)}`)), 30_000);
+    const check = () => { if (re.test(out)) { clearTimeout(timer); child.stdout.off('data', check); resolve(); } };
+    child.stdout.on('data', check);
+    check();
+  });
+  try {
+    await waitFor(/Password for alice: $/);
+    child.stdin.write('tty-S3cret\r');
+    await waitFor(/Again: $/);
+    child.stdin.write('tty-S3cret\r');
+    await waitFor(/md5: "md5[0-9a-f]{32}"/);
+  } finally {
+    child.kill();
+  }
+  assert.ok(!out.includes('tty-S3cret'), `the password was echoed: ${JSON.stringify(out)}`);
+  const block = parse(out.slice(out.indexOf('password:')).replace(/\r/g, '')) as { password: Record<string, string> };
+  assert.equal(block.password.mysql_native, mysqlNativeVerifier('tty-S3cret'));
+});
