@@ -12,7 +12,6 @@ export function policyJsonSchema(): Record<string, unknown> {
   const { $schema, ...rest } = generated;
   return {
     $schema,
-    $id: 'https://github.com/sqlgate/sqlgate/rules/policy.schema.json',
     title: 'sqlgate policy',
     description: 'Policy file of sqlgate, the SQL front-end proxy with data-governance enforcement. Validate with `sqlgate check FILE`.',
     ...rest,
