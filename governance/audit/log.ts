@@ -19,7 +19,7 @@ import pino from 'pino';
 import { SqlgateError } from '../errors.js';
 import type { AuditEvent } from './event.js';
 import { GENESIS, checkLine, sha256Hex } from './chain.js';
-import { redactSql, scrubSecrets } from './redact.js';
+import { SENSITIVE, redactSql, scrubSecrets } from './redact.js';
 
 export interface AuditLogOptions {
   readonly file: string;
@@ -179,7 +179,8 @@ export class AuditLog {
       if (Array.isArray(v)) return v.map(scrub);
       if (typeof v === 'bigint') return v.toString();
       if (v && typeof v === 'object') {
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), scrub(x)]));
+        // A member named like a secret (password, api_key, token…) loses its value whatever it holds.
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), SENSITIVE.test(k) ? '***' : scrub(x)]));
       }
       if (typeof v === 'number' && !Number.isFinite(v)) return null;
       return v;

@@ -31,7 +31,7 @@ const MASK = '***';
 // Substrings, not words: over-matching (a column named `tokens`) only costs
 // redaction of an innocent statement, and a plain alternation stays fast on
 // the hot path. Every key KV_PW scrubs is covered here too.
-const SENSITIVE = /passw(?:or)?d|pwd|identified|secret|crypt|encode|decode|pgp_|hmac|dblink|user\s+mapping|(?:create|alter)\s+server|_key|api-?key|credential|token/i;
+export const SENSITIVE = /passw(?:or)?d|pwd|identified|secret|crypt|encode|decode|pgp_|hmac|dblink|user\s+mapping|(?:create|alter)\s+server|_key|api-?key|credential|token/i;
 
 type Span = [start: number, end: number];
 

@@ -162,7 +162,11 @@ function zodIssues(issues: readonly z.core.$ZodIssue[], loc: Locator): PolicyIss
       }
       continue;
     }
-    const message = loc.exists(path) || i.code !== 'invalid_type' ? i.message : 'required field is missing';
+    const last = path[path.length - 1];
+    let message = loc.exists(path) || i.code !== 'invalid_type' ? i.message : 'required field is missing';
+    if (i.code === 'invalid_union' && (last === 'ip_allow' || last === 'trusted_proxies')) {
+      message = 'expected a comma-separated string or a YAML list of address strings (at most 1,000)';
+    }
     out.push(loc.issue(path, message));
   }
   return out;

@@ -197,6 +197,10 @@ test('allow-list entry errors are reported together with schema errors', () => {
   assert.deepEqual(issues.map((i) => [i.line, i.path]), [[21, 'users.alice.clearance'], [26, 'users.alice.ip_allow[1]']]);
 });
 
+test('an allow list of the wrong shape says what is expected', () => {
+  one(variant(8, 'ip_allow: 5'), 8, 'ip_allow', /comma-separated string or a YAML list/);
+});
+
 test('a comma inside a YAML list item is explained', () => {
   one(variant(26, '      - 10.0.0.2, 10.0.0.3'), 26, 'users.alice.ip_allow[1]', /one entry per list item/);
 });
