@@ -29,7 +29,7 @@ export function directives({ facts, principal, context }: RuleInput, masks: read
   const r = result();
   const l = principal.limits;
   const returnsRows = facts.outputs.length > 0 || facts.kind === 'select' || facts.kind === 'show' || facts.kind === 'explain';
-  r.outcomes.push({ rule: ROW_CAP, outcome: returnsRows ? 'cut' : 'info', detail: `at most ${l.max_rows_per_query} rows per result` });
+  r.outcomes.push({ rule: ROW_CAP, outcome: 'info', detail: returnsRows ? `at most ${l.max_rows_per_query} rows per result; more are cut` : 'returns no rows' });
   r.outcomes.push({ rule: DAILY_ROW_QUOTA, outcome: 'info', detail: `${l.max_rows_per_day} rows per day` });
   r.outcomes.push({ rule: DAILY_QUERY_QUOTA, outcome: 'info', detail: `${l.max_queries_per_day} statements per day` });
   r.outcomes.push({ rule: STATEMENT_TIMEOUT, outcome: 'info', detail: `cancelled upstream after ${l.statement_timeout_ms} ms` });
