@@ -16,8 +16,27 @@ import { judge, type EngineJudgement } from '../../../governance/engine/judge.js
 import type { ColumnId, StatementFacts, TableId } from '../../../governance/facts.js';
 import type { SessionContext } from '../../../governance/decision.js';
 import { RULES } from '../../../rules/catalogue.js';
+import { effectivePermissions } from '../../../governance/engine/grants.js';
+import type { Policy } from '../../../rules/policy-schema.js';
+
+function formatGrants(policy: Policy, user: string, instance: string, catalog: Catalog): string {
+  const perms = effectivePermissions(policy, user, instance, catalog.tables());
+  if (!perms) return `unknown user ${user} or instance ${instance}`;
+  const u = policy.users[user];
+  const mysql = policy.instances[instance].protocol === 'mysql';
+  const out = [`effective permissions of ${user} on ${instance} (roles: ${u.roles.join(', ') || 'none'}; clearance ${u.clearance}${u.trusted ? '; trusted' : ''})`];
+  if (perms.length === 0) out.push('  no table');
+  for (const t of perms) {
+    out.push(`  ${mysql ? t.table.database : t.table.schema}.${t.table.table}${t.tableLabel ? ` (label ${t.tableLabel})` : ''}`);
+    for (const c of t.columns) {
+      out.push(`    ${c.column.padEnd(18)} ${(c.privileges.join(',') || '-').padEnd(32)} label ${c.label}  ${c.read === 'masked' ? `masked (${c.mask})` : c.read === 'value' ? 'readable' : 'refused'}`);
+    }
+  }
+  return out.join('\n');
+}
 
 const USAGE = `usage: sqlgate explain --policy FILE --user USER --instance NAME [options] "SQL"
+       sqlgate explain --policy FILE --user USER --instance NAME [options] --grants
 
 Prints how sqlgate analyses the statement(s) and what it decides for USER on
 instance NAME, with every rule's outcome. Nothing is executed.
@@ -32,6 +51,7 @@ options:
                          (default); FILE: a JSON array of tables
                          ({database, schema?, name, kind?, columns: [names], rows?})
   --estimate N           affected rows to assume for change-approval
+  --grants               print the user's effective column permissions instead
   --json                 print the judgement as JSON
 exit status: 0 allowed, 1 refused, 3 needs approval, 2 usage or setup error`;
 
@@ -101,6 +121,7 @@ export const command: Command = {
         options: {
           policy: { type: 'string' }, user: { type: 'string' }, instance: { type: 'string' }, database: { type: 'string' },
           'search-path': { type: 'string' }, catalog: { type: 'string' }, estimate: { type: 'string' }, json: { type: 'boolean' },
+          grants: { type: 'boolean' },
         },
       }));
     } catch (err) {
@@ -108,7 +129,7 @@ export const command: Command = {
       return 2;
     }
     const sql = positionals.join(' ');
-    if (!values.policy || !values.user || !values.instance || !sql) {
+    if (!values.policy || !values.user || !values.instance || (!sql && !values.grants)) {
       console.error(USAGE);
       return 2;
     }
@@ -129,6 +150,10 @@ export const command: Command = {
         const tables = JSON.parse(readFileSync(source, 'utf8')) as TableSpec[];
         const catalog = catalogFromTables(dialect, tables, dialect === 'postgres' && database ? { defaultDatabase: database } : {});
         catalogFor = async () => catalog;
+      }
+      if (values.grants) {
+        console.log(formatGrants(policy, String(values.user), instanceName, await catalogFor(database)));
+        return 0;
       }
       const init = (analysis as Record<string, unknown>).initAnalysis;
       if (typeof init === 'function') await (init as () => Promise<void>)();

@@ -45,6 +45,11 @@ test('sqlgate explain: analysis and decision with reasons, from a catalog file, 
     assert.equal(json.code, 1);
     assert.equal(JSON.parse(json.out).verdict, 'deny');
     assert.equal((await run(['--user', 'x'])).code, 2);
+    const grants = await run([...base, '--user', 'carol', '--grants']);
+    assert.equal(grants.code, 0);
+    assert.match(grants.out, /phone +select +label 2 +masked \(partial\)/);
+    assert.match(grants.out, /id_card +- +label 3 +refused/);
+    assert.match(grants.out, /status +select,update +label 0 +readable/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
