@@ -44,6 +44,11 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   basic("SELECT relname FROM pg_class WHERE relkind = 'r'", { a: 'allow', n: 'allow' }, 'driver and psql metadata'),
   basic("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", { a: 'allow', n: 'allow' }),
   basic('SELECT typname FROM pg_catalog.pg_type', { n: 'allow' }),
+  basic("SELECT n.nspname AS \"Schema\", c.relname AS \"Name\" FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v') AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1, 2", { a: 'allow', n: 'allow' }, "psql's \\dt"),
+  basic('SELECT pg_catalog.format_type(23, NULL)', { a: 'allow' }),
+  basic('DEALLOCATE ALL', { a: 'allow', n: 'allow' }, 'drivers reset pooled connections with it'),
+  basic('DISCARD ALL', { a: 'allow' }),
+  attack("SELECT set_config('bytea_output', 'hex', false)", { a: 'deny:dynamic-sql' }, 'set_config can change search_path or role behind the analysis'),
 
   // ---------------------------------------------------------------- session
   basic('BEGIN', { a: 'allow' }),
