@@ -8,7 +8,7 @@
  * cached per policy object, so a reload also invalidates them.
  */
 import type { AuditEvent } from './audit/event.js';
-import type { Judgement, SessionContext } from './decision.js';
+import type { SessionContext } from './decision.js';
 import type { Gate, UpstreamTarget } from './gate.js';
 import { SqlgateError, ruleMessage } from './errors.js';
 import type { Policy, Verifiers } from '../rules/policy-schema.js';
@@ -92,7 +92,7 @@ export function createGate(opts: GateOptions): EngineGate {
   const analyze: Analyzer<Catalog> = opts.analyze ?? analyzeCached;
   const node = opts.node ?? current().node_id ?? process.env.HOSTNAME ?? 'sqlgate';
 
-  return {
+  const gate: EngineGate = {
     node,
     policy: current,
 
@@ -154,5 +154,6 @@ export function createGate(opts: GateOptions): EngineGate {
         database: inst.database, tls: inst.tls,
       };
     },
-  } satisfies EngineGate as EngineGate & { judge(session: SessionContext, sql: string): Promise<Judgement> };
+  };
+  return gate;
 }
