@@ -85,3 +85,21 @@ test('upstream: service account with the password from the environment', () => {
   assert.equal(gate.verifiers('analyst')?.mysql_native, '*' + 'A'.repeat(40));
   assert.equal(gate.verifiers('mallory'), undefined);
 });
+
+test('auditRecord: one record per statement, the same from every door', async () => {
+  const { auditRecord } = await import('../../../governance/engine/audit-record.js');
+  await initAnalysis();
+  const gate = createGate({ policy: () => shopPolicy(), audit: { write() {} }, catalogFor: async () => shopCatalog('postgres') });
+  const s = session('support', 'shop_pg');
+  const j = await gate.judge(s, 'SELECT name, phone FROM customers');
+  const ok = auditRecord('n1', s, j.statements[0], { durationMs: 3, rowsReturned: 10, cutRows: 2 });
+  assert.equal(ok.decision, 'cut');
+  assert.deepEqual(ok.rules, ['masking', 'row-cap']);
+  assert.deepEqual(ok.detail?.masked, [{ index: 1, column: 'public.customers.phone', kind: 'partial' }]);
+  const d = await gate.judge(session('analyst', 'shop_pg'), 'SELECT phone FROM customers');
+  const refused = auditRecord('n1', { ...s, user: 'analyst', door: 'console' }, d.statements[0]);
+  assert.equal(refused.decision, 'refused');
+  assert.equal(refused.error?.code, 'COLUMN_ACCESS_DENIED');
+  assert.equal(refused.door, 'console');
+  assert.equal(refused.sql, 'SELECT phone FROM customers');
+});
