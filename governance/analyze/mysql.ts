@@ -396,7 +396,7 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
   if (first === '(') first = w.find((x) => x !== '(') ?? '(';
   switch (first) {
     case 'SELECT': case 'WITH': case 'TABLE': case 'VALUES': case 'INSERT': case 'REPLACE': case 'UPDATE': case 'DELETE':
-      return relational(parseText);
+      return relational(withoutIndexHints(tokens, parseText));
     case 'EXPLAIN': case 'DESCRIBE': case 'DESC': return explain(tokens, w);
     case 'ANALYZE':
       if (w[1] === 'TABLE' || w[1] === 'NO_WRITE_TO_BINLOG' || w[1] === 'LOCAL') return ok(lowered('other', 'analyze_table'));
@@ -450,6 +450,34 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
     default:
       return unparsed('other', first.toLowerCase(), `statement starting with ${first} is not understood`);
   }
+}
+
+/**
+ * Index hints (USE/FORCE/IGNORE INDEX|KEY [FOR …] (…)) choose a plan, not
+ * data; node-sql-parser rejects some of them, so they are dropped before
+ * parsing.
+ */
+function withoutIndexHints(tokens: readonly Token[], parseText: string): string {
+  const w = words(tokens);
+  let found = false;
+  const keep: Token[] = [];
+  for (let k = 0; k < tokens.length; k++) {
+    if ((w[k] === 'USE' || w[k] === 'FORCE' || w[k] === 'IGNORE') && (w[k + 1] === 'INDEX' || w[k + 1] === 'KEY')) {
+      let j = k + 2;
+      if (w[j] === 'FOR') { j++; if (w[j] === 'JOIN') j++; else if ((w[j] === 'ORDER' || w[j] === 'GROUP') && w[j + 1] === 'BY') j += 2; else { keep.push(tokens[k]); continue; } }
+      if (w[j] !== '(') { keep.push(tokens[k]); continue; }
+      let depth = 0;
+      for (; j < tokens.length; j++) {
+        if (w[j] === '(') depth++;
+        else if (w[j] === ')' && --depth === 0) break;
+      }
+      k = j;
+      found = true;
+      continue;
+    }
+    keep.push(tokens[k]);
+  }
+  return found ? joinTokens(keep) : parseText;
 }
 
 function relational(parseText: string): MysqlLowering {

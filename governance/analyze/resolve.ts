@@ -221,8 +221,14 @@ export class Resolver {
     const e = t.expr;
     if (e.kind === 'star') return this.#star(e.path, scope);
     if (e.kind === 'field' && e.field === '*') {
-      const srcs = this.#expr(e, scope, 'whole-row', false);
-      return [{ name: '*', sources: srcs.map(nonBare) }];
+      // `(t).*` is one output per column of t: expand so positions line up.
+      const rel = e.base.kind === 'column' ? this.#findRel(e.base.path, scope, true) : undefined;
+      this.#expr(e, scope, 'whole-row', false);
+      if (!rel || rel.opaque) {
+        this.fail('UNRESOLVED_COLUMN', 'cannot tell how many columns (…).* expands to');
+        return [];
+      }
+      return rel.columns.map((c) => ({ name: c.name, sources: c.sources.map(nonBare) }));
     }
     const sources = this.#expr(e, scope, 'output-expression', true);
     const bare = e.kind === 'column';

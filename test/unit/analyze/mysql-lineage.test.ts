@@ -181,3 +181,11 @@ test('CREATE VIEW / CREATE TABLE … SELECT read their query', () => {
   assert.ok(touches(t, 'customers.phone'));
   assert.deepEqual(t.ddlTargets.map((x) => x.table), ['copy']);
 });
+
+test('index hints are dropped before parsing; unsupported joins fail closed', () => {
+  const f = my('SELECT o.id, c.phone FROM orders o FORCE INDEX FOR JOIN (PRIMARY) JOIN customers c USE INDEX (PRIMARY) ON c.id = o.customer_id');
+  assert.equal(f.unresolved, undefined);
+  assert.deepEqual(out(f, 1), ['customers.phone']);
+  const n = my('SELECT note FROM customers NATURAL JOIN orders');
+  assert.ok(n.unresolved || out(n, 0).length === 2);
+});

@@ -278,3 +278,10 @@ test('* lines up with the server column by column, or is refused', () => {
   const r = pg("SELECT r.a FROM jsonb_to_record('{}') AS r(a int, b text)");
   assert.equal(r.unresolved, undefined);
 });
+
+test('(t).* expands to one output per column, so later positions line up', () => {
+  const f = pg('SELECT (c).*, c.phone FROM customers c');
+  assert.equal(f.outputs.length, 6);
+  assert.deepEqual(out(f, 5), ['customers.phone']);
+  assert.deepEqual(out(f, 2), ['customers.phone~']);
+});
