@@ -35,6 +35,8 @@ export async function initAnalysis(): Promise<void> {
 interface Session {
   database: string | undefined;
   searchPath: readonly string[];
+  /** A SET LOCAL search_path is in force until the transaction ends. */
+  localPath?: boolean;
 }
 
 /** Analyses every statement of a (possibly multi-statement) text. */
@@ -51,6 +53,13 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
       const facts = finish(low, piece.text, pgFingerprint(piece.text), hints, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
+      if (facts.sessionChange?.kind === 'search-path' && facts.sessionChange.local) session.localPath = true;
+      // The path before SET LOCAL comes back at the end of the transaction;
+      // which one that was is not known here, so later names fail closed.
+      if (facts.kind === 'transaction' && session.localPath && /^(commit|rollback|prepare_transaction)$/.test(facts.verb)) {
+        session.searchPath = [];
+        session.localPath = false;
+      }
     }
     if (out.length === 0) out.push(emptyFacts('postgres', sql));
     return out;

@@ -396,7 +396,7 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
   if (first === '(') first = w.find((x) => x !== '(') ?? '(';
   switch (first) {
     case 'SELECT': case 'WITH': case 'TABLE': case 'VALUES': case 'INSERT': case 'REPLACE': case 'UPDATE': case 'DELETE':
-      return relational(withoutIndexHints(tokens, parseText));
+      return relational(withoutIndexHints(tokens, parseText), tokensWithoutIndexHints(tokens));
     case 'EXPLAIN': case 'DESCRIBE': case 'DESC': return explain(tokens, w);
     case 'ANALYZE':
       if (w[1] === 'TABLE' || w[1] === 'NO_WRITE_TO_BINLOG' || w[1] === 'LOCAL') return ok(lowered('other', 'analyze_table'));
@@ -458,6 +458,11 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
  * parsing.
  */
 function withoutIndexHints(tokens: readonly Token[], parseText: string): string {
+  const keep = tokensWithoutIndexHints(tokens);
+  return keep.length === tokens.length ? parseText : joinTokens(keep);
+}
+
+function tokensWithoutIndexHints(tokens: readonly Token[]): Token[] {
   const w = words(tokens);
   let found = false;
   const keep: Token[] = [];
@@ -477,15 +482,54 @@ function withoutIndexHints(tokens: readonly Token[], parseText: string): string 
     }
     keep.push(tokens[k]);
   }
-  return found ? joinTokens(keep) : parseText;
+  void found;
+  return keep;
 }
 
-function relational(parseText: string): MysqlLowering {
+/** Words the parser may consume without keeping them in the tree. */
+const KEYWORDS = new Set(('select from where and or not as on join inner left right outer cross using in is null like between exists case when then else end '
+  + 'distinct distinctrow all any some union except intersect group by order having limit offset asc desc with recursive insert into values value update set '
+  + 'delete replace ignore low_priority high_priority delayed quick duplicate key for share lock mode of nowait skip locked interval true false unknown div mod '
+  + 'xor regexp rlike binary collate escape separator straight_join sql_calc_found_rows sql_no_cache sql_cache sql_small_result sql_big_result '
+  + 'sql_buffer_result over partition window rows range unbounded preceding following current row rollup outfile dumpfile lateral '
+  + 'day hour minute second microsecond week month quarter year day_hour day_minute day_second hour_minute hour_second minute_second '
+  + 'day_microsecond hour_microsecond minute_microsecond second_microsecond char signed unsigned decimal integer int date datetime time json double float '
+  + 'sounds cast convert character utf8 utf8mb4 latin1 returning default index primary force use natural count sum avg min max').split(' '));
+
+/**
+ * node-sql-parser has been seen to drop text silently (executable comments);
+ * make sure every name in the statement made it into the tree, or refuse.
+ */
+function droppedWord(tokens: readonly Token[], ast: Node): string | undefined {
+  const seen = new Set<string>();
+  const walk = (x: Node, depth: number) => {
+    if (x === null || x === undefined || depth > 200) return;
+    if (typeof x === 'string') { seen.add(x.toLowerCase()); return; }
+    if (typeof x !== 'object') return;
+    if (Array.isArray(x)) { for (const y of x) walk(y, depth + 1); return; }
+    for (const [k, v] of Object.entries(x)) {
+      if (k === 'tableList' || k === 'columnList') continue;
+      walk(v, depth + 1);
+    }
+  };
+  walk(ast, 0);
+  for (const t of tokens) {
+    if (t.kind !== 'word' && t.kind !== 'quoted-ident') continue;
+    const name = unquoteIdent(t.text).toLowerCase();
+    if (t.kind === 'word' && KEYWORDS.has(name)) continue;
+    if (!seen.has(name) && ![...seen].some((x) => x.endsWith(`.${name}`) || x.startsWith(`${name}.`) || x.endsWith(`::${name}`))) return unquoteIdent(t.text);
+  }
+  return undefined;
+}
+
+function relational(parseText: string, tokens?: readonly Token[]): MysqlLowering {
   const ast = astify(parseText);
   const first = /^[\s(]*([A-Za-z]+)/.exec(parseText)?.[1]?.toLowerCase() ?? 'other';
   const kindOf: Record<string, StatementKind> = { select: 'select', with: 'select', table: 'select', values: 'select', insert: 'insert', replace: 'replace', update: 'update', delete: 'delete' };
   let kind = kindOf[first] ?? 'other';
   if (!ast) return unparsed(kind, first, 'statement could not be parsed');
+  const lost = tokens ? droppedWord(tokens, ast) : undefined;
+  if (lost !== undefined) return unparsed(kind, first, `the parser lost part of the statement (${lost})`);
   if (kind === 'select' && ast.type !== 'select') kind = (kindOf[ast.type] ?? 'other');
   const r = lowerRel(ast);
   if (!r.rel) return unparsed(kind, first, `unsupported statement type ${ast.type}`);

@@ -285,3 +285,9 @@ test('(t).* expands to one output per column, so later positions line up', () =>
   assert.deepEqual(out(f, 5), ['customers.phone']);
   assert.deepEqual(out(f, 2), ['customers.phone~']);
 });
+
+test('SET LOCAL search_path lasts until the end of the transaction; after it, names fail closed', () => {
+  const all = run('postgres', 'BEGIN; SET LOCAL search_path TO hr; SELECT ssn FROM customers; COMMIT; SELECT phone FROM customers');
+  assert.deepEqual(out(all[2], 0), ['customers.ssn']);
+  assert.equal(all[4].unresolved?.code, 'UNRESOLVED_TABLE');
+});
