@@ -121,6 +121,8 @@ function expr(n: Node): Expr {
       const window = n.over ? windowExprs(n.over) : [];
       return { kind: 'func', name: funcName(n), args: args.map(expr), aggregate: false, window };
     }
+    // @x := expr inside a query stores the value where a later SELECT @x can read it.
+    case 'assign': return { kind: 'op', op: 'ASSIGN', args: [expr(n.right)] };
     case 'cast': return { kind: 'op', op: 'CAST', args: [expr(n.expr)] };
     case 'case': {
       const args: Expr[] = [];

@@ -468,6 +468,7 @@ export class Resolver {
       }
       case 'op':
       case 'other': {
+        if (e.kind === 'op' && e.op === 'ASSIGN') this.addDynamic({ kind: 'set-variable-from-query' });
         const out: Src[] = [];
         for (const a of e.args) out.push(...this.#expr(a, scope, place, false));
         return out.map(nonBare);

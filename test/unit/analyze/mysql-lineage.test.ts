@@ -155,6 +155,9 @@ test('dynamic SQL and file access', () => {
   const s = my('SET @x := (SELECT phone FROM customers LIMIT 1)');
   assert.ok(s.dynamic.some((d) => d.kind === 'set-variable-from-query'));
   assert.ok(exposes(s, 'customers.phone'));
+  const assign = my('SELECT @x := phone FROM customers LIMIT 1');
+  assert.ok(assign.dynamic.some((d) => d.kind === 'set-variable-from-query'));
+  assert.ok(exposes(assign, 'customers.phone'));
   const into = my('SELECT phone INTO @p FROM customers LIMIT 1');
   assert.ok(into.dynamic.some((d) => d.kind === 'set-variable-from-query'));
   assert.ok(exposes(into, 'customers.phone'));
