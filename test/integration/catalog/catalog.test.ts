@@ -82,6 +82,12 @@ test('PostgreSQL: relations, columns, qualified view definitions, reltuples afte
     assert.deepEqual(f.outputs[0].sources.map((s) => `${s.column.schema}.${s.column.table}.${s.column.column}:${s.bare}`), ['public.customers.phone:true']);
     const fn = cat.functions?.().find((x) => x.name === 'leak');
     assert.deepEqual(fn, { schema: 'hr', name: 'leak', kind: 'function', language: 'sql', securityDefiner: true });
+    // A psql-style metadata query resolves against the loaded pg_catalog.
+    const meta = analyze(`SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v') AND n.nspname OPERATOR(pg_catalog.~) '^(hr)$' COLLATE pg_catalog.default
+      AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1, 2`, { dialect: 'postgres', catalog: cat, database: db.name, searchPath: ['public'] })[0];
+    assert.equal(meta.unresolved, undefined, meta.unresolved?.message);
+    assert.deepEqual(meta.dynamic, []);
     // The loader leaves the session's search_path alone.
     const sp = await c.query('SHOW search_path');
     assert.match(sp.rows[0].search_path, /public/);
