@@ -61,6 +61,7 @@ function expr(n: Node): Expr {
   if (typeof n !== 'object') return { kind: 'literal' };
   if (n.ast) return { kind: 'subquery', mode: 'scalar', query: query(n.ast) };
   const t: string = n.type;
+  if (t === 'number' && Number.isInteger(n.value)) return { kind: 'literal', ordinal: n.value };
   if (LITERAL_TYPES.has(t)) return { kind: 'literal' };
   switch (t) {
     case 'bool': case 'boolean': return { kind: 'literal', value: n.value === true || String(n.value).toLowerCase() === 'true' };

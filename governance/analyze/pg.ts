@@ -142,6 +142,8 @@ function expr(n: Node): Expr {
     case 'A_Const':
       if (v.isnull) return { kind: 'literal', value: null };
       if (v.boolval !== undefined) return { kind: 'literal', value: v.boolval.boolval === true };
+      // ORDER BY 1 / GROUP BY 1 name an output by position.
+      if (v.ival !== undefined) return { kind: 'literal', ordinal: Number(v.ival.ival ?? 0) };
       return { kind: 'literal' };
     case 'ParamRef': return { kind: 'param' };
     case 'A_Expr': {
@@ -277,11 +279,13 @@ export function query(n: Node): Query {
   const w = withClause(v.withClause);
   const orderBy: OrderItem[] = (v.sortClause ?? []).map((s: Node) => ({ expr: sortExpr(s) }));
   const limit = !!(v.limitCount || v.limitOffset);
+  const limitExprs: Expr[] = [v.limitCount, v.limitOffset].filter(Boolean).map(expr).filter((e) => e.kind !== 'literal' && e.kind !== 'param');
   if (v.op && v.op !== 'SETOP_NONE') {
     return {
       kind: 'setop', op: v.op.replace('SETOP_', '').toLowerCase() + (v.all ? ' all' : ''),
       ...(w ? { with: w } : {}),
       left: query({ SelectStmt: v.larg }), right: query({ SelectStmt: v.rarg }), orderBy, limit,
+      ...(limitExprs.length ? { limitExprs } : {}),
     };
   }
   if (v.valuesLists) {
@@ -302,6 +306,7 @@ export function query(n: Node): Query {
     windows,
     orderBy,
     limit,
+    ...(limitExprs.length ? { limitExprs } : {}),
     ...(v.intoClause ? { into: 'table' as const } : {}),
   };
 }

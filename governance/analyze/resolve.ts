@@ -165,6 +165,7 @@ export class Resolver {
         for (const extra of right.slice(left.length)) cols.push(extra);
         scope.outputs = cols;
         for (const o of q.orderBy) this.#clause(o.expr, scope, 'order-by');
+        for (const l of q.limitExprs ?? []) this.#clause(l, scope, 'other');
         return cols;
       }
       case 'select': {
@@ -178,6 +179,7 @@ export class Resolver {
         for (const w of q.windows) this.#clause(w, scope, 'window');
         for (const d of q.distinctOn ?? []) this.#clause(d, scope, 'order-by');
         for (const o of q.orderBy) this.#clause(o.expr, scope, 'order-by');
+        for (const l of q.limitExprs ?? []) this.#clause(l, scope, 'other');
         if (q.into === 'variable' || q.into === 'outfile' || q.into === 'table') {
           // The values go somewhere other than the client: every output is a read.
           for (const o of outs) this.#readAll(o.sources, 'other');
@@ -414,6 +416,12 @@ export class Resolver {
   // ---------------------------------------------------------------- expressions
 
   #clause(e: Expr, scope: Scope, place: ReadPlace): void {
+    // ORDER BY 2 / GROUP BY 2 sort or group by the second output: an oracle like naming it.
+    if (e.kind === 'literal' && e.ordinal !== undefined && (place === 'order-by' || place === 'group-by')) {
+      const o = scope.outputs?.[e.ordinal - 1];
+      if (o) this.#readAll(o.sources, place);
+      return;
+    }
     this.#readAll(this.#expr(e, scope, place, false), place);
   }
 
