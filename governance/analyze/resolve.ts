@@ -621,13 +621,16 @@ export class Resolver {
     return { alias: alias ?? t.name, table: id, columns };
   }
 
-  #targetColumn(rel: Relation, name: string): ColumnId | undefined {
+  /** The written column, plus the base column behind it when the target is a view. */
+  #targetColumn(rel: Relation, name: string): ColumnId[] {
     const c = rel.columns.find((x) => sameColumnName(this.#ctx.dialect, x.name, name));
-    if (!c) {
+    if (!c || !rel.table) {
       this.fail('UNRESOLVED_COLUMN', `unknown column ${name} in ${rel.alias}`);
-      return undefined;
+      return [];
     }
-    return { ...rel.table!, column: c.name };
+    const own: ColumnId = { ...rel.table, column: c.name };
+    const base = c.sources.filter((x) => objectKey(x.column) !== objectKey(own));
+    return [own, ...base.map((x) => x.column)];
   }
 
   #returning(list: readonly Target[], scope: Scope): RelColumn[] {
@@ -645,7 +648,7 @@ export class Resolver {
     const columns: ColumnId[] = [];
     if (rel) {
       const names = w.columns ?? rel.columns.map((c) => c.name);
-      for (const n of names) { const c = this.#targetColumn(rel, n); if (c) columns.push(c); }
+      for (const n of names) columns.push(...this.#targetColumn(rel, n));
     }
     if (w.source) {
       // Data copied into the table is read: INSERT ... SELECT secret moves it.
@@ -659,7 +662,7 @@ export class Resolver {
     }
     if (w.upsert) {
       for (const s of w.upsert.sets) {
-        if (rel) { const c = this.#targetColumn(rel, s.column); if (c && !columns.some((x) => x.column === c.column)) columns.push(c); }
+        if (rel) for (const c of this.#targetColumn(rel, s.column)) if (!columns.some((x) => objectKey(x) === objectKey(c))) columns.push(c);
         this.#clause(s.value, scope, 'set');
       }
       if (w.upsert.where) this.#clause(w.upsert.where, scope, 'where');
@@ -677,8 +680,8 @@ export class Resolver {
       else rel = targets.find((r) => r.columns.some((c) => sameColumnName(this.#ctx.dialect, c.name, s.column))) ;
       if (!rel || !rel.table) { this.fail('UNRESOLVED_COLUMN', `cannot tell which table column ${s.qualifier ? s.qualifier + '.' : ''}${s.column} belongs to`); }
       else {
-        const c = this.#targetColumn(rel, s.column);
-        if (c) { const l = written.get(rel) ?? []; l.push(c); written.set(rel, l); }
+        const cs = this.#targetColumn(rel, s.column);
+        if (cs.length) { const l = written.get(rel) ?? []; l.push(...cs); written.set(rel, l); }
       }
       this.#clause(s.value, scope, 'set');
     }
@@ -761,7 +764,7 @@ export class Resolver {
     const cols = written.get(target) ?? [];
     for (const v of w.insertValues) this.#clause(v, scope, 'set');
     if (target?.table) {
-      for (const n of w.insertColumns) { const c = this.#targetColumn(target, n); if (c) cols.push(c); }
+      for (const n of w.insertColumns) cols.push(...this.#targetColumn(target, n));
       this.#writes.push({ target: target.table, columns: cols, truncate: false, hasWhere: true, hasLimit: false, alwaysTrue: alwaysTrue(w.on), whereTouchesTarget: touched.has(target) });
       this.#untrackTargets([target], rels);
     }

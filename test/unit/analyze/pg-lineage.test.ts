@@ -291,3 +291,9 @@ test('SET LOCAL search_path lasts until the end of the transaction; after it, na
   assert.deepEqual(out(all[2], 0), ['customers.ssn']);
   assert.equal(all[4].unresolved?.code, 'UNRESOLVED_TABLE');
 });
+
+test('writing through a view names the base column too', () => {
+  const u = pg("UPDATE v_contacts SET contact = 'x' WHERE id = 1");
+  assert.equal(u.write?.target.table, 'v_contacts');
+  assert.deepEqual(u.write?.columns.map((c) => `${c.table}.${c.column}`), ['v_contacts.contact', 'customers.phone']);
+});
