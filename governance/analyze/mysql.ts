@@ -469,7 +469,15 @@ function tokensWithoutIndexHints(tokens: readonly Token[]): Token[] {
   const w = words(tokens);
   let found = false;
   const keep: Token[] = [];
-  for (let k = 0; k < tokens.length; k++) {
+  // Scheduling/error-handling modifiers after UPDATE/DELETE/INSERT/REPLACE
+  // change neither rows nor columns; the parser rejects some of them.
+  let start = 0;
+  if (/^(UPDATE|DELETE|INSERT|REPLACE)$/.test(w[0] ?? '')) {
+    keep.push(tokens[0]);
+    start = 1;
+    while (/^(LOW_PRIORITY|HIGH_PRIORITY|DELAYED|QUICK)$/.test(w[start] ?? '') || (w[start] === 'IGNORE' && w[0] !== 'INSERT')) { start++; found = true; }
+  }
+  for (let k = start; k < tokens.length; k++) {
     if ((w[k] === 'USE' || w[k] === 'FORCE' || w[k] === 'IGNORE') && (w[k + 1] === 'INDEX' || w[k + 1] === 'KEY')) {
       let j = k + 2;
       if (w[j] === 'FOR') { j++; if (w[j] === 'JOIN') j++; else if ((w[j] === 'ORDER' || w[j] === 'GROUP') && w[j + 1] === 'BY') j += 2; else { keep.push(tokens[k]); continue; } }

@@ -192,3 +192,13 @@ test('index hints are dropped before parsing; unsupported joins fail closed', ()
   const n = my('SELECT note FROM customers NATURAL JOIN orders');
   assert.ok(n.unresolved || out(n, 0).length === 2);
 });
+
+test('statement modifiers (LOW_PRIORITY, QUICK, IGNORE, DELAYED) do not defeat parsing', () => {
+  for (const sql of ['DELETE LOW_PRIORITY QUICK IGNORE FROM orders WHERE id = 1', 'UPDATE LOW_PRIORITY IGNORE orders SET total = 1 WHERE id = 2',
+    'INSERT LOW_PRIORITY IGNORE INTO orders (id) VALUES (1)', 'REPLACE DELAYED INTO orders (id) VALUES (1)']) {
+    const f = my(sql);
+    assert.equal(f.unresolved, undefined, sql);
+    assert.equal(f.write?.target.table, 'orders', sql);
+  }
+  assert.equal(my('DELETE IGNORE FROM orders').write?.hasWhere, false);
+});
