@@ -529,6 +529,10 @@ export function lowerPg(ast: Node): Lowered {
       return lowered('ddl', v.is_procedure ? 'create_procedure' : 'create_function', { dynamic });
     }
     case 'VacuumStmt': return lowered('other', v.is_vacuumcmd ? 'vacuum' : 'analyze');
+    // Rows of a cursor were judged when it was declared (as never maskable).
+    case 'FetchStmt': return lowered(v.ismove ? 'other' : 'select', v.ismove ? 'move' : 'fetch');
+    // LOAD 'library' puts server-side code into the backend.
+    case 'LoadStmt': return lowered('other', 'load', { dynamic: [{ kind: 'file-function', name: 'LOAD' }] });
     default:
       if (/^(Create|Alter|Drop|Comment|Reindex|Cluster|Refresh)/.test(t)) return lowered('ddl', snake(t));
       return lowered('other', snake(t));

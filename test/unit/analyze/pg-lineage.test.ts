@@ -242,6 +242,7 @@ test('statement kinds and session changes', () => {
     ['DROP TABLE orders, hr.salaries', 'ddl', 'drop_table'], ['GRANT SELECT ON orders TO bob', 'grant', 'grant'], ['LOCK TABLE orders', 'lock', 'lock'],
     ['PREPARE q AS SELECT phone FROM customers', 'prepare', 'prepare'], ['EXECUTE q', 'execute', 'execute'], ['DEALLOCATE q', 'deallocate', 'deallocate'],
     ['CREATE VIEW v AS SELECT phone FROM customers', 'ddl', 'create_view'], ['VACUUM orders', 'other', 'vacuum'],
+    ['FETCH 10 FROM c', 'select', 'fetch'], ['CLOSE c', 'other', 'close_portal'], ["LOAD 'auto_explain'", 'other', 'load'],
   ];
   for (const [sql, kind, verb] of cases) {
     const f = pg(sql);
