@@ -825,6 +825,15 @@ function exprName(e: Expr): string {
     case 'column': return e.path[e.path.length - 1];
     case 'func': return e.name.split('.').pop()!;
     case 'field': return e.field === '*' ? '*' : e.field;
+    // PostgreSQL's naming: a cast keeps its argument's name, a scalar subquery its output's.
+    case 'op': return e.op === 'CAST' && e.args.length === 1 ? exprName(e.args[0]) : e.op === 'CASE' ? 'case' : '?column?';
+    case 'subquery': {
+      if (e.mode === 'exists') return 'exists';
+      if (e.mode === 'array') return 'array';
+      const q = e.query;
+      if (q.kind === 'select' && q.targets.length === 1) return q.targets[0].alias ?? exprName(q.targets[0].expr);
+      return '?column?';
+    }
     default: return '?column?';
   }
 }
