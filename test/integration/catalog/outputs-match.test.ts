@@ -12,7 +12,8 @@ import { analyze, initAnalysis } from '../../../governance/analyze/analyze.js';
 await initAnalysis();
 
 const SETUP = `
-  CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(20), phone VARCHAR(20), note VARCHAR(20));
+  CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(20), phone VARCHAR(20), note VARCHAR(20), gone INT);
+  ALTER TABLE customers DROP COLUMN gone;
   CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT, total INT, note VARCHAR(20));
   CREATE VIEW v_contacts AS SELECT c.id, c.phone AS contact FROM customers c;`;
 
@@ -47,6 +48,21 @@ test('PostgreSQL: analysed outputs match the server column for column', async ()
       assert.equal(f.unresolved, undefined, `${sql}: ${f.unresolved?.message}`);
       const r = await c.query(`SELECT * FROM (${sql}) q LIMIT 0`).catch(() => c.query(`${sql} LIMIT 0`));
       assert.deepEqual(f.outputs.map((o) => o.name), r.fields.map((x) => x.name), sql);
+      // Where the server names a bare output's table and column (RowDescription), it is ours.
+      f.outputs.forEach((o, i) => {
+        const field = r.fields[i];
+        if (!field.tableID || o.sources.length !== 1 || !o.sources[0].bare) return;
+        const src = o.sources[0].column;
+        const t = cat.lookup(undefined, src.schema, src.table);
+        // Columns selected from a view are reported as the view's own: lineage goes on to the base column.
+        const reported = cat.tables().find((x) => x.oid === field.tableID);
+        if (reported?.kind === 'view') {
+          assert.ok(f.tablesRead.some((x) => x.table === reported.name && x.schema === reported.schema), `${sql} #${i} view listed`);
+          return;
+        }
+        assert.equal(field.tableID, t?.oid, `${sql} #${i} table`);
+        assert.equal(field.columnID, t?.columns.find((x) => x.name === src.column)?.ordinal, `${sql} #${i} column`);
+      });
     }
   } finally {
     await c.end();
