@@ -447,7 +447,7 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
     case 'LOCK': case 'UNLOCK': return ok(lowered('lock', `${first.toLowerCase()}_tables`));
     case 'LOAD': return loadData(tokens, w);
     case 'GRANT': case 'REVOKE': return ok(lowered('grant', first.toLowerCase()));
-    case 'CREATE': case 'ALTER': case 'DROP': case 'RENAME': case 'TRUNCATE': return ddl(tokens, w, parseText);
+    case 'CREATE': case 'ALTER': case 'DROP': case 'RENAME': case 'TRUNCATE': return ddl(tokens, w);
     case 'OPTIMIZE': case 'CHECK': case 'REPAIR': case 'CHECKSUM': case 'FLUSH': case 'RESET': case 'PURGE': case 'INSTALL': case 'UNINSTALL': case 'SHUTDOWN': case 'BINLOG': case 'CACHE': case 'SIGNAL': case 'RESIGNAL':
       return ok(lowered('other', first.toLowerCase()));
     default:
@@ -551,7 +551,7 @@ function explain(tokens: readonly Token[], w: readonly string[]): MysqlLowering 
   // DESCRIBE t / EXPLAIN t: column list of a table.
   const { name, next } = readQName(tokens, 1);
   if (name && (next >= tokens.length || tokens[next].kind === 'word' || tokens[next].kind === 'quoted-ident') && !/^(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|TABLE|ANALYZE|EXTENDED|PARTITIONS|FORMAT|FOR)$/.test(w[1] ?? '')) {
-    return ok(lowered('show', 'describe', { ddlTargets: [] , sideQueries: [] }));
+    return ok(lowered('show', 'describe'));
   }
   let i = 1;
   let analyze = false;
@@ -638,7 +638,7 @@ function loadData(tokens: readonly Token[], w: readonly string[]): MysqlLowering
   }));
 }
 
-function ddl(tokens: readonly Token[], w: readonly string[], parseText: string): MysqlLowering {
+function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
   const verb0 = w[0].toLowerCase();
   const targets: QName[] = [];
   const sideQueries: Query[] = [];
@@ -661,7 +661,7 @@ function ddl(tokens: readonly Token[], w: readonly string[], parseText: string):
     return ok(lowered('ddl', 'rename_table', { ddlTargets: targets }));
   }
   // Skip modifiers to the object keyword.
-  let i = skipWords(w, 1, ['OR', 'REPLACE', 'TEMPORARY', 'ONLINE', 'OFFLINE', 'IGNORE', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'AGGREGATE', 'DEFINITER']);
+  let i = skipWords(w, 1, ['OR', 'REPLACE', 'TEMPORARY', 'ONLINE', 'OFFLINE', 'IGNORE', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'AGGREGATE']);
   while (w[i] === 'ALGORITHM' || w[i] === 'DEFINER' || w[i] === 'SQL') {
     if (w[i] === 'SQL') i += 3; // SQL SECURITY DEFINER|INVOKER
     else { i += 2; while (i < w.length && w[i] !== 'VIEW' && w[i] !== 'PROCEDURE' && w[i] !== 'FUNCTION' && w[i] !== 'TRIGGER' && w[i] !== 'EVENT' && w[i] !== 'SQL' && w[i] !== 'ALGORITHM' && w[i] !== 'DEFINER') i++; }
@@ -702,6 +702,5 @@ function ddl(tokens: readonly Token[], w: readonly string[], parseText: string):
     if (r.name) targets.push(r.name);
     return ok(lowered('ddl', verb, { ddlTargets: targets }));
   }
-  void parseText;
   return ok(lowered('ddl', verb));
 }

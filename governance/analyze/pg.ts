@@ -430,9 +430,6 @@ const TXN: Record<string, string> = {
   TRANS_STMT_PREPARE: 'prepare_transaction', TRANS_STMT_COMMIT_PREPARED: 'commit_prepared', TRANS_STMT_ROLLBACK_PREPARED: 'rollback_prepared',
 };
 
-/** Settings that change how the server reads text or encodes results (DESIGN.md decision 11). */
-const LEXING_SETTINGS = new Set(['client_encoding', 'standard_conforming_strings', 'backslash_quote', 'escape_string_warning', 'session_authorization', 'role', 'default_transaction_read_only', 'names']);
-
 function snake(t: string): string {
   return t.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
@@ -555,9 +552,9 @@ function lowerSet(v: Node): Lowered {
   const value = (v.args ?? []).map(constString).join(', ') || undefined;
   const verb = v.kind === 'VAR_RESET' ? 'reset' : local ? 'set_local' : 'set';
   const settingName = v.kind === 'VAR_SET_MULTI' ? name.replace(/^transaction.*/, 'transaction') : name;
-  const more: Partial<Lowered> = { sessionChange: { kind: 'setting', name: settingName, value } };
-  void LEXING_SETTINGS;
-  return lowered('set', verb, more);
+  // Every other setting is reported; the endpoint decides which to track,
+  // pin or refuse (client_encoding, standard_conforming_strings... change lexing).
+  return lowered('set', verb, { sessionChange: { kind: 'setting', name: settingName, value } });
 }
 
 function lowerCopy(v: Node): Lowered {

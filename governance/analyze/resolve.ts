@@ -224,7 +224,7 @@ export class Resolver {
     if (e.kind === 'star') return this.#star(e.path, scope);
     if (e.kind === 'field' && e.field === '*') {
       // `(t).*` is one output per column of t: expand so positions line up.
-      const rel = e.base.kind === 'column' ? this.#findRel(e.base.path, scope, true) : undefined;
+      const rel = e.base.kind === 'column' ? this.#findRel(e.base.path, scope) : undefined;
       this.#expr(e, scope, 'whole-row', false);
       if (!rel || rel.opaque) {
         this.fail('UNRESOLVED_COLUMN', 'cannot tell how many columns (…).* expands to');
@@ -456,7 +456,7 @@ export class Resolver {
       case 'field': {
         const base = e.base;
         if (base.kind === 'column') {
-          const rel = this.#findRel(base.path, scope, true);
+          const rel = this.#findRel(base.path, scope);
           if (rel && !this.#hasColumn(base.path, scope)) {
             this.#wholeRow(base.path, scope);
             const srcs = rel.columns.flatMap((c) => c.sources);
@@ -505,7 +505,7 @@ export class Resolver {
   }
 
   #wholeRow(path: readonly string[], scope: Scope): void {
-    const rels = path.length === 0 ? scope.rels : [this.#findRel(path, scope, true)].filter((r): r is Relation => r !== undefined);
+    const rels = path.length === 0 ? scope.rels : [this.#findRel(path, scope)].filter((r): r is Relation => r !== undefined);
     for (const r of rels) {
       if (r.table && this.#viewDepth === 0) this.#wholeRows.set(objectKey(r.table), r.table);
       // A derived table or CTE: the whole row is every base column under it.
@@ -519,12 +519,11 @@ export class Resolver {
   }
 
   /** Finds the relation a qualifier names, innermost scope first. */
-  #findRel(path: readonly string[], scope: Scope, quiet = false): Relation | undefined {
+  #findRel(path: readonly string[], scope: Scope): Relation | undefined {
     for (let s: Scope | undefined = scope; s; s = s.parent) {
       const r = s.rels.find((rel) => this.#relMatches(rel, path));
       if (r) return r;
     }
-    if (!quiet) return undefined;
     return undefined;
   }
 
@@ -558,7 +557,7 @@ export class Resolver {
       }
       // PostgreSQL: a bare table name used as a value is the whole row.
       if (d === 'postgres') {
-        const rel = this.#findRel(path, scope, true);
+        const rel = this.#findRel(path, scope);
         if (rel) {
           this.#wholeRow(path, scope);
           const srcs = rel.columns.flatMap((c) => c.sources);
@@ -587,7 +586,7 @@ export class Resolver {
   #touchTrack(path: readonly string[], scope: Scope): void {
     const touched = this.#touched!;
     if (path.length > 1) {
-      const r = this.#findRel(path.slice(0, -1), scope, true);
+      const r = this.#findRel(path.slice(0, -1), scope);
       if (r) touched.add(r);
       return;
     }
@@ -688,13 +687,12 @@ export class Resolver {
     return written;
   }
 
-  #whereFacts(where: Expr | undefined, scope: Scope, targets: readonly Relation[]): { hasWhere: boolean; alwaysTrue: boolean; touches: Set<Relation> } {
+  #whereFacts(where: Expr | undefined, scope: Scope): { hasWhere: boolean; alwaysTrue: boolean; touches: Set<Relation> } {
     const touched = new Set<Relation>();
     if (where) {
       this.#touched = touched;
       try { this.#clause(where, scope, 'where'); } finally { this.#touched = undefined; }
     }
-    void targets;
     return { hasWhere: where !== undefined, alwaysTrue: where !== undefined && alwaysTrue(where), touches: touched };
   }
 
@@ -703,7 +701,7 @@ export class Resolver {
     for (const f of [...w.tables, ...w.from]) this.#from(f, scope, scope.parent);
     const rels = scope.rels.slice(before);
     const candidates = rels.filter((r) => r.table);
-    const where = this.#whereFacts(w.where, scope, candidates);
+    const where = this.#whereFacts(w.where, scope);
     const written = this.#assign(w.sets, scope, w.kind === 'update' && this.#ctx.dialect === 'postgres' ? candidates.slice(0, 1) : candidates);
     for (const o of w.orderBy) this.#clause(o.expr, scope, 'order-by');
     const returning = this.#returning(w.returning, scope);
@@ -738,7 +736,7 @@ export class Resolver {
       if (!r || !r.table) this.fail('UNRESOLVED_TABLE', `DELETE target ${path.join('.')} is not in FROM`);
       else targets.push(r);
     }
-    const where = this.#whereFacts(w.where, scope, targets);
+    const where = this.#whereFacts(w.where, scope);
     for (const o of w.orderBy) this.#clause(o.expr, scope, 'order-by');
     const returning = this.#returning(w.returning, scope);
     for (const rel of targets) {
