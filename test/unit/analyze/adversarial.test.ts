@@ -153,3 +153,12 @@ test('hidden or unqualified writes are seen', () => {
     assert.ok(w.truncate || !w.hasWhere || w.alwaysTrue || !w.whereTouchesTarget, sql);
   }
 });
+
+test('ORDER BY / GROUP BY by position and LIMIT subqueries are oracles too', () => {
+  for (const d of ['postgres', 'mysql'] as const) {
+    assert.ok(run(d, 'SELECT phone FROM customers ORDER BY 1')[0].reads.some((r) => r.column.column === 'phone' && r.place === 'order-by'), d);
+    assert.ok(run(d, 'SELECT id, phone, count(*) FROM customers GROUP BY 1, 2')[0].reads.some((r) => r.column.column === 'phone' && r.place === 'group-by'), d);
+    assert.ok(!run(d, 'SELECT phone, id FROM customers ORDER BY 2')[0].reads.some((r) => r.column.column === 'phone'), d);
+  }
+  assert.ok(leaks('postgres', "SELECT id FROM orders LIMIT (SELECT count(*) FROM customers WHERE phone LIKE '5%')"));
+});
