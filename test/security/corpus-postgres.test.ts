@@ -12,11 +12,7 @@ import { checkCorpus } from './corpus-check.js';
 
 /** `user sql` → why it fails today. */
 export const KNOWN_FAILURES: ReadonlyMap<string, string> = new Map([
-  ['s SELECT phone FROM customers ORDER BY 1', 'analysis: ORDER BY <position> is not recorded as an order-by read of that output (the IR literal carries no value)'],
-  ['s SELECT phone FROM customers GROUP BY 1', 'analysis: GROUP BY <position> is not recorded as a group-by read'],
-  ['s SELECT * FROM customers ORDER BY 4 LIMIT 1', 'analysis: ORDER BY <position> is not recorded as an order-by read of that output'],
   ['s SELECT DISTINCT phone FROM customers', 'analysis: DISTINCT is not recorded as grouping by the outputs'],
-  ['s SELECT id FROM customers UNION SELECT phone FROM customers ORDER BY 1', 'analysis: ORDER BY <position> after a set operation is not recorded as a read'],
 ]);
 
 test('security corpus (PostgreSQL): every case judged as expected', async () => {
