@@ -98,6 +98,10 @@ function expr(n: Node): Expr {
       if (name === 'exists' && args.length === 1 && (args[0]?.ast || args[0]?.type === 'select')) {
         return { kind: 'subquery', mode: 'exists', query: query(args[0].ast ?? args[0]) };
       }
+      // x = ANY (SELECT …), x > ALL (SELECT …): comparisons with a subquery.
+      if ((name === 'any' || name === 'all' || name === 'some') && args.length === 1 && (args[0]?.ast || args[0]?.type === 'select')) {
+        return { kind: 'subquery', mode: 'in', query: query(args[0].ast ?? args[0]) };
+      }
       // ON DUPLICATE KEY UPDATE a = VALUES(a): the inserted value of column a.
       if (name === 'values' && args.length === 1) return expr(args[0]);
       const window = n.over ? windowExprs(n.over) : undefined;
@@ -142,15 +146,13 @@ function expr(n: Node): Expr {
 /** Every expression inside an unknown node, so nothing read is missed. */
 function generic(n: Node): Expr[] {
   const out: Expr[] = [];
-  const walk = (x: Node, depth: number) => {
-    if (!x || typeof x !== 'object' || depth > 50) return;
-    if (Array.isArray(x)) { for (const y of x) walk(y, depth + 1); return; }
-    for (const v of Object.values(x)) {
-      if (v && typeof v === 'object' && !Array.isArray(v) && (typeof (v as Node).type === 'string' || (v as Node).ast)) out.push(expr(v));
-      else walk(v, depth + 1);
-    }
+  const visit = (x: Node, depth: number) => {
+    if (!x || typeof x !== 'object' || depth > 60) return;
+    if (Array.isArray(x)) { for (const y of x) visit(y, depth + 1); return; }
+    if (depth > 0 && (typeof x.type === 'string' || x.ast)) { out.push(expr(x)); return; }
+    for (const v of Object.values(x)) visit(v, depth + 1);
   };
-  walk(n, 0);
+  visit(n, 0);
   return out;
 }
 
@@ -505,7 +507,7 @@ const KEYWORDS = new Set(('select from where and or not as on join inner left ri
   + 'sql_buffer_result over partition window rows range unbounded preceding following current row rollup outfile dumpfile lateral '
   + 'day hour minute second microsecond week month quarter year day_hour day_minute day_second hour_minute hour_second minute_second '
   + 'day_microsecond hour_microsecond minute_microsecond second_microsecond char signed unsigned decimal integer int date datetime time json double float '
-  + 'sounds cast convert character utf8 utf8mb4 latin1 returning default index primary force use natural count sum avg min max').split(' '));
+  + 'sounds cast convert character utf8 utf8mb4 latin1 returning default index primary force use natural count sum avg min max boolean language expansion').split(' '));
 
 /**
  * node-sql-parser has been seen to drop text silently (executable comments);

@@ -106,6 +106,10 @@ const MY_ONLY = [
   "SELECT id FROM customers WHERE phone <=> NULL",
   "WITH Customers AS (SELECT 1 AS x) SELECT phone FROM customers",
   "PREPARE s FROM 'SELECT phone FROM customers'",
+  "SELECT MATCH(phone) AGAINST ('5*') FROM customers",
+  "SELECT id FROM customers WHERE MATCH(phone) AGAINST ('5*' IN BOOLEAN MODE)",
+  "SELECT id FROM orders WHERE customer_id = ANY (SELECT id FROM customers WHERE phone = 1)",
+  "SELECT id FROM orders WHERE note > ALL (SELECT phone FROM customers)",
   "EXECUTE IMMEDIATE 'SELECT phone FROM customers'",
   "SELECT id FROM customers WHERE id IN (SELECT id FROM customers /*!90000 WHERE phone = 1 */)",
 ];

@@ -60,6 +60,15 @@ test('subqueries: scalar, IN, EXISTS, correlated', () => {
   assert.ok(reads(h).includes('customers.email'));
 });
 
+test('ANY/ALL subqueries are comparisons, not functions; MATCH … AGAINST reads its columns', () => {
+  const f = my('SELECT id FROM orders WHERE customer_id = ANY (SELECT id FROM customers WHERE phone = 1)');
+  assert.deepEqual(f.dynamic, []);
+  assert.ok(reads(f).includes('customers.phone'));
+  const m = my("SELECT id FROM customers WHERE MATCH(name, email) AGAINST ('x' IN BOOLEAN MODE)");
+  assert.equal(m.unresolved, undefined, m.unresolved?.message);
+  assert.deepEqual(reads(m, 'where'), ['customers.email', 'customers.name']);
+});
+
 test('GROUP_CONCAT and aggregates are computed reads', () => {
   const f = my("SELECT GROUP_CONCAT(phone ORDER BY email SEPARATOR ','), COUNT(*), MAX(total) FROM customers JOIN orders ON orders.customer_id = customers.id");
   assert.ok(out(f, 0).includes('customers.phone~'));
