@@ -1,0 +1,253 @@
+/**
+ * Walks a server's response to one command as bytes stream past, without
+ * decoding rows: it finds where the response ends, counts rows, and reads
+ * OK/EOF/ERR packets (affected rows, status flags, SERVER_MORE_RESULTS_EXISTS).
+ * Row payloads are skipped, never copied; column definitions are kept for lazy decoding.
+ * Reference: https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response.html,
+ * page_protocol_com_stmt_prepare.html#sect_protocol_com_stmt_prepare_response,
+ * page_protocol_binary_resultset.html, page_protocol_com_stmt_fetch.html.
+ */
+import { Header, MAX_PACKET, Status } from './constants.js';
+import { ColumnDefinition } from './column-definition.js';
+import { isEofLike, parseEof, parseErr, parseOk, type ErrPacket } from './messages.js';
+import { PayloadReader, WireError } from './packet-reader.js';
+
+/** Which kind of response to expect. */
+export type ResponseKind =
+  | 'query'      // COM_QUERY, COM_STMT_EXECUTE: OK | ERR | LOCAL INFILE | result sets, possibly several
+  | 'prepare'    // COM_STMT_PREPARE: prepare-OK + parameter and column definitions | ERR
+  | 'fetch'      // COM_STMT_FETCH: rows then EOF | ERR
+  | 'field-list' // COM_FIELD_LIST: column definitions then EOF | ERR
+  | 'single';    // anything answered by one packet (OK, ERR, COM_STATISTICS text)
+
+/** What the walker learned about a response. */
+export interface ResponseSummary {
+  rows: number;
+  affectedRows: number;
+  /** Result sets seen (0 for a plain OK). */
+  resultSets: number;
+  /** Status flags of the last OK/EOF. */
+  status: number;
+  warnings: number;
+  error: ErrPacket | undefined;
+  /** The server asked for a LOCAL INFILE file: the name it asked for. */
+  localInfile: string | undefined;
+  /** Prepared statement facts (prepare responses only). */
+  statementId: number | undefined;
+  params: number;
+  /** Columns of the most recent result set. */
+  columns: ColumnDefinition[];
+  /** Sequence id of the last packet seen. */
+  lastSeq: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Row-phase packets at least this long are rows (terminators and ERR packets are far smaller). */
+const SMALL = 16 * 1024;
+
+const enum S { First, Columns, ColumnsEof, Rows, PrepareParams, PrepareParamsEof, PrepareColumns, PrepareColumnsEof, Done }
+
+/**
+ * Feed it chunks with `feed`; it returns the offset just past the response's
+ * last byte once the response is complete, else -1.
+ */
+export class ResponseWalker {
+  private kind: ResponseKind = 'single';
+  private deprecateEof = false;
+  private cursor = false;
+  private state = S.Done;
+  private header = Buffer.alloc(4);
+  private headerHave = 0;
+  /** Bytes of the current payload still to come. */
+  private left = 0;
+  private length = 0;
+  private seq = 0;
+  /** Whether the current payload is being collected (else skipped). */
+  private collect = false;
+  private parts: Buffer[] = [];
+  /** The previous packet was exactly MAX_PACKET long: this one continues it. */
+  private continuation = false;
+  private count = 0;
+  private readonly reader = new PayloadReader();
+  summary: ResponseSummary = ResponseWalker.empty();
+
+  private static empty(): ResponseSummary {
+    return { rows: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
+  }
+
+  /** Starts walking a new response. `cursor`: COM_STMT_EXECUTE opened a cursor (no rows follow the metadata). */
+  start(kind: ResponseKind, deprecateEof: boolean, cursor = false): void {
+    this.kind = kind;
+    this.deprecateEof = deprecateEof;
+    this.cursor = cursor;
+    this.state = kind === 'fetch' ? S.Rows : kind === 'field-list' ? S.Columns : S.First;
+    this.count = kind === 'field-list' ? Number.MAX_SAFE_INTEGER : 0;
+    this.headerHave = 0;
+    this.left = 0;
+    this.parts = [];
+    this.continuation = false;
+    this.summary = ResponseWalker.empty();
+  }
+
+  get done(): boolean {
+    return this.state === S.Done;
+  }
+
+  feed(chunk: Buffer, offset = 0): number {
+    let at = offset;
+    while (at < chunk.length && !this.done) {
+      if (this.headerHave < 4) {
+        const n = Math.min(4 - this.headerHave, chunk.length - at);
+        chunk.copy(this.header, this.headerHave, at, at + n);
+        this.headerHave += n;
+        at += n;
+        if (this.headerHave < 4) break;
+        this.length = this.header.readUIntLE(0, 3);
+        this.seq = this.header[3];
+        this.left = this.length;
+        this.parts = [];
+        // Rows are skipped, never copied: a terminator or ERR is always small,
+        // so only small packets in the row phase need their first byte looked at.
+        this.collect = !this.continuation && (this.state !== S.Rows || this.length < SMALL);
+        if (this.left === 0) this.packetDone(EMPTY);
+        continue;
+      }
+      const n = Math.min(this.left, chunk.length - at);
+      if (this.collect) this.parts.push(chunk.subarray(at, at + n));
+      this.left -= n;
+      at += n;
+      if (this.left === 0) {
+        const payload = !this.collect ? EMPTY : this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+        this.parts = [];
+        this.packetDone(payload);
+      }
+    }
+    return this.done ? at : -1;
+  }
+
+  private packetDone(payload: Buffer): void {
+    this.headerHave = 0;
+    this.summary.lastSeq = this.seq;
+    const wasContinuation = this.continuation;
+    this.continuation = this.length === MAX_PACKET;
+    if (wasContinuation) return; // the rest of a split packet: already classified
+    const first = this.collect && payload.length > 0 ? payload[0] : -1;
+    switch (this.state) {
+      case S.First: return this.onFirst(payload);
+      case S.Columns:
+        if (this.kind === 'field-list' && (first === Header.ERR || (first === Header.EOF && isEofLike(payload, this.deprecateEof)))) {
+          return this.onTerminator(payload, first);
+        }
+        this.summary.columns.push(new ColumnDefinition(this.collect ? Buffer.from(payload) : Buffer.alloc(0)));
+        if (--this.count === 0) this.state = this.deprecateEof ? (this.cursor ? S.Done : S.Rows) : S.ColumnsEof;
+        return;
+      case S.ColumnsEof: {
+        if (first === Header.ERR) return this.onTerminator(payload, first);
+        const eof = parseEof(payload);
+        this.summary.status = eof.status;
+        this.state = this.cursor || eof.status & Status.CURSOR_EXISTS ? S.Done : S.Rows;
+        return;
+      }
+      case S.Rows:
+        if (first === Header.ERR || (first === Header.EOF && this.collect && isEofLike(payload, this.deprecateEof))) {
+          return this.onTerminator(payload, first);
+        }
+        this.summary.rows++;
+        return;
+      case S.PrepareParams:
+        if (--this.count === 0) this.afterParams();
+        return;
+      case S.PrepareParamsEof:
+        this.afterParamsEof();
+        return;
+      case S.PrepareColumns:
+        this.summary.columns.push(new ColumnDefinition(Buffer.from(payload)));
+        if (--this.count === 0) this.state = this.deprecateEof ? S.Done : S.PrepareColumnsEof;
+        return;
+      case S.PrepareColumnsEof:
+        this.state = S.Done;
+        return;
+      default:
+        throw new WireError('packet after the end of the response');
+    }
+  }
+
+  private onFirst(payload: Buffer): void {
+    if (payload.length === 0) throw new WireError('empty response packet');
+    const h = payload[0];
+    if (h === Header.ERR) return this.onTerminator(payload, h);
+    if (this.kind === 'single') {
+      if (h === Header.OK) this.applyOk(payload);
+      this.state = S.Done;
+      return;
+    }
+    if (this.kind === 'prepare') {
+      if (h !== Header.OK) throw new WireError('unexpected prepare response');
+      const r = this.reader.reset(payload, 1);
+      this.summary.statementId = r.u32();
+      const columns = r.u16();
+      const params = r.u16();
+      this.summary.params = params;
+      this.prepareColumns = columns;
+      this.count = params;
+      if (params > 0) this.state = S.PrepareParams;
+      else this.afterParamsEof();
+      return;
+    }
+    if (h === Header.OK) {
+      this.applyOk(payload);
+      this.state = this.summary.status & Status.MORE_RESULTS_EXISTS ? S.First : S.Done;
+      return;
+    }
+    if (h === Header.LOCAL_INFILE) {
+      this.summary.localInfile = payload.subarray(1).toString('utf8');
+      this.state = S.Done;
+      return;
+    }
+    const columns = this.reader.reset(payload).lenenc();
+    if (columns === 0) throw new WireError('result set with no columns');
+    this.summary.resultSets++;
+    this.summary.columns = [];
+    this.count = columns;
+    this.state = S.Columns;
+  }
+
+  private prepareColumns = 0;
+
+  private afterParams(): void {
+    if (this.deprecateEof) this.afterParamsEof();
+    else this.state = S.PrepareParamsEof;
+  }
+
+  private afterParamsEof(): void {
+    this.count = this.prepareColumns;
+    this.state = this.count > 0 ? S.PrepareColumns : S.Done;
+  }
+
+  private applyOk(payload: Buffer): void {
+    const ok = parseOk(payload);
+    this.summary.affectedRows += ok.affectedRows;
+    this.summary.status = ok.status;
+    this.summary.warnings += ok.warnings;
+  }
+
+  private onTerminator(payload: Buffer, first: number): void {
+    if (first === Header.ERR) {
+      this.summary.error = parseErr(payload);
+      this.state = S.Done;
+      return;
+    }
+    // EOF (or OK standing in for it) after rows.
+    if (this.deprecateEof) {
+      const ok = parseOk(payload);
+      this.summary.status = ok.status;
+      this.summary.warnings += ok.warnings;
+      this.summary.affectedRows += ok.affectedRows;
+    } else {
+      const eof = parseEof(payload);
+      this.summary.status = eof.status;
+      this.summary.warnings += eof.warnings;
+    }
+    this.state = this.kind === 'query' && this.summary.status & Status.MORE_RESULTS_EXISTS ? S.First : S.Done;
+  }
+}
