@@ -20,8 +20,17 @@ export type ResponseKind =
   | 'field-list' // COM_FIELD_LIST: column definitions then EOF | ERR
   | 'single';    // anything answered by one packet (OK, ERR, COM_STATISTICS text)
 
+/** The outcome of one statement of a (possibly multi-statement) response. */
+export interface StatementResult {
+  readonly rows: number;
+  readonly affectedRows: number;
+  readonly error: ErrPacket | undefined;
+}
+
 /** What the walker learned about a response. */
 export interface ResponseSummary {
+  /** One entry per statement result, in order (an ERR ends the list). */
+  results: StatementResult[];
   rows: number;
   affectedRows: number;
   /** Result sets seen (0 for a plain OK). */
@@ -72,7 +81,7 @@ export class ResponseWalker {
   summary: ResponseSummary = ResponseWalker.empty();
 
   private static empty(): ResponseSummary {
-    return { rows: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
+    return { results: [], rows: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
   }
 
   /** Starts walking a new response. `cursor`: COM_STMT_EXECUTE opened a cursor (no rows follow the metadata). */
@@ -86,6 +95,7 @@ export class ResponseWalker {
     this.left = 0;
     this.parts = [];
     this.continuation = false;
+    this.rowsAtStart = 0;
     this.summary = ResponseWalker.empty();
   }
 
@@ -207,12 +217,14 @@ export class ResponseWalker {
     const columns = this.reader.reset(payload).lenenc();
     if (columns === 0) throw new WireError('result set with no columns');
     this.summary.resultSets++;
+    this.rowsAtStart = this.summary.rows;
     this.summary.columns = [];
     this.count = columns;
     this.state = S.Columns;
   }
 
   private prepareColumns = 0;
+  private rowsAtStart = 0;
 
   private afterParams(): void {
     if (this.deprecateEof) this.afterParamsEof();
@@ -226,6 +238,7 @@ export class ResponseWalker {
 
   private applyOk(payload: Buffer): void {
     const ok = parseOk(payload);
+    this.summary.results.push({ rows: 0, affectedRows: ok.affectedRows, error: undefined });
     this.summary.affectedRows += ok.affectedRows;
     this.summary.status = ok.status;
     this.summary.warnings += ok.warnings;
@@ -234,20 +247,24 @@ export class ResponseWalker {
   private onTerminator(payload: Buffer, first: number): void {
     if (first === Header.ERR) {
       this.summary.error = parseErr(payload);
+      this.summary.results.push({ rows: this.state === S.Rows ? this.summary.rows - this.rowsAtStart : 0, affectedRows: 0, error: this.summary.error });
       this.state = S.Done;
       return;
     }
+    let affected = 0;
     // EOF (or OK standing in for it) after rows.
     if (this.deprecateEof) {
       const ok = parseOk(payload);
       this.summary.status = ok.status;
       this.summary.warnings += ok.warnings;
       this.summary.affectedRows += ok.affectedRows;
+      affected = ok.affectedRows;
     } else {
       const eof = parseEof(payload);
       this.summary.status = eof.status;
       this.summary.warnings += eof.warnings;
     }
+    this.summary.results.push({ rows: this.summary.rows - this.rowsAtStart, affectedRows: affected, error: undefined });
     this.state = this.kind === 'query' && this.summary.status & Status.MORE_RESULTS_EXISTS ? S.First : S.Done;
   }
 }
