@@ -74,7 +74,14 @@ export class PacketSource {
 
   private push(chunk: Buffer): void {
     if (this.rawListener) {
-      const rest = this.rawListener(chunk);
+      let rest: Buffer | undefined;
+      try {
+        rest = this.rawListener(chunk);
+      } catch (err) {
+        this.socket.pause();
+        this.fail(err as Error);
+        return;
+      }
       if (rest === undefined) return;
       chunk = rest;
     }
