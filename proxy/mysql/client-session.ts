@@ -318,10 +318,16 @@ export class ClientSession {
     let plugin = canSwitch ? clientPlugin ?? PLUGIN_NATIVE : PLUGIN_NATIVE;
     let seed = this.seed;
     if (!v || (!v.mysql_native && !v.caching_sha2)) throw this.denied(user, data);
-    const checkable = (plugin === PLUGIN_NATIVE && v.mysql_native) || plugin === PLUGIN_CACHING_SHA2;
-    if (!checkable) {
+    // Switch when we cannot check the answer: a plugin we hold no verifier for,
+    // an unknown plugin, or a caching_sha2 client that (as libmysqlclient and
+    // Connector/C do when the greeting named another plugin) sent no scramble.
+    let switchTo: string | undefined;
+    if (plugin === PLUGIN_NATIVE) switchTo = v.mysql_native ? undefined : PLUGIN_CACHING_SHA2;
+    else if (plugin === PLUGIN_CACHING_SHA2) switchTo = data.length === 0 ? PLUGIN_CACHING_SHA2 : undefined;
+    else switchTo = v.mysql_native ? PLUGIN_NATIVE : PLUGIN_CACHING_SHA2;
+    if (switchTo) {
       if (!canSwitch) throw this.denied(user, data);
-      plugin = v.mysql_native ? PLUGIN_NATIVE : PLUGIN_CACHING_SHA2;
+      plugin = switchTo;
       seed = newSeed();
       this.send(buildAuthSwitchRequest(this.seq++, plugin, seed));
       data = (await this.expect()).payload;
