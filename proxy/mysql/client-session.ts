@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import type { Gate } from '../../governance/gate.js';
 import type { Judgement, SessionContext, Decision } from '../../governance/decision.js';
 import type { AuditEvent } from '../../governance/audit/event.js';
@@ -99,6 +100,22 @@ function errFrom(e: unknown): { errno: number; sqlstate: string; message: string
 
 function refusal(code: ErrorCode, text: string, rule?: string): SqlgateError {
   return new SqlgateError(code, ruleMessage(text, rule), { rule });
+}
+
+/** A duplex over `socket` whose readable side starts with `first`. */
+function replaying(socket: Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read() { socket.resume(); },
+    write(chunk, _enc, cb) { socket.write(chunk, cb); },
+    final(cb) { socket.end(); cb(); },
+    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err); },
+  });
+  d.push(first);
+  socket.on('data', (c) => { if (!d.push(c)) socket.pause(); });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  socket.on('error', (e) => d.destroy(e));
+  return d;
 }
 
 /** A printable 20-byte nonce without NUL (some clients treat it as a C string). */
@@ -288,8 +305,13 @@ export class ClientSession {
   }
 
   private async upgradeTls(): Promise<void> {
-    this.source.hold();
-    const secure = new TLSSocket(this.socket, { isServer: true, secureContext: this.deps.tls });
+    const raw = this.socket;
+    const unread = this.source.takeUnread();
+    // Bytes already read belong to the TLS layer: feed them through a stream
+    // that replays them first; otherwise hand TLS the socket itself.
+    const transport = unread.length > 0 ? replaying(raw, unread) : raw;
+    const secure = new TLSSocket(transport, { isServer: true, secureContext: this.deps.tls });
+    if (transport === raw) raw.resume();
     await new Promise<void>((resolve, reject) => {
       secure.once('secure', resolve);
       secure.once('error', reject);

@@ -67,6 +67,19 @@ export class PacketSource {
     this.detach(this.socket);
   }
 
+  /**
+   * Stops reading and returns every byte received but not yet consumed: a
+   * client may send its TLS ClientHello right behind the SSLRequest, and
+   * those bytes belong to the TLS layer.
+   */
+  takeUnread(): Buffer {
+    this.socket.pause();
+    this.detach(this.socket);
+    const parts: Buffer[] = [this.framer.drain()];
+    for (let c = this.socket.read() as Buffer | null; c; c = this.socket.read() as Buffer | null) parts.push(c);
+    return Buffer.concat(parts);
+  }
+
   /** Bytes already received beyond complete packets. */
   get pending(): number {
     return this.framer.pending;

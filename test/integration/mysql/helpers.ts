@@ -80,3 +80,61 @@ export function connect(port: number, opts: mysql.ConnectionOptions = {}): Promi
     supportBigNumbers: true, bigNumberStrings: true, ...opts,
   });
 }
+
+/** A raw TCP client that reads MySQL packets, for the protocol-level tests. */
+export interface RawClient {
+  readonly socket: import('node:net').Socket;
+  /** Next packet, or undefined when the server closed the connection. */
+  packet(timeoutMs?: number): Promise<{ seq: number; payload: Buffer } | undefined>;
+  /** Resolves when the server has closed the connection. */
+  closed(): Promise<void>;
+}
+
+export async function rawConnect(port: number, first?: Buffer): Promise<RawClient> {
+  const { connect: netConnect } = await import('node:net');
+  const { PacketFramer } = await import('../../../wire/mysql/packet-reader.js');
+  const socket = netConnect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  socket.on('error', () => undefined);
+  if (first) socket.write(first);
+  const framer = new PacketFramer();
+  let ended = false;
+  const waiters: (() => void)[] = [];
+  const wake = () => { for (const w of waiters.splice(0)) w(); };
+  socket.on('data', (c) => { framer.push(c); wake(); });
+  socket.on('close', () => { ended = true; wake(); });
+  const closedP = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    socket,
+    async packet(timeoutMs = 5000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const p = framer.next();
+        if (p) return { seq: p.seq, payload: Buffer.from(p.payload) };
+        if (ended) return undefined;
+        if (Date.now() > until) throw new Error('no packet within timeout');
+        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
+      }
+    },
+    closed: () => closedP,
+  };
+}
+
+/** Runs the mariadb command-line client; resolves with its exit code and output. */
+export async function mariadbCli(port: number, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve) => {
+    const child = spawn('mariadb', ['-h127.0.0.1', `-P${port}`, '--batch', '--skip-column-names', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Statement audit records (not logins). */
+export function statements(gate: TestGate): import('../../../governance/audit/event.js').AuditEvent[] {
+  return gate.events.filter((e) => e.type === 'statement');
+}
