@@ -10,17 +10,12 @@
  */
 import { generateKeyPairSync, privateDecrypt, constants, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Verifiers } from '../../rules/policy-schema.js';
+import { cachingSha2Verifier, mysqlNativeVerifier } from './verifiers.js';
 import { sha1, sha256, xor } from '../../wire/mysql/auth-scramble.js';
 
-/** The verifier `sqlgate passwd` stores for mysql_native_password. */
-export function nativeVerifier(password: string): string {
-  return '*' + sha1(sha1(Buffer.from(password, 'utf8'))).toString('hex').toUpperCase();
-}
-
-/** The verifier stored for caching_sha2_password. */
-export function cachingSha2Verifier(password: string): string {
-  return sha256(sha256(Buffer.from(password, 'utf8'))).toString('hex');
-}
+/** The verifiers as `sqlgate passwd` stores them (governance/auth/verifiers.ts). */
+export const nativeVerifier = mysqlNativeVerifier;
+export { cachingSha2Verifier };
 
 function same(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

@@ -17,6 +17,7 @@ import type { Judgement, SessionContext, Decision } from '../../governance/decis
 import type { AuditEvent } from '../../governance/audit/event.js';
 import { ERROR_CODES, SqlgateError, ruleMessage, type ErrorCode } from '../../governance/errors.js';
 import type { Listener } from '../../rules/policy-schema.js';
+import { normalizeClientAddress } from '../../governance/policy/ip-allow.js';
 import {
   cleartextPassword, decryptRsaPassword, rsaKeys, verifyCachingSha2Scramble, verifyCleartext, verifyNativeScramble,
 } from '../../governance/auth/mysql-auth.js';
@@ -88,6 +89,16 @@ interface Prepared {
   readonly judgement: Judgement;
 }
 
+/** The tightest row cap of a judgement's statements. */
+function rowCap(j: Judgement): number | undefined {
+  let cap: number | undefined;
+  for (const d of j.statements) {
+    const m = d.directives.maxRows;
+    if (m !== undefined && (cap === undefined || m < cap)) cap = m;
+  }
+  return cap;
+}
+
 function errFrom(e: unknown): { errno: number; sqlstate: string; message: string; code: string } {
   if (e instanceof SqlgateError) return { errno: e.errno, sqlstate: e.sqlstate, message: e.message, code: e.code };
   if (e instanceof WireError) {
@@ -150,7 +161,7 @@ export class ClientSession {
     this.socket = socket;
     this.deps = deps;
     this.id = deps.registry.allocateId();
-    this.peer = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.peer = normalizeClientAddress(socket.remoteAddress ?? '');
     this.clientIp = this.peer;
     this.source = new PacketSource(socket);
     socket.setNoDelay(true);
@@ -507,8 +518,8 @@ export class ClientSession {
     }
   }
 
-  private relay(command: Buffer | undefined, kind: Parameters<UpstreamConnection['relay']>[1], cursor = false) {
-    return this.upstream!.relay(command, kind, this.sink, cursor);
+  private relay(command: Buffer | undefined, kind: Parameters<UpstreamConnection['relay']>[1], cursor = false, maxRows?: number) {
+    return this.upstream!.relay(command, kind, this.sink, cursor, maxRows);
   }
 
   private unknownStatement(id: number, where: string): boolean {
@@ -563,8 +574,9 @@ export class ClientSession {
         this.audit({ ...base, decision: 'failed', rowsReturned: r?.rows, error: { code: r?.error ? `ER_${r.error.errno}` : 'NOT_RUN', message } });
         return;
       }
-      const decision = j.raw ? 'raw' : 'allowed';
-      this.audit({ ...base, decision, rowsReturned: r?.rows, rowsAffected: r?.affectedRows });
+      const cut = s !== undefined && s.cutRows > 0 && d?.directives.maxRows !== undefined;
+      const decision = j.raw ? 'raw' : cut ? 'cut' : 'allowed';
+      this.audit({ ...base, decision, rowsReturned: r?.rows, rowsAffected: r?.affectedRows, ...(cut ? { detail: { ...base.detail, cutRows: s!.cutRows } } : {}) });
     });
   }
 
@@ -576,7 +588,7 @@ export class ClientSession {
     const started = Date.now();
     let s: ResponseSummary & { heldBytes?: Buffer };
     try {
-      s = await this.relay(packet, 'query');
+      s = await this.relay(packet, 'query', false, rowCap(j));
       if (s.localInfile !== undefined) s = await this.onLocalInfile(j, s);
     } catch (e) {
       const m = errFrom(e);
@@ -660,7 +672,8 @@ export class ClientSession {
     const st = this.prepared.get(id);
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
-    const s = await this.relay(packet, 'query', false);
+    // A cursor (flags & 1) returns metadata only; its rows come with COM_STMT_FETCH.
+    const s = await this.relay(packet, 'query', false, rowCap(st.judgement));
     void flags;
     this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'execute' });
     if (st.judgement.statements.some((d) => d.facts.sessionChange?.kind === 'use')) await this.refreshDatabase();

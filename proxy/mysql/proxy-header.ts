@@ -8,7 +8,8 @@
  * parseProxyHeader here is a stand-in with the API of wire/proxy-protocol.ts
  * (being written on another branch); switch the import when it lands.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { allowListEntries, normalizeClientAddress, parseAllowList } from '../../governance/policy/ip-allow.js';
 import type { Gate } from '../../governance/gate.js';
 import { SqlgateError } from '../../governance/errors.js';
 import type { Listener } from '../../rules/policy-schema.js';
@@ -63,27 +64,11 @@ export function parseProxyHeader(buf: Buffer): ProxyHeader {
   return { status: 'ok', length, command: 'local' };
 }
 
-/** An allow list of single addresses, `a-b` ranges and CIDR blocks; empty or absent trusts nobody. */
+/** Trusted proxies: an allow list, except that an empty or absent list trusts nobody. */
 export function trustedProxies(list: string | readonly string[] | undefined): (ip: string) => boolean {
-  const entries = (typeof list === 'string' ? list.split(',') : list ?? []).map((e) => e.trim()).filter(Boolean);
-  if (entries.length === 0) return () => false;
-  const block = new BlockList();
-  for (const e of entries) {
-    const type = (s: string) => (isIP(s) === 6 ? 'ipv6' : 'ipv4') as 'ipv4' | 'ipv6';
-    if (e.includes('/')) {
-      const [net, bits] = e.split('/');
-      block.addSubnet(net, Number(bits), type(net));
-    } else if (e.includes('-')) {
-      const [a, b] = e.split('-');
-      block.addRange(a, b, type(a));
-    } else {
-      block.addAddress(e, type(e));
-    }
-  }
-  return (ip: string) => {
-    const a = ip.replace(/^::ffff:/, '');
-    return block.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
-  };
+  if (list === undefined || allowListEntries(list).length === 0) return () => false;
+  const allow = parseAllowList(list);
+  return (ip: string) => allow.matches(normalizeClientAddress(ip));
 }
 
 function refused(message: string): SqlgateError {
@@ -122,7 +107,7 @@ export function proxyHeaderHandler(_gate: Gate, listener: Listener): (source: Pa
           reject(e);
           throw e;
         }
-        resolve(h.command === 'proxy' && h.source ? h.source.address.replace(/^::ffff:/, '') : peer);
+        resolve(h.command === 'proxy' && h.source ? normalizeClientAddress(h.source.address) : peer);
         return held.subarray(h.length);
       });
       source.current.once('close', () => reject(refused('connection closed before the PROXY header')));

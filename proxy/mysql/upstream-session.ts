@@ -178,9 +178,9 @@ export class UpstreamConnection {
    * response is complete. A LOCAL INFILE request is not relayed: the caller
    * decides (see `summary.localInfile` and `heldBytes`).
    */
-  relay(command: Buffer | undefined, kind: ResponseKind, sink: Sink | undefined, cursor = false): Promise<ResponseSummary & { heldBytes?: Buffer }> {
+  relay(command: Buffer | undefined, kind: ResponseKind, sink: Sink | undefined, cursor = false, maxRows?: number): Promise<ResponseSummary & { heldBytes?: Buffer }> {
     if (this.closed) return Promise.reject(upstreamError('connection lost'));
-    this.walker.start(kind, this.deprecateEof, cursor);
+    this.walker.start(kind, this.deprecateEof, cursor, maxRows);
     this.source.hold();
     const socket = this.socket;
     return new Promise((resolve, reject) => {
@@ -202,21 +202,23 @@ export class UpstreamConnection {
           socket.destroy();
           return finish(upstreamError(`malformed response: ${(err as Error).message}`));
         }
-        const part = end < 0 ? chunk : chunk.subarray(0, end);
         if (end >= 0 && end !== chunk.length) {
           socket.destroy();
           return finish(upstreamError('bytes after the end of a response'));
         }
+        const parts = this.walker.out;
         if (end >= 0) {
           finish();
           const summary = this.walker.summary;
-          if (summary.localInfile !== undefined) return resolve({ ...summary, heldBytes: Buffer.from(part) });
-          if (sink && part.length > 0) sink.write(part);
+          if (summary.localInfile !== undefined) return resolve({ ...summary, heldBytes: Buffer.concat(parts) });
+          if (sink) for (const part of parts) sink.write(part);
           return resolve(summary);
         }
-        if (sink && part.length > 0 && !sink.write(part)) {
+        let more = true;
+        if (sink) for (const part of parts) more = sink.write(part);
+        if (!more) {
           socket.pause();
-          sink.drain(() => socket.resume());
+          sink!.drain(() => socket.resume());
         }
       };
       socket.on('data', onData);

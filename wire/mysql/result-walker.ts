@@ -9,7 +9,8 @@
  */
 import { Header, MAX_PACKET, Status } from './constants.js';
 import { ColumnDefinition } from './column-definition.js';
-import { isEofLike, parseEof, parseErr, parseOk, type ErrPacket } from './messages.js';
+import { buildEof, buildOk, isEofLike, parseEof, parseErr, parseOk, type ErrPacket } from './messages.js';
+import { framePayload } from './packet-writer.js';
 import { PayloadReader, WireError } from './packet-reader.js';
 
 /** Which kind of response to expect. */
@@ -31,7 +32,10 @@ export interface StatementResult {
 export interface ResponseSummary {
   /** One entry per statement result, in order (an ERR ends the list). */
   results: StatementResult[];
+  /** Rows forwarded. */
   rows: number;
+  /** Rows dropped by the row cap. */
+  cutRows: number;
   affectedRows: number;
   /** Result sets seen (0 for a plain OK). */
   resultSets: number;
@@ -78,14 +82,33 @@ export class ResponseWalker {
   private continuation = false;
   private count = 0;
   private readonly reader = new PayloadReader();
+  /** Row cap per result set (undefined: none). */
+  private maxRows: number | undefined;
+  /** The current result set reached the cap: rows are dropped until its terminator. */
+  private cutting = false;
+  /** Packets dropped so far: later sequence ids are lowered by this much. */
+  private seqDelta = 0;
+  /** Start of the bytes of the current chunk still to forward, or -1 while holding back. */
+  private fwd = -1;
+  private chunk: Buffer = EMPTY;
+  /** What to forward from the last `feed` call, in order (views over the chunk where possible). */
+  out: Buffer[] = [];
   summary: ResponseSummary = ResponseWalker.empty();
 
   private static empty(): ResponseSummary {
-    return { results: [], rows: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
+    return { results: [], rows: 0, cutRows: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
   }
 
-  /** Starts walking a new response. `cursor`: COM_STMT_EXECUTE opened a cursor (no rows follow the metadata). */
-  start(kind: ResponseKind, deprecateEof: boolean, cursor = false): void {
+  /**
+   * Starts walking a new response. `cursor`: COM_STMT_EXECUTE opened a
+   * cursor (no rows follow the metadata). `maxRows`: forward at most this
+   * many rows per result set, then end it with its own terminator carrying
+   * one more warning (DESIGN.md decision 4).
+   */
+  start(kind: ResponseKind, deprecateEof: boolean, cursor = false, maxRows?: number): void {
+    this.maxRows = kind === 'query' ? maxRows : undefined;
+    this.cutting = false;
+    this.seqDelta = 0;
     this.kind = kind;
     this.deprecateEof = deprecateEof;
     this.cursor = cursor;
@@ -103,10 +126,19 @@ export class ResponseWalker {
     return this.state === S.Done;
   }
 
+  /**
+   * Walks a chunk. Returns the offset just past the response's end, or -1
+   * when more is to come. `out` then holds the bytes to forward: the chunk
+   * itself unless a row cap dropped rows.
+   */
   feed(chunk: Buffer, offset = 0): number {
     let at = offset;
+    this.out = [];
+    this.chunk = chunk;
+    this.fwd = this.cutting ? -1 : at;
     while (at < chunk.length && !this.done) {
       if (this.headerHave < 4) {
+        if (this.headerHave === 0 && this.cutting) this.hold(at);
         const n = Math.min(4 - this.headerHave, chunk.length - at);
         chunk.copy(this.header, this.headerHave, at, at + n);
         this.headerHave += n;
@@ -114,12 +146,14 @@ export class ResponseWalker {
         if (this.headerHave < 4) break;
         this.length = this.header.readUIntLE(0, 3);
         this.seq = this.header[3];
+        // After dropped rows, sequence ids must stay consecutive for the client.
+        if (this.seqDelta !== 0 && !this.cutting) chunk[at - 1] = (this.seq - this.seqDelta) & 0xff;
         this.left = this.length;
         this.parts = [];
         // Rows are skipped, never copied: a terminator or ERR is always small,
         // so only small packets in the row phase need their first byte looked at.
         this.collect = !this.continuation && (this.state !== S.Rows || this.length < SMALL);
-        if (this.left === 0) this.packetDone(EMPTY);
+        if (this.left === 0) this.packetDone(EMPTY, at);
         continue;
       }
       const n = Math.min(this.left, chunk.length - at);
@@ -129,18 +163,36 @@ export class ResponseWalker {
       if (this.left === 0) {
         const payload = !this.collect ? EMPTY : this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
         this.parts = [];
-        this.packetDone(payload);
+        this.packetDone(payload, at);
       }
     }
+    if (this.fwd >= 0 && at > this.fwd) this.out.push(chunk.subarray(this.fwd, at));
+    this.chunk = EMPTY;
     return this.done ? at : -1;
   }
 
-  private packetDone(payload: Buffer): void {
+  /** Stops forwarding at `at` (the bytes before it go out). */
+  private hold(at: number): void {
+    if (this.fwd >= 0 && at > this.fwd) this.out.push(this.chunk.subarray(this.fwd, at));
+    this.fwd = -1;
+  }
+
+  /** While cutting: a packet ended at `end`; forward from there on. */
+  private resume(end: number): void {
+    this.fwd = end;
+  }
+
+  private packetDone(payload: Buffer, end: number): void {
     this.headerHave = 0;
     this.summary.lastSeq = this.seq;
     const wasContinuation = this.continuation;
     this.continuation = this.length === MAX_PACKET;
-    if (wasContinuation) return; // the rest of a split packet: already classified
+    if (this.cutting) return this.cutPacketDone(payload, end, wasContinuation);
+    if (wasContinuation) {
+      // the rest of a split packet: already classified (and counted, if a row)
+      if (this.state === S.Rows) this.checkCap();
+      return;
+    }
     const first = this.collect && payload.length > 0 ? payload[0] : -1;
     switch (this.state) {
       case S.First: return this.onFirst(payload);
@@ -163,6 +215,7 @@ export class ResponseWalker {
           return this.onTerminator(payload, first);
         }
         this.summary.rows++;
+        this.checkCap();
         return;
       case S.PrepareParams:
         if (--this.count === 0) this.afterParams();
@@ -180,6 +233,36 @@ export class ResponseWalker {
       default:
         throw new WireError('packet after the end of the response');
     }
+  }
+
+  /** After a whole row: at the cap, the rest of this result set is dropped. */
+  private checkCap(): void {
+    if (this.maxRows !== undefined && !this.continuation && this.summary.rows - this.rowsAtStart >= this.maxRows) this.cutting = true;
+  }
+
+  /** A packet seen while the current result set is over its cap: drop rows, rebuild the terminator. */
+  private cutPacketDone(payload: Buffer, end: number, wasContinuation: boolean): void {
+    const first = this.collect && payload.length > 0 ? payload[0] : -1;
+    const terminator = !wasContinuation && (first === Header.ERR || (first === Header.EOF && isEofLike(payload, this.deprecateEof)));
+    if (!terminator) {
+      if (!wasContinuation) this.summary.cutRows++;
+      this.seqDelta++;
+      return;
+    }
+    this.cutting = false;
+    const seq = (this.seq - this.seqDelta) & 0xff;
+    const dropped = this.summary.cutRows > 0;
+    if (first === Header.ERR) {
+      this.out.push(framePayload(payload, seq));
+    } else if (this.deprecateEof) {
+      const ok = parseOk(payload);
+      this.out.push(buildOk(seq, { ...ok, warnings: ok.warnings + (dropped ? 1 : 0) }, true));
+    } else {
+      const eof = parseEof(payload);
+      this.out.push(buildEof(seq, eof.status, eof.warnings + (dropped ? 1 : 0)));
+    }
+    this.resume(end);
+    this.onTerminator(payload, first);
   }
 
   private onFirst(payload: Buffer): void {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { policySchema, type Listener, type Policy } from '../../../rules/policy-schema.js';
-import { cachingSha2Verifier, nativeVerifier } from '../../../governance/auth/mysql-auth.js';
+import { makeVerifiers } from '../../../governance/auth/verifiers.js';
 import { TestGate, type TestGateOptions } from '../../helpers/test-gate.js';
 import { mysqlUrl, serverInfo } from '../../helpers/db.js';
 import { startMysqlListener, type MysqlListener } from '../../../proxy/mysql/listener.js';
@@ -33,6 +33,7 @@ export const PASSWORD = 'p4ss-wörd';
 export function testPolicy(over: Partial<{ database: string; upstreamPort: number; extraUsers: Record<string, unknown> }> = {}): Policy {
   const s = serverInfo(mysqlUrl());
   if (s.password) process.env.SQLGATE_TEST_MYSQL_PASSWORD = s.password;
+  const v = makeVerifiers('any', PASSWORD, { iterations: 1 });
   return policySchema.parse({
     version: 1,
     instances: {
@@ -42,10 +43,10 @@ export function testPolicy(over: Partial<{ database: string; upstreamPort: numbe
       },
     },
     users: {
-      both: { password: { mysql_native: nativeVerifier(PASSWORD), caching_sha2: cachingSha2Verifier(PASSWORD) } },
-      native: { password: { mysql_native: nativeVerifier(PASSWORD) } },
-      sha2: { password: { caching_sha2: cachingSha2Verifier(PASSWORD) } },
-      limited: { password: { mysql_native: nativeVerifier(PASSWORD) }, max_connections: 1 },
+      both: { password: { mysql_native: v.mysql_native, caching_sha2: v.caching_sha2 } },
+      native: { password: { mysql_native: v.mysql_native } },
+      sha2: { password: { caching_sha2: v.caching_sha2 } },
+      limited: { password: { mysql_native: v.mysql_native }, max_connections: 1 },
       ...over.extraUsers,
     },
   });

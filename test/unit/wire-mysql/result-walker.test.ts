@@ -131,3 +131,49 @@ test('cursor execute: the response ends after the metadata', () => {
   const bytes = stream([Buffer.from([1]), coldef('t', 'a'), eof(Status.CURSOR_EXISTS | 2)]);
   assert.equal(w.feed(bytes), bytes.length);
 });
+
+/** Feeds `bytes` in pieces of `step` and returns the forwarded bytes. */
+function forwarded(w: ResponseWalker, bytes: Buffer, step: number): Buffer {
+  const out: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += step) {
+    w.feed(bytes.subarray(at, Math.min(bytes.length, at + step)));
+    out.push(...w.out.map((b) => Buffer.from(b)));
+  }
+  return Buffer.concat(out);
+}
+
+test('row cap: rows past the cap are dropped, the terminator gets one more warning, later sequence ids stay consecutive', () => {
+  for (const deprecateEof of [false, true]) {
+    const rows = [1, 2, 3, 4, 5].map((i) => lenstr(`row${i}`));
+    const end1 = deprecateEof ? ok(0, Status.AUTOCOMMIT | Status.MORE_RESULTS_EXISTS, 0xfe) : eof(Status.AUTOCOMMIT | Status.MORE_RESULTS_EXISTS);
+    const end2 = deprecateEof ? ok(0, Status.AUTOCOMMIT, 0xfe) : eof(Status.AUTOCOMMIT);
+    const head = deprecateEof ? [Buffer.from([1]), coldef('t', 'a')] : [Buffer.from([1]), coldef('t', 'a'), eof(2)];
+    // two result sets: five rows, then one row
+    const set1 = [...head, ...rows, end1];
+    const set2 = [...head, lenstr('second'), end2];
+    // one response: sequence ids run on across result sets
+    const original = Buffer.concat([...set1, ...set2].map((p, i) => frame(i + 1, p)));
+    // expected: first set cut to 2 rows, terminator warnings 1, seq consecutive
+    const kept1 = [...head, rows[0], rows[1]];
+    const warn = (p: Buffer) => { const b = Buffer.from(p); deprecateEof ? (b[5] = 1) : (b[1] = 1); return b; };
+    const expected = Buffer.concat([...kept1, warn(end1), ...set2].map((p, i) => frame(i + 1, p)));
+    for (const step of [1, 3, 7, 1000]) {
+      const w = new ResponseWalker();
+      w.start('query', deprecateEof, false, 2);
+      const got = forwarded(w, Buffer.from(original), step);
+      assert.ok(got.equals(expected), `deprecateEof=${deprecateEof} step=${step}`);
+      assert.equal(w.summary.rows, 3);
+      assert.equal(w.summary.cutRows, 3);
+      assert.deepEqual(w.summary.results.map((r) => r.rows), [2, 1]);
+      assert.equal(w.done, true);
+    }
+    // under the cap: byte-identical and zero-copy
+    const w = new ResponseWalker();
+    w.start('query', deprecateEof, false, 10);
+    const chunk = Buffer.from(original);
+    w.feed(chunk);
+    assert.equal(w.out.length, 1);
+    assert.equal(w.out[0].buffer, chunk.buffer);
+    assert.ok(Buffer.concat(w.out).equals(original));
+  }
+});
