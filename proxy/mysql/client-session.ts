@@ -29,7 +29,7 @@ import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
-import { RELAYED_CAPS, type Sink, type UpstreamConnection } from './upstream-session.js';
+import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type Sink, type UpstreamConnection } from './upstream-session.js';
 import type { UpstreamPool } from './pool.js';
 
 /** Capabilities sqlgate offers every client (more are added from the upstream's and the TLS setup). */
@@ -37,7 +37,7 @@ const OFFERED_CAPS = Cap.LONG_PASSWORD | Cap.FOUND_ROWS | Cap.LONG_FLAG | Cap.CO
   | Cap.INTERACTIVE | Cap.TRANSACTIONS | Cap.SECURE_CONNECTION | Cap.MULTI_STATEMENTS | Cap.MULTI_RESULTS
   | Cap.PS_MULTI_RESULTS | Cap.PLUGIN_AUTH | Cap.CONNECT_ATTRS | Cap.PLUGIN_AUTH_LENENC_CLIENT_DATA;
 /** Offered only when the upstream has them, since responses are relayed as they come. */
-const FROM_UPSTREAM_CAPS = Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_FILES;
+const FROM_UPSTREAM_CAPS = Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_FILES | Cap.SESSION_TRACK;
 
 const EMPTY = Buffer.alloc(0);
 const KILL = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i;
@@ -47,6 +47,8 @@ export interface ServerFacts {
   version: string;
   capabilities: number;
   collation: number;
+  /** MariaDB extended capabilities of the upstream (0 for MySQL). */
+  mariadbCapabilities: number;
 }
 
 /** Live sessions of one process, for KILL and per-user connection limits. */
@@ -146,6 +148,7 @@ export class ClientSession {
   user: string | undefined;
   private ctx: SessionContext | undefined;
   private capabilities = 0;
+  private mariadbCapabilities = 0;
   private collation = 45;
   private seed = newSeed();
   private tlsActive = false;
@@ -287,10 +290,14 @@ export class ClientSession {
     const { gate, instance, server } = this.deps;
     this.clientIp = await this.deps.proxyHeader(this.source, this.peer);
     gate.checkAddress(instance, this.clientIp);
-    const offered = (OFFERED_CAPS | (server.capabilities & FROM_UPSTREAM_CAPS) | (this.deps.tls ? Cap.SSL : 0)) >>> 0;
+    let offered = (OFFERED_CAPS | (server.capabilities & FROM_UPSTREAM_CAPS) | (this.deps.tls ? Cap.SSL : 0)) >>> 0;
+    // Greet a MariaDB upstream's clients as MariaDB does (CLIENT_MYSQL clear,
+    // extended capabilities in the reserved bytes), so they get the same metadata.
+    const maria = server.capabilities & Cap.LONG_PASSWORD ? 0 : server.mariadbCapabilities & RELAYED_MARIADB_CAPS;
+    if (maria) offered = (offered & ~Cap.LONG_PASSWORD) >>> 0;
     this.send(buildHandshakeV10({
       serverVersion: server.version, connectionId: this.id, seed: this.seed, capabilities: offered,
-      collation: server.collation, status: Status.AUTOCOMMIT, plugin: PLUGIN_NATIVE,
+      collation: server.collation, status: Status.AUTOCOMMIT, plugin: PLUGIN_NATIVE, mariadbCapabilities: maria,
     }));
     this.seq = 1;
     let response = parseHandshakeResponse((await this.expect()).payload);
@@ -302,6 +309,7 @@ export class ClientSession {
     }
     if (!(response.capabilities & Cap.SECURE_CONNECTION)) throw new SqlgateError('PROTOCOL_VIOLATION', 'sqlgate: client does not support secure authentication');
     this.capabilities = (response.capabilities & offered) >>> 0;
+    this.mariadbCapabilities = response.mariadbCapabilities & maria;
     this.collation = response.collation || server.collation;
     if (this.deps.listener.require_tls && !this.tlsActive) {
       throw new SqlgateError('AUTH_FAILED', `sqlgate: connections to this listener must use TLS`);
@@ -407,7 +415,7 @@ export class ClientSession {
     };
     this.ctx = ctx;
     registry.sessions.set(this.id, this);
-    const profile = { capabilities: this.capabilities & RELAYED_CAPS, collation: this.collation };
+    const profile = { capabilities: this.capabilities & RELAYED_CAPS, collation: this.collation, mariadbCapabilities: this.mariadbCapabilities };
     if (!this.upstream) this.upstream = await pool.acquire(profile, database ?? target.database);
     if (database !== undefined) await this.useDatabase(database, this.seq);
     else if (this.upstream.database !== ctx.database) {

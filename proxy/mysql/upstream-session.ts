@@ -11,7 +11,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { SqlgateError } from '../../governance/errors.js';
-import { Cap, Com, DEFAULT_COLLATION, Header, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
+import { Cap, Com, DEFAULT_COLLATION, Header, MariaCap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
 import { buildHandshakeResponse, buildRaw, buildSslRequest, parseAuthSwitchRequest, parseHandshakeV10, type HandshakeV10 } from '../../wire/mysql/handshake.js';
 import { parseErr, parseOk } from '../../wire/mysql/messages.js';
 import { buildCommand, buildQuery } from '../../wire/mysql/commands.js';
@@ -26,17 +26,22 @@ const BASE_CAPS = Cap.LONG_PASSWORD | Cap.LONG_FLAG | Cap.PROTOCOL_41 | Cap.TRAN
 
 /** Client capabilities that change what the upstream sends back, so they must match the client's. */
 export const RELAYED_CAPS = Cap.FOUND_ROWS | Cap.MULTI_STATEMENTS | Cap.MULTI_RESULTS | Cap.PS_MULTI_RESULTS
-  | Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_FILES | Cap.INTERACTIVE;
+  | Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_FILES | Cap.INTERACTIVE | Cap.SESSION_TRACK;
 
 /** What an upstream connection must look like to serve a given client. */
 export interface UpstreamProfile {
   /** The client's negotiated capabilities, masked to RELAYED_CAPS. */
   readonly capabilities: number;
   readonly collation: number;
+  /** MariaDB extended capabilities the client negotiated (EXTENDED_METADATA at most). */
+  readonly mariadbCapabilities?: number;
 }
 
+/** MariaDB extended capabilities sqlgate can relay unchanged. */
+export const RELAYED_MARIADB_CAPS = MariaCap.EXTENDED_METADATA;
+
 export function profileKey(p: UpstreamProfile): string {
-  return `${p.capabilities}:${p.collation}`;
+  return `${p.capabilities}:${p.collation}:${p.mariadbCapabilities ?? 0}`;
 }
 
 /** Where relayed bytes go: `write` returns false when the receiver wants us to wait for `drain`. */
@@ -78,6 +83,9 @@ export class UpstreamConnection {
   /** The server's thread id (what KILL takes). */
   get threadId(): number { return this.greeting.connectionId; }
   get serverCapabilities(): number { return this.greeting.capabilities; }
+  get serverMariadbCapabilities(): number { return this.greeting.mariadbCapabilities ?? 0; }
+  /** MariaDB extended capabilities in force. */
+  mariadbCapabilities = 0;
   get deprecateEof(): boolean { return (this.capabilities & Cap.DEPRECATE_EOF) !== 0; }
 
   /** Connects and logs in; rejects with UPSTREAM_UNAVAILABLE. */
@@ -107,11 +115,16 @@ export class UpstreamConnection {
     let caps = (BASE_CAPS | (this.profile.capabilities & RELAYED_CAPS)) & server;
     caps |= Cap.PROTOCOL_41 | Cap.SECURE_CONNECTION;
     if (this.target.database) caps |= Cap.CONNECT_WITH_DB;
+    const maria = (this.profile.mariadbCapabilities ?? 0) & RELAYED_MARIADB_CAPS & (this.greeting.mariadbCapabilities ?? 0);
+    // MariaDB reads the extended capabilities only from a client that clears CLIENT_MYSQL.
+    if (maria) caps &= ~Cap.LONG_PASSWORD;
+    this.mariadbCapabilities = maria;
+    this.walker.extendedMetadata = (maria & MariaCap.EXTENDED_METADATA) !== 0;
     let seq = 1;
     if (this.target.tls) {
       if (!(server & Cap.SSL)) throw upstreamError('TLS is configured but the server does not offer it');
       caps |= Cap.SSL;
-      this.write(buildSslRequest(caps, this.profile.collation, seq++));
+      this.write(buildSslRequest(caps, this.profile.collation, seq++, undefined, maria));
       this.source.hold();
       const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false, servername: undefined });
       await new Promise<void>((resolve, reject) => {
@@ -130,7 +143,7 @@ export class UpstreamConnection {
     if (plugin !== PLUGIN_NATIVE && plugin !== PLUGIN_CACHING_SHA2) plugin = PLUGIN_NATIVE;
     this.write(buildHandshakeResponse(seq++, {
       capabilities: caps, collation: this.profile.collation, user: this.target.user,
-      authData: this.token(plugin, password, seed), database: this.target.database, plugin,
+      authData: this.token(plugin, password, seed), database: this.target.database, plugin, mariadbCapabilities: maria,
     }));
     this.database = this.target.database;
     for (;;) {

@@ -40,6 +40,19 @@ export const Cap = {
   REMEMBER_OPTIONS: 0x80000000,
 } as const;
 
+/**
+ * MariaDB extended capabilities (the 4 otherwise reserved bytes of the
+ * greeting and the response, used when CLIENT_MYSQL = LONG_PASSWORD is clear).
+ * Reference: https://mariadb.com/kb/en/connection/#capabilities
+ */
+export const MariaCap = {
+  PROGRESS: 0x1,
+  COM_MULTI: 0x2,
+  STMT_BULK_OPERATIONS: 0x4,
+  EXTENDED_METADATA: 0x8,
+  CACHE_METADATA: 0x10,
+} as const;
+
 /** Server status flags carried by OK and EOF packets. */
 export const Status = {
   IN_TRANS: 0x1,

@@ -20,11 +20,15 @@ export interface HandshakeV10 {
   readonly collation: number;
   readonly status: number;
   readonly plugin: string;
+  /** MariaDB extended capabilities (only when LONG_PASSWORD is clear). */
+  readonly mariadbCapabilities?: number;
 }
 
 /** The client's answer to the greeting (also the fields an SSLRequest carries). */
 export interface HandshakeResponse {
   readonly capabilities: number;
+  /** MariaDB extended capabilities (0 unless the client cleared LONG_PASSWORD). */
+  readonly mariadbCapabilities: number;
   readonly maxPacket: number;
   readonly collation: number;
   /** True when this is only an SSLRequest (the full response follows over TLS). */
@@ -46,7 +50,7 @@ export function buildHandshakeV10(h: HandshakeV10): Buffer {
     .bytes(h.seed.subarray(0, 8)).u8(0)
     .u16(caps & 0xffff).u8(h.collation).u16(h.status).u16(caps >>> 16)
     .u8(caps & Cap.PLUGIN_AUTH ? 21 : 0)
-    .zeros(10)
+    .zeros(6).u32(caps & Cap.LONG_PASSWORD ? 0 : h.mariadbCapabilities ?? 0)
     .bytes(h.seed.subarray(8)).u8(0);
   if (caps & Cap.PLUGIN_AUTH) writer.nulString(h.plugin);
   return writer.finish(0);
@@ -68,12 +72,15 @@ export function parseHandshakeV10(payload: Buffer): HandshakeV10 {
   let dataLength = 0;
   let part2: Buffer = Buffer.alloc(0);
   let plugin = '';
+  let mariadbCapabilities = 0;
   if (r.remaining > 0) {
     collation = r.u8();
     status = r.u16();
     capabilities = (capabilities | (r.u16() << 16)) >>> 0;
     dataLength = r.u8();
-    r.skip(10);
+    r.skip(6);
+    mariadbCapabilities = r.u32();
+    if (capabilities & Cap.LONG_PASSWORD) mariadbCapabilities = 0;
     if (capabilities & Cap.SECURE_CONNECTION) {
       const n = Math.max(13, dataLength - 8);
       part2 = r.bytes(Math.min(n, r.remaining));
@@ -81,7 +88,7 @@ export function parseHandshakeV10(payload: Buffer): HandshakeV10 {
     }
     if (capabilities & Cap.PLUGIN_AUTH) plugin = r.nulString();
   }
-  return { serverVersion, connectionId, seed: Buffer.concat([part1, part2]), capabilities, collation, status, plugin };
+  return { serverVersion, connectionId, seed: Buffer.concat([part1, part2]), capabilities, collation, status, plugin, mariadbCapabilities };
 }
 
 /**
@@ -94,11 +101,13 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   if (!(capabilities & Cap.PROTOCOL_41)) throw new WireError('client does not speak protocol 4.1');
   const maxPacket = r.u32();
   const collation = r.u8();
-  r.skip(23);
+  r.skip(19);
+  const mariadbCapabilities = capabilities & Cap.LONG_PASSWORD ? 0 : r.u32();
+  if (capabilities & Cap.LONG_PASSWORD) r.skip(4);
   const empty = new Map<string, string>();
   if (r.remaining === 0) {
     if (!(capabilities & Cap.SSL)) throw new WireError('truncated handshake response');
-    return { capabilities, maxPacket, collation, sslRequest: true, user: '', authData: Buffer.alloc(0), database: undefined, plugin: undefined, attributes: empty };
+    return { capabilities, mariadbCapabilities, maxPacket, collation, sslRequest: true, user: '', authData: Buffer.alloc(0), database: undefined, plugin: undefined, attributes: empty };
   }
   const user = r.nulBytesStrict().toString('utf8');
   let authData: Buffer;
@@ -120,25 +129,27 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
       attributes.set(k, v);
     }
   }
-  return { capabilities, maxPacket, collation, sslRequest: false, user, authData, database, plugin, attributes };
+  return { capabilities, mariadbCapabilities, maxPacket, collation, sslRequest: false, user, authData, database, plugin, attributes };
 }
 
 /** Builds an SSLRequest (client side). */
-export function buildSslRequest(capabilities: number, collation: number, seq: number, maxPacket = 0x40000000): Buffer {
-  return writer.u32(capabilities | Cap.SSL).u32(maxPacket).u8(collation).zeros(23).finish(seq);
+export function buildSslRequest(capabilities: number, collation: number, seq: number, maxPacket = 0x40000000, mariadbCapabilities = 0): Buffer {
+  return writer.u32(capabilities | Cap.SSL).u32(maxPacket).u8(collation).zeros(19)
+    .u32(capabilities & Cap.LONG_PASSWORD ? 0 : mariadbCapabilities).finish(seq);
 }
 
 /** Builds a HandshakeResponse41 (client side). */
 export function buildHandshakeResponse(
   seq: number,
-  r: { capabilities: number; collation: number; user: string; authData: Buffer; database?: string; plugin: string; attributes?: ReadonlyMap<string, string>; maxPacket?: number },
+  r: { capabilities: number; collation: number; user: string; authData: Buffer; database?: string; plugin: string; attributes?: ReadonlyMap<string, string>; maxPacket?: number; mariadbCapabilities?: number },
 ): Buffer {
   let caps = r.capabilities | Cap.PROTOCOL_41 | Cap.SECURE_CONNECTION | Cap.PLUGIN_AUTH;
   if (r.database) caps |= Cap.CONNECT_WITH_DB;
   else caps &= ~Cap.CONNECT_WITH_DB;
   if (r.attributes && r.attributes.size > 0) caps |= Cap.CONNECT_ATTRS;
   else caps &= ~Cap.CONNECT_ATTRS;
-  writer.u32(caps >>> 0).u32(r.maxPacket ?? 0x40000000).u8(r.collation).zeros(23).nulString(r.user);
+  writer.u32(caps >>> 0).u32(r.maxPacket ?? 0x40000000).u8(r.collation).zeros(19)
+    .u32(caps & Cap.LONG_PASSWORD ? 0 : r.mariadbCapabilities ?? 0).nulString(r.user);
   if (caps & Cap.PLUGIN_AUTH_LENENC_CLIENT_DATA) writer.lenencBytes(r.authData);
   else writer.u8(r.authData.length).bytes(r.authData);
   if (r.database) writer.nulString(r.database);

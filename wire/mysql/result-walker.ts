@@ -82,6 +82,8 @@ export class ResponseWalker {
   private continuation = false;
   private count = 0;
   private readonly reader = new PayloadReader();
+  /** MariaDB extended metadata is on for this connection (column definitions carry an extra block). */
+  extendedMetadata = false;
   /** Row cap per result set (undefined: none). */
   private maxRows: number | undefined;
   /** The current result set reached the cap: rows are dropped until its terminator. */
@@ -200,7 +202,7 @@ export class ResponseWalker {
         if (this.kind === 'field-list' && (first === Header.ERR || (first === Header.EOF && isEofLike(payload, this.deprecateEof)))) {
           return this.onTerminator(payload, first);
         }
-        this.summary.columns.push(new ColumnDefinition(this.collect ? Buffer.from(payload) : Buffer.alloc(0)));
+        this.summary.columns.push(new ColumnDefinition(this.collect ? Buffer.from(payload) : Buffer.alloc(0), this.extendedMetadata));
         if (--this.count === 0) this.state = this.deprecateEof ? (this.cursor ? S.Done : S.Rows) : S.ColumnsEof;
         return;
       case S.ColumnsEof: {
@@ -224,7 +226,7 @@ export class ResponseWalker {
         this.afterParamsEof();
         return;
       case S.PrepareColumns:
-        this.summary.columns.push(new ColumnDefinition(Buffer.from(payload)));
+        this.summary.columns.push(new ColumnDefinition(Buffer.from(payload), this.extendedMetadata));
         if (--this.count === 0) this.state = this.deprecateEof ? S.Done : S.PrepareColumnsEof;
         return;
       case S.PrepareColumnsEof:

@@ -30,8 +30,8 @@ export function testCertificate(): { cert: Buffer; key: Buffer } {
 export const PASSWORD = 'p4ss-wörd';
 
 /** Users: `both` has both verifiers, `native` and `sha2` one each; `limited` may hold 1 connection. */
-export function testPolicy(over: Partial<{ database: string; upstreamPort: number; extraUsers: Record<string, unknown> }> = {}): Policy {
-  const s = serverInfo(mysqlUrl());
+export function testPolicy(over: Partial<{ database: string; upstreamUrl: string; upstreamPort: number; tls: boolean; extraUsers: Record<string, unknown> }> = {}): Policy {
+  const s = serverInfo(over.upstreamUrl ?? mysqlUrl());
   if (s.password) process.env.SQLGATE_TEST_MYSQL_PASSWORD = s.password;
   const v = makeVerifiers('any', PASSWORD, { iterations: 1 });
   return policySchema.parse({
@@ -39,7 +39,7 @@ export function testPolicy(over: Partial<{ database: string; upstreamPort: numbe
     instances: {
       db1: {
         protocol: 'mysql', host: s.host, port: over.upstreamPort ?? s.port, user: s.user,
-        password_env: s.password ? 'SQLGATE_TEST_MYSQL_PASSWORD' : undefined, database: over.database,
+        password_env: s.password ? 'SQLGATE_TEST_MYSQL_PASSWORD' : undefined, database: over.database, tls: over.tls ?? false,
       },
     },
     users: {
