@@ -40,6 +40,10 @@ const OFFERED_CAPS = Cap.LONG_PASSWORD | Cap.FOUND_ROWS | Cap.LONG_FLAG | Cap.CO
 const FROM_UPSTREAM_CAPS = Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_FILES | Cap.SESSION_TRACK;
 
 const EMPTY = Buffer.alloc(0);
+/** Largest packet accepted before login (handshake responses with attributes are well under this). */
+const PRE_LOGIN_MAX_PACKET = 64 * 1024;
+/** Largest command accepted after login: MariaDB's own max_allowed_packet ceiling. */
+const MAX_STATEMENT_PACKET = 1024 * 1024 * 1024;
 const KILL = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i;
 
 /** What the upstream told us about itself, for the greeting. */
@@ -166,7 +170,8 @@ export class ClientSession {
     this.id = deps.registry.allocateId();
     this.peer = normalizeClientAddress(socket.remoteAddress ?? '');
     this.clientIp = this.peer;
-    this.source = new PacketSource(socket);
+    // Before login nobody may send more than a handshake needs.
+    this.source = new PacketSource(socket, PRE_LOGIN_MAX_PACKET);
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     this.sink = {
@@ -319,6 +324,7 @@ export class ClientSession {
     this.user = user;
     await this.startSession(user, response.database);
     this.loggedIn = true;
+    this.source.maxPayload = MAX_STATEMENT_PACKET;
     this.send(buildOk(this.seq, { status: Status.AUTOCOMMIT }));
     this.audit({ type: 'login', decision: 'allowed', detail: { tls: this.tlsActive, peer: this.peer } });
   }
@@ -446,7 +452,14 @@ export class ClientSession {
 
   private async commandPhase(): Promise<void> {
     for (;;) {
-      const p = await this.source.next();
+      let p: Packet;
+      try {
+        p = await this.source.next();
+      } catch (e) {
+        // Malformed or oversized input: say why, then close.
+        if (e instanceof WireError) this.send(buildErr(0, 1153, '08S01', `sqlgate: ${e.message}`));
+        return;
+      }
       if (p.seq !== 0) {
         this.sendError(p.lastSeq + 1, new SqlgateError('PROTOCOL_VIOLATION', `sqlgate: command packet with sequence ${p.seq}`));
         return;

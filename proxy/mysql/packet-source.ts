@@ -31,6 +31,11 @@ export class PacketSource {
     this.attach(socket);
   }
 
+  /** Largest packet payload accepted from now on. */
+  set maxPayload(n: number) {
+    this.framer.maxPayload = n;
+  }
+
   get current(): Socket {
     return this.socket;
   }

@@ -38,7 +38,8 @@ export class PacketFramer {
   private parts: Buffer[] = [];
   private partsLength = 0;
   private partsSeq = -1;
-  private readonly maxPayload: number;
+  /** Largest logical payload accepted; may be raised once a peer is trusted (after login). */
+  maxPayload: number;
 
   constructor(maxPayload = 1 << 30) {
     this.maxPayload = maxPayload;
@@ -62,8 +63,9 @@ export class PacketFramer {
       const head = this.peek(4);
       const length = head[0] | (head[1] << 8) | (head[2] << 16);
       const seq = head[3];
-      if (this.buffered < 4 + length) return undefined;
+      // Refuse before buffering: a peer must not make us hold what we will not accept.
       if (this.partsLength + length > this.maxPayload) throw new WireError(`packet larger than ${this.maxPayload} bytes`);
+      if (this.buffered < 4 + length) return undefined;
       this.take(4);
       const payload = this.take(length);
       if (length === MAX_PACKET) {
