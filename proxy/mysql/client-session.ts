@@ -31,6 +31,7 @@ import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
 import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type Sink, type UpstreamConnection } from './upstream-session.js';
 import type { UpstreamPool } from './pool.js';
+import { fullScanError, type FullScanGuard } from '../../governance/plan/index.js';
 
 /** Capabilities sqlgate offers every client (more are added from the upstream's and the TLS setup). */
 const OFFERED_CAPS = Cap.LONG_PASSWORD | Cap.FOUND_ROWS | Cap.LONG_FLAG | Cap.CONNECT_WITH_DB | Cap.PROTOCOL_41
@@ -40,6 +41,7 @@ const OFFERED_CAPS = Cap.LONG_PASSWORD | Cap.FOUND_ROWS | Cap.LONG_FLAG | Cap.CO
 const FROM_UPSTREAM_CAPS = Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_FILES | Cap.SESSION_TRACK;
 
 const EMPTY = Buffer.alloc(0);
+const TIMEOUT_MESSAGE = 'sqlgate: statement cancelled on the database after its time limit [rule statement-timeout]';
 /** Largest packet accepted before login (handshake responses with attributes are well under this). */
 const PRE_LOGIN_MAX_PACKET = 64 * 1024;
 /** Largest command accepted after login: MariaDB's own max_allowed_packet ceiling. */
@@ -88,6 +90,8 @@ export interface SessionDeps {
    * to use (the header's source, or the peer's), or throws to refuse.
    */
   readonly proxyHeader: (source: PacketSource, peer: string) => Promise<string>;
+  /** Plan checks for statements that read big tables (shared cache per listener). */
+  readonly fullScanGuard: FullScanGuard;
 }
 
 interface Prepared {
@@ -562,7 +566,13 @@ export class ClientSession {
     }
     if (j.verdict === 'allow') {
       const masked = j.statements.some((d) => d.directives.masks.length > 0);
-      if (!masked) return j;
+      if (!masked) {
+        const scan = await this.planCheck(j);
+        if (!scan) return j;
+        this.send(buildErr(1, scan.errno, scan.sqlstate, scan.message));
+        this.auditStatements(j, sql, undefined, Date.now() - started, { code: scan.code, message: scan.message }, { ...detail, rule: scan.rule });
+        return undefined;
+      }
       // Fail closed until the MySQL relay rewrites masked fields.
       const e = refusal('UNSUPPORTED', 'masked results are not yet supported on the MySQL endpoint', 'masking');
       this.send(buildErr(1, e.errno, e.sqlstate, e.message));
@@ -575,15 +585,70 @@ export class ClientSession {
     return undefined;
   }
 
+  /**
+   * Statements reading tables the catalog estimates as big are explained on
+   * the user's own upstream session first; a full scan refuses the message.
+   */
+  private async planCheck(j: Judgement): Promise<SqlgateError | undefined> {
+    for (const d of j.statements) {
+      const big = d.directives.bigTables;
+      if (big.length === 0) continue;
+      const verdict = await this.deps.fullScanGuard.check('mysql', d.facts.text, d.facts.fingerprint, big,
+        (sql) => this.upstream!.query(sql), d.directives.fullScanMaxRows);
+      if (!verdict.ok) return fullScanError(verdict);
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts the statement timer: past `timeoutMs` the statement is cancelled
+   * on the server with KILL QUERY from a side connection (DESIGN.md decision 5).
+   */
+  private startTimer(j: Judgement): { stop(): boolean } {
+    let ms: number | undefined;
+    for (const d of j.statements) {
+      const t = d.directives.timeoutMs;
+      if (t !== undefined && (ms === undefined || t < ms)) ms = t;
+    }
+    if (ms === undefined) return { stop: () => false };
+    let fired = false;
+    const up = this.upstream!;
+    const timer = setTimeout(() => {
+      fired = true;
+      void this.cancelOnServer(up);
+    }, ms);
+    return { stop: () => { clearTimeout(timer); return fired; } };
+  }
+
+  private async cancelOnServer(up: UpstreamConnection): Promise<void> {
+    const { pool } = this.deps;
+    try {
+      const side = await pool.acquire(up.profile, undefined);
+      try {
+        await side.run(buildQuery(`KILL QUERY ${up.threadId}`), 'query');
+      } finally {
+        pool.release(side);
+      }
+    } catch {
+      // The statement could not be cancelled: the session is unusable, end it.
+      up.destroy();
+    }
+  }
+
   /** One audit record per statement of a judged message. */
   private auditStatements(j: Judgement, sql: string, s: ResponseSummary | undefined, durationMs: number,
-    refused: { code: string; message: string } | undefined, detail?: Record<string, unknown>): void {
+    refused: { code: string; message: string } | undefined, detail?: Record<string, unknown>, as: 'refused' | 'failed' = 'refused'): void {
     const statements: readonly (Decision | undefined)[] = j.statements.length > 0 ? j.statements : [undefined];
     const results = s?.results ?? [];
     const oneToOne = results.length <= statements.length;
     statements.forEach((d, i) => {
       const text = statements.length === 1 ? sql : d?.facts.text ?? sql;
       const base = { type: 'statement' as const, sql: text, fingerprint: d?.facts.fingerprint, rules: d?.rules ?? [], durationMs, detail: { ...detail, ...(d?.skipped.length ? { skipped: d.skipped } : {}) } };
+      if (refused && as === 'failed') {
+        const r = s?.results[i];
+        this.audit({ ...base, decision: 'failed', rowsReturned: r?.rows, rowsAffected: r?.affectedRows, error: refused });
+        return;
+      }
       if (refused) {
         this.audit({ ...base, decision: d?.verdict === 'needs-approval' ? 'needs-approval' : 'refused', rules: d?.rules.length ? d.rules : j.refusal?.rules ?? [], error: refused });
         return;
@@ -607,16 +672,22 @@ export class ClientSession {
     const j = await this.judgeOrRefuse(sql);
     if (!j) return true;
     const started = Date.now();
+    const timer = this.startTimer(j);
     let s: ResponseSummary & { heldBytes?: Buffer };
     try {
       s = await this.relay(packet, 'query', false, rowCap(j));
       if (s.localInfile !== undefined) s = await this.onLocalInfile(j, s);
     } catch (e) {
+      timer.stop();
       const m = errFrom(e);
-      this.auditStatements(j, sql, undefined, Date.now() - started, undefined);
+      this.auditStatements(j, sql, undefined, Date.now() - started, { code: 'UPSTREAM_UNAVAILABLE', message: m.message }, undefined, 'failed');
       throw e instanceof SqlgateError ? e : new SqlgateError('UPSTREAM_UNAVAILABLE', m.message);
     }
-    this.auditStatements(j, sql, s, Date.now() - started, undefined);
+    if (timer.stop()) {
+      this.auditStatements(j, sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { rule: 'statement-timeout' }, 'failed');
+    } else {
+      this.auditStatements(j, sql, s, Date.now() - started, undefined);
+    }
     if (j.statements.some((d) => d.facts.sessionChange?.kind === 'use') || /\buse\b/i.test(sql)) await this.refreshDatabase();
     return true;
   }
@@ -694,9 +765,20 @@ export class ClientSession {
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
     // A cursor (flags & 1) returns metadata only; its rows come with COM_STMT_FETCH.
-    const s = await this.relay(packet, 'query', false, rowCap(st.judgement));
+    const timer = this.startTimer(st.judgement);
+    let s: ResponseSummary;
+    try {
+      s = await this.relay(packet, 'query', false, rowCap(st.judgement));
+    } catch (e) {
+      timer.stop();
+      throw e;
+    }
     void flags;
-    this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'execute' });
+    if (timer.stop()) {
+      this.auditStatements(st.judgement, st.sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { phase: 'execute', rule: 'statement-timeout' }, 'failed');
+    } else {
+      this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'execute' });
+    }
     if (st.judgement.statements.some((d) => d.facts.sessionChange?.kind === 'use')) await this.refreshDatabase();
     return true;
   }

@@ -16,6 +16,7 @@ import { ClientSession, SessionRegistry, type ServerFacts } from './client-sessi
 import { UpstreamPool } from './pool.js';
 import { RELAYED_CAPS } from './upstream-session.js';
 import { proxyHeaderHandler } from './proxy-header.js';
+import { FullScanGuard } from '../../governance/plan/index.js';
 
 export interface MysqlListenerOptions {
   readonly gate: Gate;
@@ -75,10 +76,11 @@ export async function startMysqlListener(opts: MysqlListenerOptions): Promise<My
   const sessions = new Set<ClientSession>();
   const nodeId = gate.policy().node_id ?? hostname();
   const proxyHeader = proxyHeaderHandler(gate, listener);
+  const fullScanGuard = new FullScanGuard();
   const srv = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    const session = new ClientSession(socket, { gate, listener, instance, pool, tls, server, registry, nodeId, proxyHeader });
+    const session = new ClientSession(socket, { gate, listener, instance, pool, tls, server, registry, nodeId, proxyHeader, fullScanGuard });
     sessions.add(session);
     void session.run().finally(() => sessions.delete(session));
   });

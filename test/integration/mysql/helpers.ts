@@ -53,6 +53,7 @@ export function testPolicy(over: Partial<{ database: string; upstreamUrl: string
 }
 
 export interface Endpoint {
+  /** The gate in use (the TestGate, or the one passed in). */
   readonly gate: TestGate;
   readonly listener: MysqlListener;
   readonly port: number;
@@ -71,7 +72,7 @@ export async function startEndpoint(opts: {
   const listener = await startMysqlListener({
     gate: opts.gate ?? gate, listener: listenerCfg, instance: 'db1', tls: opts.tls === false ? undefined : testCertificate(),
   });
-  return { gate, listener, port: listener.address().port, close: () => listener.close() };
+  return { gate: (opts.gate as TestGate | undefined) ?? gate, listener, port: listener.address().port, close: () => listener.close() };
 }
 
 /** A mysql2 connection through the endpoint. */
@@ -138,4 +139,23 @@ export async function mariadbCli(port: number, args: string[], input?: string): 
 /** Statement audit records (not logins). */
 export function statements(gate: TestGate): import('../../../governance/audit/event.js').AuditEvent[] {
   return gate.events.filter((e) => e.type === 'statement');
+}
+
+/** A TestGate whose allowed statements carry directives (row cap, timeout, big tables) chosen by pattern. */
+export class DirectiveGate extends TestGate {
+  private readonly rules: readonly { pattern: RegExp; directives: Partial<import('../../../governance/decision.js').Directives> }[];
+
+  constructor(opts: TestGateOptions & { directives: DirectiveGate['rules'] }) {
+    super(opts);
+    this.rules = opts.directives;
+  }
+
+  override async judge(session: import('../../../governance/decision.js').SessionContext, sql: string) {
+    const j = await super.judge(session, sql);
+    const statements = j.statements.map((d) => {
+      const hit = this.rules.find((r) => r.pattern.test(d.facts.text));
+      return hit ? { ...d, directives: { ...d.directives, ...hit.directives } } : d;
+    });
+    return { ...j, statements, refusal: j.refusal };
+  }
 }

@@ -1,0 +1,96 @@
+/**
+ * What the endpoint enforces while a statement runs, driven by the
+ * decision's directives: row caps cut on the wire, statement timeouts
+ * cancelled on the database (KILL QUERY from a side connection), and the
+ * full-scan plan check on the user's own upstream session.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMysqlDatabase, type TempDatabase } from '../../helpers/db.js';
+import { DirectiveGate, PASSWORD, connect, statements, startEndpoint, testPolicy, type Endpoint } from './helpers.js';
+import { RawMysql } from './raw-client.js';
+
+let ep: Endpoint;
+let gate: DirectiveGate;
+let db: TempDatabase;
+
+before(async () => {
+  db = await createMysqlDatabase('mysqldir', 'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10), n INT); INSERT INTO t VALUES (1,\'a\',1),(2,\'b\',2),(3,\'c\',3),(4,\'d\',4),(5,\'e\',5)');
+  gate = new DirectiveGate({
+    policy: testPolicy(),
+    directives: [
+      { pattern: /FROM t ORDER BY|FROM t WHERE id > \?/, directives: { maxRows: 2 } },
+      { pattern: /SLEEP/, directives: { timeoutMs: 300 } },
+      { pattern: /FROM t\b(?!.*ORDER BY)/, directives: { bigTables: [{ schema: db.name, table: 't', rows: 1_000_000 }], fullScanMaxRows: 1000 } },
+    ],
+  });
+  ep = await startEndpoint({ gate });
+});
+after(async () => {
+  await ep.close();
+  await db.drop();
+});
+
+test('row cap: extra rows are cut on the wire, the client is told by a warning, audited as cut', async () => {
+  const c = await connect(ep.port, { database: db.name });
+  try {
+    const [rows] = await c.query('SELECT id FROM t ORDER BY id');
+    assert.deepEqual(rows, [{ id: 1 }, { id: 2 }]);
+    const [sets] = await c.query('SELECT id FROM t ORDER BY id DESC; SELECT 1 AS one');
+    assert.deepEqual(sets, [[{ id: 5 }, { id: 4 }], [{ one: 1 }]], 'the second result set arrives intact after a cut');
+    const [bin] = await c.execute('SELECT id FROM t WHERE id > ? ORDER BY id', [0]);
+    assert.deepEqual(bin, [{ id: 1 }, { id: 2 }], 'binary protocol cut too');
+    const [after] = await c.query('SELECT COUNT(*) AS n FROM t WHERE id = 1');
+    assert.deepEqual(after, [{ n: '1' }]);
+  } finally {
+    await c.end();
+  }
+  const cut = statements(gate).filter((e) => e.decision === 'cut');
+  assert.equal(cut.length, 3);
+  assert.equal(cut[0].rowsReturned, 2);
+  assert.equal(cut[0].detail?.cutRows, 3);
+  // the terminator carries one more warning
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  try {
+    const r = await raw.query('SELECT id FROM t ORDER BY id');
+    assert.equal(r.summary.rows, 2);
+    assert.equal(r.summary.warnings, 1);
+  } finally {
+    raw.close();
+  }
+});
+
+test('statement timeout: the query is cancelled on the database, the session lives on', async () => {
+  const c = await connect(ep.port, { database: db.name });
+  try {
+    const started = Date.now();
+    const outcome = await c.query('SELECT SLEEP(20) AS s').then(([r]) => JSON.stringify(r), (e: { errno: number }) => `error ${e.errno}`);
+    assert.ok(Date.now() - started < 10_000, 'cancelled long before 20 s');
+    assert.match(outcome, /"s":1|error 1317/);
+    const [rows] = await c.query('SELECT 1 AS ok');
+    assert.deepEqual(rows, [{ ok: 1 }]);
+  } finally {
+    await c.end();
+  }
+  const ev = statements(gate).find((e) => e.sql === 'SELECT SLEEP(20) AS s');
+  assert.equal(ev?.decision, 'failed');
+  assert.equal(ev?.error?.code, 'STATEMENT_TIMEOUT');
+});
+
+test('full-scan guard: a full scan of a big table is refused after EXPLAIN on the user\'s session; an index lookup runs', async () => {
+  const c = await connect(ep.port, { database: db.name });
+  try {
+    await assert.rejects(c.query('SELECT v FROM t WHERE n = 3'), (e: { errno: number; message: string }) => {
+      assert.equal(e.errno, 1235);
+      assert.match(e.message, /full-scan-guard/);
+      return true;
+    });
+    const [rows] = await c.query('SELECT v FROM t WHERE id = 3');
+    assert.deepEqual(rows, [{ v: 'c' }]);
+  } finally {
+    await c.end();
+  }
+  const refused = statements(gate).find((e) => e.sql === 'SELECT v FROM t WHERE n = 3');
+  assert.equal(refused?.decision, 'refused');
+  assert.equal(refused?.error?.code, 'FULL_SCAN_REFUSED');
+});
