@@ -29,7 +29,10 @@ import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
-import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type Sink, type UpstreamConnection } from './upstream-session.js';
+import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type RowTransform, type Sink, type UpstreamConnection } from './upstream-session.js';
+import { fieldMask, maskKey } from './mask.js';
+import { rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow, type FieldRewrite } from '../../wire/mysql/row-rewrite.js';
+import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import type { UpstreamPool } from './pool.js';
 import { fullScanError, type FullScanGuard } from '../../governance/plan/index.js';
 
@@ -97,6 +100,12 @@ export interface SessionDeps {
 interface Prepared {
   readonly sql: string;
   readonly judgement: Judgement;
+}
+
+/** The wire's own provenance (org_table, org_name, schema) names the column the analysis found. */
+function provenanceMatches(def: ColumnDefinition, c: { database: string; table: string; column: string }): boolean {
+  const eq = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  return def.orgName !== '' && def.orgTable !== '' && eq(def.orgName, c.column) && eq(def.orgTable, c.table) && (def.schema === '' || eq(def.schema, c.database));
 }
 
 /** The tightest row cap of a judgement's statements. */
@@ -565,7 +574,8 @@ export class ClientSession {
       return undefined;
     }
     if (j.verdict === 'allow') {
-      const masked = j.statements.some((d) => d.directives.masks.length > 0);
+      // Masks are applied to one result set; several statements with masks are refused rather than guessed at.
+      const masked = j.statements.length > 1 && j.statements.some((d) => d.directives.masks.length > 0);
       if (!masked) {
         const scan = await this.planCheck(j);
         if (!scan) return j;
@@ -574,7 +584,7 @@ export class ClientSession {
         return undefined;
       }
       // Fail closed until the MySQL relay rewrites masked fields.
-      const e = refusal('UNSUPPORTED', 'masked results are not yet supported on the MySQL endpoint', 'masking');
+      const e = refusal('UNSUPPORTED', 'masked columns in a multi-statement are not supported; send the statements one by one', 'masking');
       this.send(buildErr(1, e.errno, e.sqlstate, e.message));
       this.auditStatements(j, sql, undefined, Date.now() - started, { code: e.code, message: e.message }, detail);
       return undefined;
@@ -635,6 +645,40 @@ export class ClientSession {
     }
   }
 
+  /** The rewrite of a single statement's masked outputs, or undefined when nothing is masked. */
+  private maskTransform(j: Judgement, binary: boolean): { transform: RowTransform; refused(): SqlgateError | undefined } | undefined {
+    const masks = j.statements.length === 1 ? j.statements[0].directives.masks : [];
+    if (masks.length === 0) return undefined;
+    const key = maskKey(this.deps.gate.policy().mask_key_env);
+    const fields = new Map<number, FieldRewrite>(masks.map((m) => [m.index, fieldMask(m, key)]));
+    let refused: SqlgateError | undefined;
+    const transform: RowTransform = {
+      columns: () => new Set(fields.keys()),
+      check: (defs) => {
+        for (const m of masks) {
+          const def = defs[m.index];
+          if (def && provenanceMatches(def, m.column)) continue;
+          const c = m.column;
+          refused = new SqlgateError('PROVENANCE_MISMATCH', ruleMessage(
+            `result column ${m.index + 1} does not come from ${c.database}.${c.table}.${c.column} as the analysis found; refusing rather than guessing`, m.rule), { rule: m.rule });
+          return buildErr(1, refused.errno, refused.sqlstate, refused.message);
+        }
+        return undefined;
+      },
+      columnDefinition: (def) => rewriteColumnDefinition(def),
+      row: (payload, defs) => (binary ? rewriteBinaryRow(payload, defs, fields) : rewriteTextRow(payload, defs.length, fields)),
+    };
+    return { transform, refused: () => refused };
+  }
+
+  /** Relays a statement's result, masked when its decision says so. */
+  private async relayResult(j: Judgement, packet: Buffer, binary: boolean): Promise<{ s: ResponseSummary & { heldBytes?: Buffer }; refused: SqlgateError | undefined }> {
+    const mt = this.maskTransform(j, binary);
+    if (!mt) return { s: await this.relay(packet, 'query', false, rowCap(j)), refused: undefined };
+    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, rowCap(j));
+    return { s, refused: mt.refused() };
+  }
+
   /** One audit record per statement of a judged message. */
   private auditStatements(j: Judgement, sql: string, s: ResponseSummary | undefined, durationMs: number,
     refused: { code: string; message: string } | undefined, detail?: Record<string, unknown>, as: 'refused' | 'failed' = 'refused'): void {
@@ -661,8 +705,10 @@ export class ClientSession {
         return;
       }
       const cut = s !== undefined && s.cutRows > 0 && d?.directives.maxRows !== undefined;
-      const decision = j.raw ? 'raw' : cut ? 'cut' : 'allowed';
-      this.audit({ ...base, decision, rowsReturned: r?.rows, rowsAffected: r?.affectedRows, ...(cut ? { detail: { ...base.detail, cutRows: s!.cutRows } } : {}) });
+      const masks = detail?.phase === 'prepare' ? [] : d?.directives.masks ?? [];
+      const decision = j.raw ? 'raw' : cut ? 'cut' : masks.length > 0 ? 'masked' : 'allowed';
+      const extra = { ...(cut ? { cutRows: s!.cutRows } : {}), ...(masks.length > 0 ? { masked: masks.map((m) => `${m.column.database}.${m.column.table}.${m.column.column}:${m.kind}`) } : {}) };
+      this.audit({ ...base, decision, rowsReturned: r?.rows, rowsAffected: r?.affectedRows, detail: { ...base.detail, ...extra } });
     });
   }
 
@@ -675,7 +721,13 @@ export class ClientSession {
     const timer = this.startTimer(j);
     let s: ResponseSummary & { heldBytes?: Buffer };
     try {
-      s = await this.relay(packet, 'query', false, rowCap(j));
+      const r = await this.relayResult(j, packet, false);
+      s = r.s;
+      if (r.refused) {
+        timer.stop();
+        this.auditStatements(j, sql, undefined, Date.now() - started, { code: r.refused.code, message: r.refused.message });
+        return true;
+      }
       if (s.localInfile !== undefined) s = await this.onLocalInfile(j, s);
     } catch (e) {
       timer.stop();
@@ -768,7 +820,13 @@ export class ClientSession {
     const timer = this.startTimer(st.judgement);
     let s: ResponseSummary;
     try {
-      s = await this.relay(packet, 'query', false, rowCap(st.judgement));
+      const r = await this.relayResult(st.judgement, packet, true);
+      s = r.s;
+      if (r.refused) {
+        timer.stop();
+        this.auditStatements(st.judgement, st.sql, undefined, Date.now() - started, { code: r.refused.code, message: r.refused.message }, { phase: 'execute' });
+        return true;
+      }
     } catch (e) {
       timer.stop();
       throw e;

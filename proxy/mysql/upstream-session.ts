@@ -11,13 +11,15 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { SqlgateError } from '../../governance/errors.js';
-import { Cap, Com, DEFAULT_COLLATION, Header, MariaCap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
+import { Cap, Com, DEFAULT_COLLATION, Header, MariaCap, MAX_PACKET, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
 import { buildHandshakeResponse, buildRaw, buildSslRequest, parseAuthSwitchRequest, parseHandshakeV10, type HandshakeV10 } from '../../wire/mysql/handshake.js';
 import { parseErr, parseOk } from '../../wire/mysql/messages.js';
 import { buildCommand, buildQuery } from '../../wire/mysql/commands.js';
 import { cachingSha2Token, nativeToken, rsaEncryptPassword } from '../../wire/mysql/auth-scramble.js';
 import { ResponseWalker, type ResponseKind, type ResponseSummary } from '../../wire/mysql/result-walker.js';
-import { PayloadReader } from '../../wire/mysql/packet-reader.js';
+import { PacketFramer, PayloadReader } from '../../wire/mysql/packet-reader.js';
+import { framePayload } from '../../wire/mysql/packet-writer.js';
+import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import { PacketSource } from './packet-source.js';
 
 /** Capabilities sqlgate always asks of an upstream. */
@@ -42,6 +44,16 @@ export const RELAYED_MARIADB_CAPS = MariaCap.EXTENDED_METADATA;
 
 export function profileKey(p: UpstreamProfile): string {
   return `${p.capabilities}:${p.collation}:${p.mariadbCapabilities ?? 0}`;
+}
+
+/** How `relayTransformed` rewrites a result (masking). */
+export interface RowTransform {
+  /** Indexes of the columns to rewrite, given the result's column definitions. */
+  columns(defs: readonly ColumnDefinition[]): ReadonlySet<number> | undefined;
+  /** An ERR packet (sequence 1) to send instead of the result, or undefined to go on. */
+  check(defs: readonly ColumnDefinition[]): Buffer | undefined;
+  columnDefinition(def: ColumnDefinition): Buffer;
+  row(payload: Buffer, defs: readonly ColumnDefinition[]): Buffer;
 }
 
 /** Where relayed bytes go: `write` returns false when the receiver wants us to wait for `drain`. */
@@ -239,6 +251,100 @@ export class UpstreamConnection {
       socket.on('error', onClose);
       socket.resume();
       if (command) this.write(command);
+    });
+  }
+
+  /**
+   * Like `relay`, but packet by packet so that column definitions and rows
+   * of the first result set can be rewritten (masking). Column definitions
+   * are held until all have arrived, so that `transform.check` can refuse
+   * the result (answering `refusal` instead) before anything of it is sent.
+   */
+  relayTransformed(command: Buffer, kind: ResponseKind, sink: Sink, transform: RowTransform, maxRows?: number): Promise<ResponseSummary> {
+    if (this.closed) return Promise.reject(upstreamError('connection lost'));
+    const walker = this.walker;
+    walker.start(kind, this.deprecateEof, false, maxRows);
+    this.source.hold();
+    const socket = this.socket;
+    const framer = new PacketFramer();
+    /** Head of a result set (column count + definitions) held back; `def` is the definition's index or -1. */
+    let head: { bytes: Buffer; def: number }[] | undefined;
+    let expected = 0;
+    let swallow = false;
+    let sets = 0;
+    let rewrites: ReadonlySet<number> = new Set();
+    return new Promise((resolve, reject) => {
+      const finish = (err?: Error) => {
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        socket.off('error', onClose);
+        if (err) {
+          this.reusable = false;
+          reject(err);
+        } else {
+          resolve(walker.summary);
+        }
+      };
+      const onClose = (e?: unknown) => finish(upstreamError('connection lost', e instanceof Error ? e : undefined));
+      const emit = (b: Buffer) => { if (!swallow) sink.write(b); };
+      const releaseHead = () => {
+        const defs = walker.summary.columns;
+        rewrites = new Set();
+        if (sets === 1) {
+          const refusal = transform.check(defs);
+          if (refusal) {
+            swallow = true;
+            sink.write(refusal);
+          }
+          rewrites = transform.columns(defs) ?? new Set();
+        }
+        for (const h of head ?? []) {
+          emit(h.def >= 0 && rewrites.has(h.def) ? framePayload(transform.columnDefinition(defs[h.def]), h.bytes[3]) : h.bytes);
+        }
+        head = undefined;
+      };
+      const onData = (chunk: Buffer) => {
+        framer.push(chunk);
+        try {
+          for (let p = framer.next(); p; p = framer.next()) {
+            const bytes = framePayload(p.payload, p.seq);
+            const setsBefore = walker.summary.resultSets;
+            const cols = walker.summary.columns.length;
+            const rows = walker.summary.rows;
+            const end = walker.feed(bytes);
+            const out = walker.out;
+            if (walker.summary.resultSets > setsBefore) {
+              sets++;
+              rewrites = new Set();
+              head = out.map((b) => ({ bytes: b, def: -1 }));
+              expected = new PayloadReader(p.payload).lenenc();
+            } else if (head && walker.summary.columns.length > cols) {
+              const index = walker.summary.columns.length - 1;
+              head.push(...out.map((b) => ({ bytes: b, def: index })));
+              if (walker.summary.columns.length === expected) releaseHead();
+            } else if (rewrites.size > 0 && walker.summary.rows > rows && out.length > 0) {
+              if (p.payload.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+              const rewritten = transform.row(p.payload, walker.summary.columns);
+              if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+              emit(framePayload(rewritten, out[0][3]));
+            } else {
+              for (const b of out) emit(b);
+            }
+            if (end >= 0) {
+              if (framer.pending > 0) throw upstreamError('bytes after the end of a response');
+              return finish();
+            }
+          }
+        } catch (err) {
+          socket.destroy();
+          finish(err instanceof SqlgateError ? err : upstreamError(`malformed response: ${(err as Error).message}`));
+        }
+      };
+      socket.on('data', onData);
+      socket.on('close', onClose);
+      socket.on('error', onClose);
+      socket.resume();
+      this.write(command);
     });
   }
 

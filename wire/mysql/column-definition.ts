@@ -36,7 +36,8 @@ export class ColumnDefinition {
     let extendedType: string | undefined;
     let format: string | undefined;
     if (this.extended) {
-      const end = r.pos + r.lenenc();
+      const length = r.lenenc();
+      const end = r.pos + length;
       while (r.pos < end) {
         const id = r.u8();
         const value = r.lenencString();

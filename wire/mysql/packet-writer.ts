@@ -24,6 +24,12 @@ export class PacketWriter {
     this.buf = next;
   }
 
+  /** Drops anything written since the last `finish` (after an error half-way through a message). */
+  reset(): this {
+    this.pos = 4;
+    return this;
+  }
+
   get length(): number {
     return this.pos - 4;
   }

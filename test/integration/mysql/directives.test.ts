@@ -15,10 +15,18 @@ let gate: DirectiveGate;
 let db: TempDatabase;
 
 before(async () => {
-  db = await createMysqlDatabase('mysqldir', 'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10), n INT); INSERT INTO t VALUES (1,\'a\',1),(2,\'b\',2),(3,\'c\',3),(4,\'d\',4),(5,\'e\',5)');
+  db = await createMysqlDatabase('mysqldir', 'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10), n INT); INSERT INTO t VALUES (1,\'a\',1),(2,\'b\',2),(3,\'c\',3),(4,\'d\',4),(5,\'e\',5);'
+    + 'CREATE TABLE p (id INT PRIMARY KEY, phone VARCHAR(20), age INT UNSIGNED NOT NULL, born DATETIME(6)); INSERT INTO p VALUES (1, \'13812345678\', 42, \'1990-05-06 07:08:09.5\'), (2, NULL, 7, NULL)');
+  const col = (column: string) => ({ database: db.name, schema: db.name, table: 'p', column });
+  const mask = (index: number, column: string, kind: 'partial' | 'alias' | 'hash' | 'null') => ({
+    index, kind, keepFirst: 3, keepLast: 4, maskChar: '*', alias: 'hidden', column: col(column), rule: 'masking',
+  });
   gate = new DirectiveGate({
     policy: testPolicy(),
     directives: [
+      { pattern: /^SELECT id, phone FROM p/, directives: { masks: [mask(1, 'phone', 'partial')] } },
+      { pattern: /^SELECT id, phone, age, born FROM p/, directives: { masks: [mask(1, 'phone', 'partial'), mask(2, 'age', 'alias'), mask(3, 'born', 'hash')] } },
+      { pattern: /^SELECT phone AS p1, CONCAT\(phone\) AS p2 FROM p/, directives: { masks: [mask(0, 'phone', 'null'), mask(1, 'phone', 'partial')] } },
       { pattern: /FROM t ORDER BY|FROM t WHERE id > \?/, directives: { maxRows: 2 } },
       { pattern: /SLEEP/, directives: { timeoutMs: 300 } },
       { pattern: /FROM t\b(?!.*ORDER BY)/, directives: { bigTables: [{ schema: db.name, table: 't', rows: 1_000_000 }], fullScanMaxRows: 1000 } },
@@ -58,6 +66,38 @@ test('row cap: extra rows are cut on the wire, the client is told by a warning, 
   } finally {
     raw.close();
   }
+});
+
+test('masking: masked outputs rewritten on the wire (text and binary), others untouched, wrong provenance refused', async () => {
+  const c = await connect(ep.port, { database: db.name });
+  try {
+    const [rows] = await c.query('SELECT id, phone FROM p ORDER BY id');
+    assert.deepEqual(rows, [{ id: 1, phone: '138****5678' }, { id: 2, phone: null }]);
+    const [bin] = await c.execute('SELECT id, phone, age, born FROM p WHERE id >= ? ORDER BY id', [1]);
+    const b = bin as { id: number; phone: string; age: string; born: string | null }[];
+    assert.equal(b[0].id, 1);
+    assert.equal(b[0].phone, '138****5678');
+    assert.equal(b[0].age, 'hidden', 'an INT masked to text arrives as text');
+    assert.match(b[0].born ?? '', /^[0-9a-f]{16}$/);
+    assert.equal(b[1].born, null);
+    const [txt] = await c.query('SELECT id, phone, age, born FROM p ORDER BY id');
+    assert.deepEqual(txt, bin, 'text and binary protocol mask alike');
+    // the analysis said output 2 is p.phone, but the wire says it is an expression: refuse, leak nothing
+    await assert.rejects(c.query('SELECT phone AS p1, CONCAT(phone) AS p2 FROM p'), (e: { errno: number; message: string }) => {
+      assert.equal(e.errno, 1143);
+      assert.match(e.message, /refusing rather than guessing/);
+      assert.ok(!e.message.includes('12345678'));
+      return true;
+    });
+    const [after] = await c.query('SELECT id FROM p ORDER BY id');
+    assert.deepEqual(after, [{ id: 1 }, { id: 2 }]);
+  } finally {
+    await c.end();
+  }
+  const masked = statements(gate).filter((e) => e.decision === 'masked');
+  assert.equal(masked.length, 3);
+  assert.deepEqual(masked[0].detail?.masked, [`${db.name}.p.phone:partial`]);
+  assert.equal(statements(gate).find((e) => e.error?.code === 'PROVENANCE_MISMATCH')?.decision, 'refused');
 });
 
 test('statement timeout: the query is cancelled on the database, the session lives on', async () => {
