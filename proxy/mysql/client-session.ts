@@ -29,7 +29,7 @@ import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
-import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type RowTransform, type Sink, type UpstreamConnection } from './upstream-session.js';
+import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type ByteLimit, type RowTransform, type Sink, type UpstreamConnection } from './upstream-session.js';
 import { fieldMask, maskKey } from './mask.js';
 import { rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow, type FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
@@ -106,6 +106,18 @@ interface Prepared {
 function provenanceMatches(def: ColumnDefinition, c: { database: string; table: string; column: string }): boolean {
   const eq = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   return def.orgName !== '' && def.orgTable !== '' && eq(def.orgName, c.column) && eq(def.orgTable, c.table) && (def.schema === '' || eq(def.schema, c.database));
+}
+
+/** The tightest result-size limit of a judgement's statements, with the ERR that ends an oversized result. */
+function byteLimit(j: Judgement): ByteLimit | undefined {
+  let limit: number | undefined;
+  for (const d of j.statements) {
+    const m = d.directives.maxResultBytes;
+    if (m !== undefined && (limit === undefined || m < limit)) limit = m;
+  }
+  if (limit === undefined) return undefined;
+  const e = refusal('RESULT_TOO_LARGE', `result larger than ${limit} bytes; the rest was not sent`, 'max-result-bytes');
+  return { limit, err: buildErr(0, e.errno, e.sqlstate, e.message).subarray(4) };
 }
 
 /** The tightest row cap of a judgement's statements. */
@@ -552,8 +564,8 @@ export class ClientSession {
     }
   }
 
-  private relay(command: Buffer | undefined, kind: Parameters<UpstreamConnection['relay']>[1], cursor = false, maxRows?: number) {
-    return this.upstream!.relay(command, kind, this.sink, cursor, maxRows);
+  private relay(command: Buffer | undefined, kind: Parameters<UpstreamConnection['relay']>[1], cursor = false, maxRows?: number, maxBytes?: ByteLimit) {
+    return this.upstream!.relay(command, kind, this.sink, cursor, maxRows, maxBytes);
   }
 
   private unknownStatement(id: number, where: string): boolean {
@@ -674,8 +686,9 @@ export class ClientSession {
   /** Relays a statement's result, masked when its decision says so. */
   private async relayResult(j: Judgement, packet: Buffer, binary: boolean): Promise<{ s: ResponseSummary & { heldBytes?: Buffer }; refused: SqlgateError | undefined }> {
     const mt = this.maskTransform(j, binary);
-    if (!mt) return { s: await this.relay(packet, 'query', false, rowCap(j)), refused: undefined };
-    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, rowCap(j));
+    const bytes = byteLimit(j);
+    if (!mt) return { s: await this.relay(packet, 'query', false, rowCap(j), bytes), refused: undefined };
+    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, rowCap(j), bytes);
     return { s, refused: mt.refused() };
   }
 
@@ -702,6 +715,10 @@ export class ClientSession {
       if (r?.error || earlierFailed) {
         const message = r?.error ? r.error.message : 'not run: an earlier statement failed';
         this.audit({ ...base, decision: 'failed', rowsReturned: r?.rows, error: { code: r?.error ? `ER_${r.error.errno}` : 'NOT_RUN', message } });
+        return;
+      }
+      if (s?.tooLarge) {
+        this.audit({ ...base, decision: 'cut', rowsReturned: r?.rows, rules: [...base.rules, 'max-result-bytes'], error: { code: 'RESULT_TOO_LARGE', message: 'result over the size limit; ended with an error' } });
         return;
       }
       const cut = s !== undefined && s.cutRows > 0 && d?.directives.maxRows !== undefined;

@@ -46,6 +46,12 @@ export function profileKey(p: UpstreamProfile): string {
   return `${p.capabilities}:${p.collation}:${p.mariadbCapabilities ?? 0}`;
 }
 
+/** Row bytes a response may carry, and the ERR payload that ends it when it would carry more. */
+export interface ByteLimit {
+  readonly limit: number;
+  readonly err: Buffer;
+}
+
 /** How `relayTransformed` rewrites a result (masking). */
 export interface RowTransform {
   /** Indexes of the columns to rewrite, given the result's column definitions. */
@@ -203,9 +209,9 @@ export class UpstreamConnection {
    * response is complete. A LOCAL INFILE request is not relayed: the caller
    * decides (see `summary.localInfile` and `heldBytes`).
    */
-  relay(command: Buffer | undefined, kind: ResponseKind, sink: Sink | undefined, cursor = false, maxRows?: number): Promise<ResponseSummary & { heldBytes?: Buffer }> {
+  relay(command: Buffer | undefined, kind: ResponseKind, sink: Sink | undefined, cursor = false, maxRows?: number, maxBytes?: ByteLimit): Promise<ResponseSummary & { heldBytes?: Buffer }> {
     if (this.closed) return Promise.reject(upstreamError('connection lost'));
-    this.walker.start(kind, this.deprecateEof, cursor, maxRows);
+    this.walker.start(kind, this.deprecateEof, cursor, maxRows, maxBytes);
     this.source.hold();
     const socket = this.socket;
     return new Promise((resolve, reject) => {
@@ -260,10 +266,10 @@ export class UpstreamConnection {
    * are held until all have arrived, so that `transform.check` can refuse
    * the result (answering `refusal` instead) before anything of it is sent.
    */
-  relayTransformed(command: Buffer, kind: ResponseKind, sink: Sink, transform: RowTransform, maxRows?: number): Promise<ResponseSummary> {
+  relayTransformed(command: Buffer, kind: ResponseKind, sink: Sink, transform: RowTransform, maxRows?: number, maxBytes?: ByteLimit): Promise<ResponseSummary> {
     if (this.closed) return Promise.reject(upstreamError('connection lost'));
     const walker = this.walker;
-    walker.start(kind, this.deprecateEof, false, maxRows);
+    walker.start(kind, this.deprecateEof, false, maxRows, maxBytes);
     this.source.hold();
     const socket = this.socket;
     const framer = new PacketFramer();

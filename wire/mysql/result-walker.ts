@@ -34,8 +34,10 @@ export interface ResponseSummary {
   results: StatementResult[];
   /** Rows forwarded. */
   rows: number;
-  /** Rows dropped by the row cap. */
+  /** Rows dropped by the row cap or the byte limit. */
   cutRows: number;
+  /** The result went over the byte limit: it was ended with the caller's ERR packet. */
+  tooLarge: boolean;
   affectedRows: number;
   /** Result sets seen (0 for a plain OK). */
   resultSets: number;
@@ -88,6 +90,15 @@ export class ResponseWalker {
   private maxRows: number | undefined;
   /** The current result set reached the cap: rows are dropped until its terminator. */
   private cutting = false;
+  /** Row bytes one response may carry, and the ERR payload that ends it when it would carry more. */
+  private maxBytes: { readonly limit: number; readonly err: Buffer } | undefined;
+  private rowBytes = 0;
+  /** Over the byte limit: the terminator becomes the ERR, and everything after it is dropped. */
+  private overflowed = false;
+  private swallow = false;
+  /** A row header split across chunks is held back until we know whether the row goes out. */
+  private pendingHeader = false;
+  private headerStart = -1;
   /** Packets dropped so far: later sequence ids are lowered by this much. */
   private seqDelta = 0;
   /** Start of the bytes of the current chunk still to forward, or -1 while holding back. */
@@ -98,7 +109,7 @@ export class ResponseWalker {
   summary: ResponseSummary = ResponseWalker.empty();
 
   private static empty(): ResponseSummary {
-    return { results: [], rows: 0, cutRows: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
+    return { results: [], rows: 0, cutRows: 0, tooLarge: false, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
   }
 
   /**
@@ -107,8 +118,13 @@ export class ResponseWalker {
    * many rows per result set, then end it with its own terminator carrying
    * one more warning (DESIGN.md decision 4).
    */
-  start(kind: ResponseKind, deprecateEof: boolean, cursor = false, maxRows?: number): void {
+  start(kind: ResponseKind, deprecateEof: boolean, cursor = false, maxRows?: number, maxBytes?: { limit: number; err: Buffer }): void {
     this.maxRows = kind === 'query' ? maxRows : undefined;
+    this.maxBytes = kind === 'query' ? maxBytes : undefined;
+    this.rowBytes = 0;
+    this.overflowed = false;
+    this.swallow = false;
+    this.pendingHeader = false;
     this.cutting = false;
     this.seqDelta = 0;
     this.kind = kind;
@@ -137,19 +153,50 @@ export class ResponseWalker {
     let at = offset;
     this.out = [];
     this.chunk = chunk;
-    this.fwd = this.cutting ? -1 : at;
+    this.fwd = this.cutting || this.swallow || this.pendingHeader ? -1 : at;
     while (at < chunk.length && !this.done) {
       if (this.headerHave < 4) {
-        if (this.headerHave === 0 && this.cutting) this.hold(at);
+        if (this.headerHave === 0) {
+          if (this.cutting || this.swallow) this.hold(at);
+          // A row whose size decides whether it may go out (byte limit).
+          this.headerStart = this.maxBytes && this.state === S.Rows && !this.continuation && !this.cutting && !this.swallow ? at : -1;
+        }
         const n = Math.min(4 - this.headerHave, chunk.length - at);
         chunk.copy(this.header, this.headerHave, at, at + n);
         this.headerHave += n;
         at += n;
-        if (this.headerHave < 4) break;
+        if (this.headerHave < 4) {
+          if (this.headerStart >= 0) {
+            this.hold(this.headerStart);
+            this.pendingHeader = true;
+          }
+          break;
+        }
         this.length = this.header.readUIntLE(0, 3);
         this.seq = this.header[3];
+        const watched = this.pendingHeader || this.headerStart >= 0;
         // After dropped rows, sequence ids must stay consecutive for the client.
-        if (this.seqDelta !== 0 && !this.cutting) chunk[at - 1] = (this.seq - this.seqDelta) & 0xff;
+        if (this.seqDelta !== 0 && !this.cutting && !this.swallow) {
+          if (this.pendingHeader) this.header[3] = (this.seq - this.seqDelta) & 0xff;
+          else chunk[at - 1] = (this.seq - this.seqDelta) & 0xff;
+        }
+        if (watched) {
+          // Big rows are judged before they go out; small ones (which could be
+          // the terminator) are counted once classified, in packetDone.
+          if (this.length >= SMALL && this.rowBytes + this.length > this.maxBytes!.limit) {
+            if (!this.pendingHeader) this.hold(this.headerStart);
+            this.cutting = true;
+            this.overflowed = true;
+          } else {
+            if (this.length >= SMALL) this.rowBytes += this.length;
+            if (this.pendingHeader) {
+              this.out.push(Buffer.from(this.header));
+              this.fwd = at;
+            }
+          }
+          this.pendingHeader = false;
+          this.headerStart = -1;
+        }
         this.left = this.length;
         this.parts = [];
         // Rows are skipped, never copied: a terminator or ERR is always small,
@@ -181,7 +228,7 @@ export class ResponseWalker {
 
   /** While cutting: a packet ended at `end`; forward from there on. */
   private resume(end: number): void {
-    this.fwd = end;
+    if (!this.swallow) this.fwd = end;
   }
 
   private packetDone(payload: Buffer, end: number): void {
@@ -192,7 +239,17 @@ export class ResponseWalker {
     if (this.cutting) return this.cutPacketDone(payload, end, wasContinuation);
     if (wasContinuation) {
       // the rest of a split packet: already classified (and counted, if a row)
-      if (this.state === S.Rows) this.checkCap();
+      if (this.state === S.Rows) {
+        if (this.maxBytes) {
+          this.rowBytes += this.length;
+          // Half a row cannot be taken back: the cut starts after it.
+          if (this.rowBytes > this.maxBytes.limit && !this.continuation) {
+            this.cutting = true;
+            this.overflowed = true;
+          }
+        }
+        this.checkCap();
+      }
       return;
     }
     const first = this.collect && payload.length > 0 ? payload[0] : -1;
@@ -217,6 +274,13 @@ export class ResponseWalker {
           return this.onTerminator(payload, first);
         }
         this.summary.rows++;
+        if (this.maxBytes && this.length < SMALL) {
+          this.rowBytes += this.length;
+          if (this.rowBytes > this.maxBytes.limit) {
+            this.cutting = true;
+            this.overflowed = true;
+          }
+        }
         this.checkCap();
         return;
       case S.PrepareParams:
@@ -254,7 +318,13 @@ export class ResponseWalker {
     this.cutting = false;
     const seq = (this.seq - this.seqDelta) & 0xff;
     const dropped = this.summary.cutRows > 0;
-    if (first === Header.ERR) {
+    if (this.swallow) {
+      // already ended for the client
+    } else if (this.overflowed) {
+      this.out.push(framePayload(this.maxBytes!.err, seq));
+      this.summary.tooLarge = true;
+      this.swallow = true;
+    } else if (first === Header.ERR) {
       this.out.push(framePayload(payload, seq));
     } else if (this.deprecateEof) {
       const ok = parseOk(payload);

@@ -27,6 +27,7 @@ before(async () => {
       { pattern: /^SELECT id, phone FROM p/, directives: { masks: [mask(1, 'phone', 'partial')] } },
       { pattern: /^SELECT id, phone, age, born FROM p/, directives: { masks: [mask(1, 'phone', 'partial'), mask(2, 'age', 'alias'), mask(3, 'born', 'hash')] } },
       { pattern: /^SELECT phone AS p1, CONCAT\(phone\) AS p2 FROM p/, directives: { masks: [mask(0, 'phone', 'null'), mask(1, 'phone', 'partial')] } },
+      { pattern: /REPEAT|AS packed/, directives: { maxResultBytes: 64 * 1024 } },
       { pattern: /FROM t ORDER BY|FROM t WHERE id > \?/, directives: { maxRows: 2 } },
       { pattern: /SLEEP/, directives: { timeoutMs: 300 } },
       { pattern: /FROM t\b(?!.*ORDER BY)/, directives: { bigTables: [{ schema: db.name, table: 't', rows: 1_000_000 }], fullScanMaxRows: 1000 } },
@@ -98,6 +99,26 @@ test('masking: masked outputs rewritten on the wire (text and binary), others un
   assert.equal(masked.length, 3);
   assert.deepEqual(masked[0].detail?.masked, [`${db.name}.p.phone:partial`]);
   assert.equal(statements(gate).find((e) => e.error?.code === 'PROVENANCE_MISMATCH')?.decision, 'refused');
+});
+
+test('result size limit: an oversized row never leaves, many rows end with ERR 1301; the session lives on', async () => {
+  const c = await connect(ep.port, { database: db.name });
+  try {
+    await assert.rejects(c.query('SELECT REPEAT(\'x\', 1000000) AS big'), (e: { errno: number; sqlState: string; message: string }) => {
+      assert.equal(e.errno, 1301);
+      assert.equal(e.sqlState, '54000');
+      assert.match(e.message, /max-result-bytes/);
+      return true;
+    });
+    await assert.rejects(c.query('SELECT a.id AS packed FROM t a, t b, t c, t d, t e, t f, t g'), (e: { errno: number }) => e.errno === 1301);
+    const [rows] = await c.query('SELECT REPEAT(\'y\', 10) AS small');
+    assert.deepEqual(rows, [{ small: 'yyyyyyyyyy' }]);
+  } finally {
+    await c.end();
+  }
+  const ev = statements(gate).filter((e) => e.error?.code === 'RESULT_TOO_LARGE');
+  assert.equal(ev.length, 2);
+  assert.equal(ev[0].rowsReturned, 0);
 });
 
 test('statement timeout: the query is cancelled on the database, the session lives on', async () => {

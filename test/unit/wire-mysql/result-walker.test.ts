@@ -177,3 +177,43 @@ test('row cap: rows past the cap are dropped, the terminator gets one more warni
     assert.ok(Buffer.concat(w.out).equals(original));
   }
 });
+
+test('byte limit: a big row over the limit never goes out (even with its header split across chunks); small rows end the result after', () => {
+  const err = Buffer.concat([Buffer.from([0xff, 0x15, 0x05]), Buffer.from('#54000too large')]);
+  const big = Buffer.alloc(40_000, 0x61); big[0] = 0xfd; // a text field of a big row
+  const small = lenstr('tiny');
+  for (const deprecateEof of [false, true]) {
+    const head = deprecateEof ? [Buffer.from([1]), coldef('t', 'a')] : [Buffer.from([1]), coldef('t', 'a'), eof(2)];
+    const end = deprecateEof ? ok(0, Status.AUTOCOMMIT | Status.MORE_RESULTS_EXISTS, 0xfe) : eof(Status.AUTOCOMMIT | Status.MORE_RESULTS_EXISTS);
+    const second = [Buffer.from([1]), coldef('t', 'b'), ...(deprecateEof ? [] : [eof(2)]), lenstr('x'), deprecateEof ? ok(0, 2, 0xfe) : eof(2)];
+    const packets = [...head, small, big, small, end, ...second];
+    const original = Buffer.concat(packets.map((p, i) => frame(i + 1, p)));
+    const expected = Buffer.concat([...head, small, err].map((p, i) => frame(i + 1, p)));
+    const bigAt = Buffer.concat([...head, small].map((p, i) => frame(i + 1, p))).length;
+    for (const step of [1, 2, 5, 4096, original.length]) {
+      for (const extraCut of [bigAt + 1, bigAt + 3]) {
+        const w = new ResponseWalker();
+        w.start('query', deprecateEof, false, undefined, { limit: 30_000, err });
+        const out: Buffer[] = [];
+        const b = Buffer.from(original);
+        const cuts = [...new Set([...Array.from({ length: Math.ceil(b.length / step) }, (_, i) => i * step), extraCut])].sort((x, y) => x - y).filter((x) => x < b.length);
+        cuts.forEach((from, i) => { w.feed(b.subarray(from, cuts[i + 1] ?? b.length)); out.push(...w.out.map((x) => Buffer.from(x))); });
+        assert.ok(Buffer.concat(out).equals(expected), `deprecateEof=${deprecateEof} step=${step} cut=${extraCut}`);
+        assert.equal(w.summary.tooLarge, true);
+        assert.equal(w.done, true);
+      }
+    }
+    // within the limit: untouched
+    const w = new ResponseWalker();
+    w.start('query', deprecateEof, false, undefined, { limit: 100_000, err });
+    w.feed(Buffer.from(original));
+    assert.ok(Buffer.concat(w.out).equals(original));
+    // many small rows: the result ends with the ERR once the limit is passed
+    const many = [...head, ...Array.from({ length: 10 }, () => small), deprecateEof ? ok(0, 2, 0xfe) : eof(2)];
+    const w2 = new ResponseWalker();
+    w2.start('query', deprecateEof, false, undefined, { limit: 12, err });
+    w2.feed(Buffer.concat(many.map((p, i) => frame(i + 1, p))));
+    const got = Buffer.concat(w2.out);
+    assert.ok(got.equals(Buffer.concat([...head, small, small, small, err].map((p, i) => frame(i + 1, p)))), got.toString('hex'));
+  }
+});
