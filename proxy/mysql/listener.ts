@@ -6,7 +6,7 @@
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { serverTlsOptions } from '../tls.js';
 import { hostname } from 'node:os';
 import type { Gate } from '../../governance/gate.js';
 import { SqlgateError } from '../../governance/errors.js';
@@ -24,8 +24,11 @@ export interface MysqlListenerOptions {
   readonly instance: string;
   /** Where generated state (the self-signed certificate) lives. */
   readonly stateDir?: string;
-  /** PEM certificate and key; overrides `listener.tls` files. */
-  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
+   * PEM certificate and key, overriding `listener.tls`; `false` turns TLS off.
+   * Default: the listener's files, else a self-signed certificate under `stateDir`.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | false;
 }
 
 export interface MysqlListener {
@@ -46,10 +49,9 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 function secureContext(opts: MysqlListenerOptions): SecureContext | undefined {
-  if (opts.tls) return createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
-  const files = opts.listener.tls;
-  if (files?.cert && files.key) return createSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
-  return undefined;
+  if (opts.tls === false) return undefined;
+  const pair = opts.tls ?? serverTlsOptions(opts.listener.tls, opts.stateDir);
+  return createSecureContext({ cert: pair.cert, key: pair.key });
 }
 
 export async function startMysqlListener(opts: MysqlListenerOptions): Promise<MysqlListener> {

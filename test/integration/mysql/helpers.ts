@@ -70,7 +70,7 @@ export async function startEndpoint(opts: {
     protocol: 'mysql', listen: '127.0.0.1:0', instance: 'db1', require_tls: false, login_timeout_ms: 10_000, ...opts.listener,
   };
   const listener = await startMysqlListener({
-    gate: opts.gate ?? gate, listener: listenerCfg, instance: 'db1', tls: opts.tls === false ? undefined : testCertificate(),
+    gate: opts.gate ?? gate, listener: listenerCfg, instance: 'db1', tls: opts.tls === false ? false : testCertificate(),
   });
   return { gate: (opts.gate as TestGate | undefined) ?? gate, listener, port: listener.address().port, close: () => listener.close() };
 }

@@ -206,3 +206,24 @@ test('COM_CHANGE_USER re-authenticates against sqlgate users; a wrong password e
 test('the test policy is valid', () => {
   assert.ok(testPolicy().users.both.password.mysql_native);
 });
+
+test('without a configured certificate the listener makes a self-signed one under its state directory', async () => {
+  const { mkdtempSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startMysqlListener } = await import('../../../proxy/mysql/listener.js');
+  const { TestGate } = await import('../../helpers/test-gate.js');
+  const stateDir = mkdtempSync(join(tmpdir(), 'sqlgate-mysql-state-'));
+  const gate = new TestGate({ policy: testPolicy() });
+  const l = await startMysqlListener({ gate, instance: 'db1', stateDir, listener: { protocol: 'mysql', listen: '127.0.0.1:0', instance: 'db1', require_tls: true, login_timeout_ms: 5000 } });
+  try {
+    assert.ok(existsSync(join(stateDir, 'tls', 'cert.pem')));
+    const c = await connect(l.address().port, { ssl: { rejectUnauthorized: false } });
+    await c.query('SELECT 1');
+    await c.end();
+    assert.equal(gate.events.find((e) => e.type === 'login')?.detail?.tls, true);
+  } finally {
+    await l.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
