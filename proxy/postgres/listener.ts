@@ -1,0 +1,195 @@
+/**
+ * The PostgreSQL drop-in endpoint's listener: accepts connections, takes the
+ * client address from a PROXY protocol header when (and only when) the peer
+ * is a trusted proxy, checks the IP allow lists before anything else, and
+ * hands the connection to a client session.
+ * References: https://www.postgresql.org/docs/15/protocol-flow.html,
+ * https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { BlockList, createServer, isIPv6, type AddressInfo, type Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { SqlgateError } from '../../governance/errors.js';
+import type { Gate } from '../../governance/gate.js';
+import type { Listener } from '../../rules/policy-schema.js';
+import * as bw from '../../wire/postgres/backend-writer.js';
+import { ClientSession } from './client-session.js';
+import { SessionPool } from './pool.js';
+
+export interface PgListenerOptions {
+  readonly gate: Gate;
+  readonly listener: Listener;
+  readonly instance: string;
+  /** Where a generated self-signed certificate is kept when the listener names none. */
+  readonly stateDir?: string;
+}
+
+export interface PgListenerHandle {
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+interface ProxyHeaderResult {
+  status: 'incomplete' | 'absent' | 'invalid' | 'ok';
+  length: number;
+  command?: string;
+  source?: { address: string; port: number };
+}
+type ParseProxyHeader = (buf: Buffer) => ProxyHeaderResult;
+
+const PROXY_V1 = Buffer.from('PROXY ');
+const PROXY_V2 = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+
+function normaliseIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** Trusted-proxy entries (address, a-b range, CIDR; IPv4 and IPv6) as a node BlockList. */
+export function trustedProxyList(entries: string | readonly string[] | undefined): BlockList | undefined {
+  if (entries === undefined) return undefined;
+  const list = new BlockList();
+  const items = (typeof entries === 'string' ? entries.split(',') : entries).map((e) => e.trim()).filter(Boolean);
+  for (const e of items) {
+    const type = e.includes(':') ? 'ipv6' : 'ipv4';
+    if (e.includes('/')) {
+      const [net, bits] = e.split('/');
+      list.addSubnet(net, Number(bits), type);
+    } else if (e.includes('-')) {
+      const [a, b] = e.split('-');
+      list.addRange(a.trim(), b.trim(), type);
+    } else {
+      list.addAddress(e, type);
+    }
+  }
+  return items.length ? list : undefined;
+}
+
+async function loadTls(opts: PgListenerOptions): Promise<SecureContextOptions | undefined> {
+  const cfg = opts.listener.tls;
+  if (cfg?.cert && cfg.key) return { cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  try {
+    const spec = '../tls.js';
+    const mod = (await import(spec)) as { serverTlsOptions?: (cfg: unknown, stateDir: string) => SecureContextOptions | Promise<SecureContextOptions> };
+    if (mod.serverTlsOptions) return await mod.serverTlsOptions(cfg, opts.stateDir ?? '.sqlgate');
+  } catch {
+    // proxy/tls.ts not available: TLS is offered only with configured PEM files.
+  }
+  return undefined;
+}
+
+async function loadProxyParser(): Promise<ParseProxyHeader | undefined> {
+  try {
+    const spec = '../../wire/proxy-protocol.js';
+    const mod = (await import(spec)) as { parseProxyHeader?: ParseProxyHeader };
+    return mod.parseProxyHeader;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads bytes until the PROXY header is complete (or known absent); unshifts what follows it. */
+function readProxyHeader(socket: Socket, parse: ParseProxyHeader | undefined): Promise<ProxyHeaderResult> {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    const done = (r: ProxyHeaderResult) => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      if (r.status === 'ok' || r.status === 'absent') {
+        const rest = buf.subarray(r.status === 'ok' ? r.length : 0);
+        if (rest.length) socket.unshift(rest);
+      }
+      resolve(r);
+    };
+    const onEnd = () => done({ status: 'invalid', length: 0 });
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const looksProxy = buf.subarray(0, PROXY_V1.length).equals(PROXY_V1.subarray(0, Math.min(buf.length, PROXY_V1.length)))
+        || buf.subarray(0, PROXY_V2.length).equals(PROXY_V2.subarray(0, Math.min(buf.length, PROXY_V2.length)));
+      if (!looksProxy) return done({ status: 'absent', length: 0 });
+      if (!parse) return done({ status: 'invalid', length: 0 });
+      const r = parse(buf);
+      if (r.status !== 'incomplete') done(r);
+      else if (buf.length > 600) done({ status: 'invalid', length: 0 });
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+  });
+}
+
+/** Starts the PostgreSQL listener; resolves once it is listening. */
+export async function startPgListener(opts: PgListenerOptions): Promise<PgListenerHandle> {
+  const { gate, listener, instance } = opts;
+  const tls = await loadTls(opts);
+  const proxyParser = await loadProxyParser();
+  const trusted = trustedProxyList(listener.trusted_proxies);
+  const pool = new SessionPool();
+  const node = gate.policy().node_id ?? hostname();
+  const sockets = new Set<Socket>();
+
+  const refuseEarly = (socket: Socket, err: SqlgateError, clientIp: string) => {
+    gate.audit({
+      time: new Date().toISOString(), node, session: '', user: undefined, clientIp, door: 'postgres', type: 'login',
+      instance, database: undefined, sql: undefined, fingerprint: undefined, decision: 'refused', rules: err.rule ? [err.rule] : [],
+      durationMs: undefined, rowsReturned: undefined, rowsAffected: undefined, error: { code: err.sqlstate, message: err.message },
+    });
+    // Answer after the client's first packet, as a server does after reading the startup packet.
+    socket.once('data', () => socket.end(bw.errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message })));
+    socket.resume();
+    setTimeout(() => socket.destroy(), listener.login_timeout_ms).unref();
+  };
+
+  const onConnection = async (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.pause();
+    let clientIp = normaliseIp(socket.remoteAddress ?? '');
+    const peerTrusted = trusted?.check(clientIp, isIPv6(clientIp) ? 'ipv6' : 'ipv4') ?? false;
+    socket.resume();
+    const header = await readProxyHeader(socket, peerTrusted ? proxyParser : undefined);
+    if (header.status === 'invalid' || (header.status === 'ok' && !peerTrusted)) {
+      const err = new SqlgateError('PROTOCOL_VIOLATION', peerTrusted ? 'sqlgate: invalid PROXY protocol header' : 'sqlgate: PROXY protocol header from an untrusted address');
+      try {
+        gate.audit({
+          time: new Date().toISOString(), node, session: '', user: undefined, clientIp, door: 'postgres', type: 'login',
+          instance, database: undefined, sql: undefined, fingerprint: undefined, decision: 'refused', rules: [],
+          durationMs: undefined, rowsReturned: undefined, rowsAffected: undefined, error: { code: err.sqlstate, message: err.message },
+        });
+      } catch { /* the connection is refused either way */ }
+      socket.end(bw.errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
+      return;
+    }
+    if (header.status === 'ok' && header.source && header.command !== 'LOCAL') clientIp = normaliseIp(header.source.address);
+    try {
+      gate.checkAddress(instance, clientIp);
+    } catch (err) {
+      const e = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: address check failed');
+      try { refuseEarly(socket, e, clientIp); } catch { socket.destroy(); }
+      return;
+    }
+    // The session's reader resumes the socket once it listens, so no byte is lost.
+    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node }).run();
+  };
+
+  const server = createServer({ pauseOnConnect: true }, (s) => { void onConnection(s); });
+  const [host, portText] = splitHostPort(listener.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, () => { server.off('error', reject); resolve(); });
+  });
+  return {
+    address: () => server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    }),
+  };
+}
+
+function splitHostPort(listen: string): [string, string] {
+  const m = /^\[(.*)\]:(\d+)$/.exec(listen) ?? /^(.*):(\d+)$/.exec(listen);
+  if (!m) return ['127.0.0.1', listen];
+  return [m[1], m[2]];
+}

@@ -1,0 +1,106 @@
+/**
+ * Shared setup for the PostgreSQL endpoint tests: a TestGate policy with
+ * users for each login method, a temp database, and sqlgate's listener in
+ * front of the real PostgreSQL.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { policySchema, type Listener, type Policy } from '../../../rules/policy-schema.js';
+import { TestGate, type TestGateOptions } from '../../helpers/test-gate.js';
+import { pgUrl, serverInfo } from '../../helpers/db.js';
+import { startPgListener, type PgListenerHandle } from '../../../proxy/postgres/listener.js';
+import { md5VerifierFor, scramVerifierFor } from '../../unit/wire-postgres/make-verifiers.js';
+import type { Gate } from '../../../governance/gate.js';
+
+export const PASSWORD = 'correct horse';
+
+let certCache: { cert: string; key: string } | undefined;
+/** A self-signed certificate for the listener (made once per process with openssl). */
+export function testCert(): { cert: string; key: string } {
+  if (certCache) return certCache;
+  const dir = mkdtempSync(join(tmpdir(), 'sqlgate-pgtls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  if (!existsSync(cert)) throw new Error('openssl did not make a certificate');
+  certCache = { cert, key };
+  return certCache;
+}
+
+export function testPolicy(database: string, extra: Partial<Record<string, unknown>> = {}): Policy {
+  const up = serverInfo(pgUrl());
+  return policySchema.parse({
+    version: 1,
+    instances: { pg1: { protocol: 'postgres', host: up.host, port: up.port, user: up.user, database } },
+    users: {
+      alice: { password: { scram_sha_256: scramVerifierFor(PASSWORD) } },
+      bob: { password: { md5: md5VerifierFor('bob', PASSWORD) } },
+      carol: { password: { scram_sha_256: scramVerifierFor(PASSWORD) }, max_connections: 1 },
+    },
+    ...extra,
+  });
+}
+
+export interface Endpoint {
+  readonly gate: Gate;
+  readonly handle: PgListenerHandle;
+  readonly port: number;
+  url(user: string, database: string, extra?: string): string;
+  close(): Promise<void>;
+}
+
+export async function startEndpoint(gate: Gate, listener: Partial<Listener> = {}): Promise<Endpoint> {
+  const l: Listener = { protocol: 'postgres', listen: '127.0.0.1:0', instance: 'pg1', require_tls: false, login_timeout_ms: 10_000, ...listener };
+  const handle = await startPgListener({ gate, listener: l, instance: 'pg1' });
+  const port = handle.address().port;
+  return {
+    gate, handle, port,
+    url: (user, database, extra = '') => `postgres://${user}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/${database}${extra}`,
+    close: () => handle.close(),
+  };
+}
+
+export function testGate(database: string, opts: Partial<TestGateOptions> = {}, policyExtra: Partial<Record<string, unknown>> = {}): TestGate {
+  return new TestGate({
+    policy: testPolicy(database, policyExtra),
+    deny: [
+      { pattern: /^\s*(update|delete)\b(?![\s\S]*\bwhere\b)/i, code: 'UNQUALIFIED_DML', rule: 'no-unqualified-dml', message: 'sqlgate: UPDATE/DELETE without WHERE is refused [rule no-unqualified-dml]' },
+      { pattern: /\bsecret\b/i, code: 'COLUMN_ACCESS_DENIED', rule: 'column-acl', message: 'sqlgate: column secret is not granted [rule column-acl]' },
+    ],
+    ...opts,
+  });
+}
+
+/** A pg client through sqlgate. */
+export async function pgThrough(url: string, extra: pg.ClientConfig = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, ...extra });
+  await c.connect();
+  return c;
+}
+
+/** Runs psql with a connection string; returns stdout (throws with stderr on failure). */
+export function psql(conninfo: string, args: string[], input?: string): string {
+  return execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', conninfo, ...args], {
+    encoding: 'utf8', input, env: { ...process.env, PGCONNECT_TIMEOUT: '10' }, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** psql that may fail: {status, stdout, stderr}. */
+export function psqlResult(conninfo: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+  try {
+    return { status: 0, stdout: psql(conninfo, args, input), stderr: '' };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { status: e.status, stdout: String(e.stdout), stderr: String(e.stderr) };
+  }
+}
+
+export function writeTemp(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlgate-pgtest-'));
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
