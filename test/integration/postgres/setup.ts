@@ -3,7 +3,7 @@
  * users for each login method, a temp database, and sqlgate's listener in
  * front of the real PostgreSQL.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,21 +81,19 @@ export async function pgThrough(url: string, extra: pg.ClientConfig = {}): Promi
   return c;
 }
 
-/** Runs psql with a connection string; returns stdout (throws with stderr on failure). */
-export function psql(conninfo: string, args: string[], input?: string): string {
-  return execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', conninfo, ...args], {
-    encoding: 'utf8', input, env: { ...process.env, PGCONNECT_TIMEOUT: '10' }, stdio: ['pipe', 'pipe', 'pipe'],
+/**
+ * Runs psql (asynchronously: the listener under test lives in this process).
+ * Resolves to {status, stdout, stderr}.
+ */
+export function psqlResult(conninfo: string, args: string[], input?: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', conninfo, ...args], {
+      encoding: 'utf8', env: { ...process.env, PGCONNECT_TIMEOUT: '10' }, maxBuffer: 256 * 1024 * 1024,
+    }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input ?? '');
   });
-}
-
-/** psql that may fail: {status, stdout, stderr}. */
-export function psqlResult(conninfo: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  try {
-    return { status: 0, stdout: psql(conninfo, args, input), stderr: '' };
-  } catch (err) {
-    const e = err as { status: number; stdout: string; stderr: string };
-    return { status: e.status, stdout: String(e.stdout), stderr: String(e.stderr) };
-  }
 }
 
 export function writeTemp(name: string, content: string): string {
