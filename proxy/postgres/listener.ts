@@ -89,10 +89,16 @@ async function loadProxyParser(): Promise<ParseProxyHeader | undefined> {
 }
 
 /** Reads bytes until the PROXY header is complete (or known absent); unshifts what follows it. */
-function readProxyHeader(socket: Socket, parse: ParseProxyHeader | undefined): Promise<ProxyHeaderResult> {
+function readProxyHeader(socket: Socket, parse: ParseProxyHeader | undefined, timeoutMs: number): Promise<ProxyHeaderResult | 'timeout'> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      resolve('timeout');
+    }, timeoutMs);
     const done = (r: ProxyHeaderResult) => {
+      clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.pause();
@@ -148,7 +154,12 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
     let clientIp = normaliseIp(socket.remoteAddress ?? '');
     const peerTrusted = trusted?.check(clientIp, isIPv6(clientIp) ? 'ipv6' : 'ipv4') ?? false;
     socket.resume();
-    const header = await readProxyHeader(socket, peerTrusted ? proxyParser : undefined);
+    const header = await readProxyHeader(socket, peerTrusted ? proxyParser : undefined, listener.login_timeout_ms);
+    if (header === 'timeout') {
+      socket.end(bw.errorResponse({ severity: 'FATAL', code: '08006', message: 'sqlgate: login timed out' }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     if (header.status === 'invalid' || (header.status === 'ok' && !peerTrusted)) {
       const err = new SqlgateError('PROTOCOL_VIOLATION', peerTrusted ? 'sqlgate: invalid PROXY protocol header' : 'sqlgate: PROXY protocol header from an untrusted address');
       try {
