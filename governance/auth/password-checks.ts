@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Verifiers } from '../../rules/policy-schema.js';
-import { parseScramVerifier, scramKeys } from './scram.js';
+import { parseScramVerifier, pgMd5Verifier, scramKeys } from './verifiers.js';
 
 function md5hex(data: Buffer | string): string {
   return createHash('md5').update(data).digest('hex');
@@ -37,7 +37,7 @@ export function checkCleartext(user: string, verifiers: Verifiers | undefined, p
     const { storedKey, serverKey } = scramKeys(password, v.salt, v.iterations);
     return timingSafeEqual(storedKey, v.storedKey) && timingSafeEqual(serverKey, v.serverKey);
   }
-  if (verifiers.md5) return sameText('md5' + md5hex(password + user), verifiers.md5);
+  if (verifiers.md5) return sameText(pgMd5Verifier(password, user), verifiers.md5);
   return false;
 }
 

@@ -7,26 +7,11 @@
  * Reference: https://www.postgresql.org/docs/15/sasl-authentication.html
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-
-/** A parsed `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>` verifier. */
-export interface ScramVerifier {
-  readonly iterations: number;
-  readonly salt: Buffer;
-  readonly storedKey: Buffer;
-  readonly serverKey: Buffer;
-}
+import { parseScramVerifier, saslprep, type ScramVerifier } from './verifiers.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
 
-/** Parses PostgreSQL's stored SCRAM verifier format; undefined if it is not one. */
-export function parseScramVerifier(v: string): ScramVerifier | undefined {
-  const m = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(v);
-  if (!m) return undefined;
-  const storedKey = Buffer.from(m[3], 'base64');
-  const serverKey = Buffer.from(m[4], 'base64');
-  if (storedKey.length !== 32 || serverKey.length !== 32) return undefined;
-  return { iterations: Number(m[1]), salt: Buffer.from(m[2], 'base64'), storedKey, serverKey };
-}
+export { parseScramVerifier, type ScramVerifier };
 
 function hmac(key: Buffer, data: string | Buffer): Buffer {
   return createHmac('sha256', key).update(data).digest();
@@ -42,20 +27,8 @@ function xor(a: Buffer, b: Buffer): Buffer {
   return out;
 }
 
-/**
- * The mapping and normalisation steps of SASLprep (RFC 4013), which change the
- * bytes libpq and PostgreSQL hash; like them, prohibited-character checks are
- * not enforced, so legacy passwords keep working.
- */
-export function saslprep(password: string): string {
-  return password
-    .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
-    .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
-    .normalize('NFKC');
-}
-
-/** Keys derived from a password: what both the verifier and a client compute. */
-export function scramKeys(password: string, salt: Buffer, iterations: number): { clientKey: Buffer; storedKey: Buffer; serverKey: Buffer } {
+/** ClientKey, StoredKey and ServerKey for a password (the client side needs ClientKey too). */
+function clientKeys(password: string, salt: Buffer, iterations: number): { clientKey: Buffer; storedKey: Buffer; serverKey: Buffer } {
   const salted = pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256');
   const clientKey = hmac(salted, 'Client Key');
   return { clientKey, storedKey: sha256(clientKey), serverKey: hmac(salted, 'Server Key') };
@@ -154,7 +127,7 @@ export class ScramClient {
     if (!nonce?.startsWith(this.clientNonce) || nonce.length === this.clientNonce.length || !salt || !(iterations > 0)) {
       throw new ScramError('upstream sent a malformed SCRAM server-first-message');
     }
-    const keys = scramKeys(this.password, Buffer.from(salt, 'base64'), iterations);
+    const keys = clientKeys(this.password, Buffer.from(salt, 'base64'), iterations);
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
     const proof = xor(keys.clientKey, hmac(keys.storedKey, authMessage));

@@ -12,7 +12,7 @@ import { policySchema, type Listener, type Policy } from '../../../rules/policy-
 import { TestGate, type TestGateOptions } from '../../helpers/test-gate.js';
 import { pgUrl, serverInfo } from '../../helpers/db.js';
 import { startPgListener, type PgListenerHandle } from '../../../proxy/postgres/listener.js';
-import { md5VerifierFor, scramVerifierFor } from '../../unit/wire-postgres/make-verifiers.js';
+import { pgMd5Verifier, scramVerifier } from '../../../governance/auth/verifiers.js';
 import type { Gate } from '../../../governance/gate.js';
 
 export const PASSWORD = 'correct horse';
@@ -36,9 +36,9 @@ export function testPolicy(database: string, extra: Partial<Record<string, unkno
     version: 1,
     instances: { pg1: { protocol: 'postgres', host: up.host, port: up.port, user: up.user, database } },
     users: {
-      alice: { password: { scram_sha_256: scramVerifierFor(PASSWORD) } },
-      bob: { password: { md5: md5VerifierFor('bob', PASSWORD) } },
-      carol: { password: { scram_sha_256: scramVerifierFor(PASSWORD) }, max_connections: 1 },
+      alice: { password: { scram_sha_256: scramVerifier(PASSWORD) } },
+      bob: { password: { md5: pgMd5Verifier(PASSWORD, 'bob') } },
+      carol: { password: { scram_sha_256: scramVerifier(PASSWORD) }, max_connections: 1 },
     },
     ...extra,
   });
