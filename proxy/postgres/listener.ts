@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { BlockList, createServer, isIPv6, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { allowListEntries, normalizeClientAddress, parseAllowList, type AllowList } from '../../governance/policy/ip-allow.js';
 import type { SecureContextOptions } from 'node:tls';
 import { SqlgateError } from '../../governance/errors.js';
 import type { Gate } from '../../governance/gate.js';
@@ -41,28 +42,10 @@ type ParseProxyHeader = (buf: Buffer) => ProxyHeaderResult;
 const PROXY_V1 = Buffer.from('PROXY ');
 const PROXY_V2 = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
-function normaliseIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}
-
-/** Trusted-proxy entries (address, a-b range, CIDR; IPv4 and IPv6) as a node BlockList. */
-export function trustedProxyList(entries: string | readonly string[] | undefined): BlockList | undefined {
-  if (entries === undefined) return undefined;
-  const list = new BlockList();
-  const items = (typeof entries === 'string' ? entries.split(',') : entries).map((e) => e.trim()).filter(Boolean);
-  for (const e of items) {
-    const type = e.includes(':') ? 'ipv6' : 'ipv4';
-    if (e.includes('/')) {
-      const [net, bits] = e.split('/');
-      list.addSubnet(net, Number(bits), type);
-    } else if (e.includes('-')) {
-      const [a, b] = e.split('-');
-      list.addRange(a.trim(), b.trim(), type);
-    } else {
-      list.addAddress(e, type);
-    }
-  }
-  return items.length ? list : undefined;
+/** Trusted-proxy entries parsed like every allow list; an empty or absent list trusts nobody. */
+function trustedProxyList(entries: string | readonly string[] | undefined): AllowList | undefined {
+  if (entries === undefined || allowListEntries(entries).length === 0) return undefined;
+  return parseAllowList(entries);
 }
 
 async function loadTls(opts: PgListenerOptions): Promise<SecureContextOptions | undefined> {
@@ -151,8 +134,8 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.pause();
-    let clientIp = normaliseIp(socket.remoteAddress ?? '');
-    const peerTrusted = trusted?.check(clientIp, isIPv6(clientIp) ? 'ipv6' : 'ipv4') ?? false;
+    let clientIp = normalizeClientAddress(socket.remoteAddress ?? '');
+    const peerTrusted = trusted?.matches(clientIp) ?? false;
     socket.resume();
     const header = await readProxyHeader(socket, peerTrusted ? proxyParser : undefined, listener.login_timeout_ms);
     if (header === 'timeout') {
@@ -172,7 +155,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
       socket.end(bw.errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
       return;
     }
-    if (header.status === 'ok' && header.source && header.command !== 'LOCAL') clientIp = normaliseIp(header.source.address);
+    if (header.status === 'ok' && header.source && header.command !== 'LOCAL') clientIp = normalizeClientAddress(header.source.address);
     try {
       gate.checkAddress(instance, clientIp);
     } catch (err) {
