@@ -82,6 +82,13 @@ interface Running {
   timedOut: boolean;
   timer: NodeJS.Timeout | undefined;
   readonly maxRows: number | undefined;
+  readonly maxBytes: number | undefined;
+  /** DataRow bytes forwarded so far. */
+  bytes: number;
+  /** Which cap cut the result, if one did. */
+  cutBy: 'row-cap' | 'max-result-bytes' | undefined;
+  /** Rows counted against the cap: shared by every Execute of one portal. */
+  counter: { rows: number };
 }
 
 /** What each message forwarded upstream is waiting for, in order. */
@@ -169,6 +176,15 @@ function optionSettings(options: string): [string, string][] | undefined {
   return out;
 }
 
+/** Resolves when a socket can take more writes, or is gone. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { socket.off('drain', done); socket.off('close', done); resolve(); };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 export class ClientSession {
   private socket: Socket;
   private input: SocketInput;
@@ -184,7 +200,7 @@ export class ClientSession {
   private status: TransactionStatus = 'I';
   private readonly statements = new Map<string, Running['sql']>();
   private readonly statementDecisions = new Map<string, Decision | undefined>();
-  private readonly portals = new Map<string, { sql: string; decision: Decision | undefined }>();
+  private readonly portals = new Map<string, { sql: string; decision: Decision | undefined; rows: number }>();
   private pathDirty = false;
   private boundarySinceDirty = true;
   private pathTouchedInTxn = false;
@@ -195,6 +211,9 @@ export class ClientSession {
   private holdsUserSlot = false;
   private corked = false;
   private clientEncodingOk = true;
+  /** Set while a socket's write buffer is full: reading from the other side waits for it (back-pressure). */
+  private clientDrain: Promise<void> | undefined;
+  private upstreamDrain: Promise<void> | undefined;
 
   constructor(socket: Socket, private readonly opts: ClientSessionOptions) {
     this.socket = socket;
@@ -228,11 +247,7 @@ export class ClientSession {
       this.socket.cork();
       setImmediate(() => { this.corked = false; this.socket.uncork(); });
     }
-    if (!this.socket.write(buf) && this.upstream) {
-      const up = this.upstream.socket;
-      up.pause();
-      this.socket.once('drain', () => up.resume());
-    }
+    if (!this.socket.write(buf) && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
   }
 
   private fatal(f: ErrorFields): void {
@@ -416,6 +431,7 @@ export class ClientSession {
 
   private async relayLoop(): Promise<void> {
     for (;;) {
+      if (this.upstreamDrain) await this.upstreamDrain;
       const f = await this.input.next();
       if (!f || this.closed) return;
       const msg = parseFrontendMessage(f);
@@ -436,7 +452,8 @@ export class ClientSession {
       }
       if (p.kind === 'sync') this.upstreamSkipping = false;
     }
-    this.upstream!.write(raw);
+    const up = this.upstream!;
+    if (!up.write(raw) && !this.upstreamDrain) this.upstreamDrain = drained(up.socket).then(() => { this.upstreamDrain = undefined; });
   }
 
   private async onClientMessage(msg: FrontendMessage, f: Frame): Promise<void> {
@@ -447,15 +464,18 @@ export class ClientSession {
         return this.onParse(msg.name, msg.sql, f.raw);
       case 'bind': {
         const sql = this.statements.get(msg.statement);
-        if (sql !== undefined) this.portals.set(msg.portal, { sql, decision: this.statementDecisions.get(msg.statement) });
-        else this.portals.delete(msg.portal);
+        if (sql !== undefined) this.portals.set(msg.portal, { sql, decision: this.statementDecisions.get(msg.statement), rows: 0 });
+        else this.portals.set(msg.portal, { sql: `EXECUTE ${JSON.stringify(msg.statement)} /* prepared outside the extended protocol */`, decision: undefined, rows: 0 });
         return this.forward(f.raw, { kind: 'bind' });
       }
       case 'describe':
         return this.forward(f.raw, { kind: 'describe' });
       case 'execute': {
+        // A portal over a statement sqlgate did not see parsed (SQL PREPARE, judged then) is still audited.
         const portal = this.portals.get(msg.portal);
-        const item = portal ? this.running(portal.sql, portal.decision, false) : undefined;
+        const item = this.running(portal?.sql ?? `EXECUTE ${JSON.stringify(msg.portal)} /* unknown portal */`, portal?.decision, false);
+        // Row caps hold per portal, across Executes with a row limit.
+        if (portal) item.counter = portal;
         if (item) this.startTimer(item);
         return this.forward(f.raw, { kind: 'execute', item });
       }
@@ -484,7 +504,8 @@ export class ClientSession {
   private running(sql: string, decision: Decision | undefined, raw: boolean): Running {
     return {
       sql, decision, raw, arrived: new Date(), start: performance.now(), rows: 0, cut: false, copyOut: false,
-      timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows,
+      timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
+      bytes: 0, cutBy: undefined, counter: { rows: 0 },
     };
   }
 
@@ -619,6 +640,7 @@ export class ClientSession {
     void (async () => {
       try {
         for (;;) {
+          if (this.clientDrain) await this.clientDrain;
           const f = await up.input.next();
           if (!f) break;
           this.onUpstreamFrame(f);
@@ -676,8 +698,13 @@ export class ClientSession {
         if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }
         const item = this.currentItem();
         if (item) {
+          if (item.cut) return;
+          // Caps count rows and bytes on the wire; past one, the rest is dropped and the client told at completion.
+          if (item.maxRows !== undefined && item.counter.rows >= item.maxRows) { item.cut = true; item.cutBy = 'row-cap'; return; }
+          if (item.maxBytes !== undefined && item.bytes + f.raw.length > item.maxBytes) { item.cut = true; item.cutBy = 'max-result-bytes'; return; }
           item.rows++;
-          if (item.maxRows !== undefined && item.rows > item.maxRows) { item.cut = true; return; }
+          item.counter.rows++;
+          item.bytes += f.raw.length;
         }
         return this.write(f.raw);
       }
@@ -693,9 +720,9 @@ export class ClientSession {
         const tag = f.type === BackendCode.CommandComplete ? parseCommandComplete(f.body) : undefined;
         const item = this.currentItem();
         if (item?.cut && tag !== undefined) {
-          const cap = item.maxRows!;
-          this.write(bw.noticeResponse({ severity: 'NOTICE', code: '01000', message: ruleMessage(`result cut to ${cap} rows`, 'row-cap') }));
-          this.write(bw.commandComplete(/^SELECT \d+$/.test(tag) ? `SELECT ${cap}` : tag.replace(/\d+$/, String(cap))));
+          const why = item.cutBy === 'row-cap' ? `${item.maxRows} rows` : `${item.maxBytes} bytes`;
+          this.write(bw.noticeResponse({ severity: 'WARNING', code: '01000', message: ruleMessage(`result cut to ${item.rows} rows (limit ${why})`, item.cutBy) }));
+          this.write(bw.commandComplete(/\d+$/.test(tag) ? tag.replace(/\d+$/, String(item.rows)) : tag));
         } else {
           this.write(f.raw);
         }
@@ -703,7 +730,7 @@ export class ClientSession {
           if (item) this.finish(item, { tag, suspended: false });
           h.index++;
           const next = h.items[h.index];
-          if (next) next.start = performance.now();
+          if (next) { next.start = performance.now(); this.startTimer(next); }
         } else if (h?.kind === 'execute') {
           this.pending.shift();
           if (item) this.finish(item, { tag, suspended: f.type === BackendCode.PortalSuspended });
@@ -801,13 +828,13 @@ export class ClientSession {
     const d = item.decision;
     const durationMs = Math.round((performance.now() - item.start) * 1000) / 1000;
     const rules = [...(d?.rules ?? [])];
-    if (item.cut) rules.push('row-cap');
+    if (item.cutBy) rules.push(item.cutBy);
     let rowsReturned: number | undefined;
     let rowsAffected: number | undefined;
     if (outcome.tag !== undefined) {
       const { command, rows } = tagRows(outcome.tag);
       const returned = command === 'SELECT' || command === 'FETCH' || (command === 'COPY' && item.copyOut);
-      if (returned) rowsReturned = item.cut ? item.maxRows : rows;
+      if (returned) rowsReturned = item.cut ? item.rows : rows;
       else rowsAffected = rows;
     } else if (outcome.suspended) {
       rowsReturned = item.rows;
