@@ -209,7 +209,8 @@ export class ClientSession {
   private closed = false;
   private releaseKey: (() => void) | undefined;
   private holdsUserSlot = false;
-  private corked = false;
+  private readonly outQueue: Buffer[] = [];
+  private flushScheduled = false;
   private clientEncodingOk = true;
   /** Set while a socket's write buffer is full: reading from the other side waits for it (back-pressure). */
   private clientDrain: Promise<void> | undefined;
@@ -240,18 +241,45 @@ export class ClientSession {
 
   // ---------------------------------------------------------------- startup
 
+  /**
+   * Queues bytes for the client; flushed once per event-loop turn. Frames that
+   * are adjacent views of one upstream chunk are merged back into one slice,
+   * so an unchanged result goes out as the bytes that came in, in one write.
+   */
   private write(buf: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => { this.corked = false; this.socket.uncork(); });
+    const last = this.outQueue[this.outQueue.length - 1];
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
+      this.outQueue[this.outQueue.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
+    } else {
+      this.outQueue.push(buf);
     }
-    if (!this.socket.write(buf) && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
   }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const q = this.outQueue;
+    if (q.length === 0 || this.socket.destroyed) { q.length = 0; return; }
+    let ok: boolean;
+    if (q.length === 1) {
+      ok = this.socket.write(q[0]);
+    } else {
+      this.socket.cork();
+      ok = true;
+      for (const b of q) ok = this.socket.write(b) && ok;
+      this.socket.uncork();
+    }
+    q.length = 0;
+    if (!ok && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
+  };
 
   private fatal(f: ErrorFields): void {
     if (this.closed) return;
+    this.flush();
     this.socket.end(bw.errorResponse({ ...f, severity: 'FATAL' }));
     this.close();
   }
@@ -875,6 +903,7 @@ export class ClientSession {
     this.upstream?.close();
     this.input.detach();
     if (!this.socket.destroyed) {
+      this.flush();
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
     }
