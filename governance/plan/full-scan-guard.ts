@@ -75,8 +75,9 @@ export class FullScanGuard {
   /**
    * Checks one statement. `bigTables` are the tables it reads that the
    * catalog estimates above the threshold; none means nothing to check (no
-   * EXPLAIN). `maxRows` is the threshold itself (for aliased MySQL scans);
-   * it defaults to the smallest listed table's estimate.
+   * EXPLAIN). `maxRows` is the threshold itself (`full_scan_max_rows`:
+   * tables estimated above it are big), used for MySQL scans under an alias;
+   * without it, a scan as large as the smallest listed table counts as big.
    */
   async check(
     dialect: Dialect,
@@ -87,7 +88,8 @@ export class FullScanGuard {
     maxRows?: number,
   ): Promise<FullScanVerdict> {
     if (bigTables.length === 0) return OK;
-    const threshold = maxRows ?? Math.min(...bigTables.map((t) => t.rows));
+    // The smallest estimate that makes a scan big.
+    const threshold = maxRows !== undefined ? maxRows + 1 : Math.min(...bigTables.map((t) => t.rows));
     // The verdict depends on which tables are big (and where they resolved) and on the threshold, not only on the shape.
     const key = JSON.stringify([dialect, fingerprint, threshold,
       bigTables.map((t) => [t.schema, t.table]).sort((a, b) => (a.join('.') < b.join('.') ? -1 : 1))]);

@@ -13,6 +13,10 @@
  *      send the row. Finally `await meter.close()` gives back what was
  *      reserved and not sent.
  * `reserveRows` / `releaseRows` are the same operations without the meter.
+ *
+ * When the store cannot be reached every method throws SqlgateError INTERNAL
+ * naming the quota rule: the endpoint refuses the statement (or cuts the
+ * result) rather than run it uncounted (fail closed).
  */
 import { SqlgateError, ruleMessage } from '../errors.js';
 import type { ControlStore, QuotaUsage } from '../store/control-store.js';
@@ -78,14 +82,15 @@ export class DailyQuota {
 
   /** Counts one statement unless today's `limit` is reached (atomic across nodes). */
   async countQuery(user: string, limit: number | undefined): Promise<QueryQuotaResult> {
-    const r = await this.store.countQuery(user, this.today(), limit);
+    const day = this.today();
+    const r = await guarded(QUERY_QUOTA_RULE, () => this.store.countQuery(user, day, limit));
     return { allowed: r.allowed, used: r.used, limit };
   }
 
   /** Reserves up to `want` rows from today's quota: all of them, what is left, or 0. */
   async reserveRows(user: string, want: number, limit: number | undefined): Promise<RowGrant> {
     const day = this.today();
-    const r = await this.store.reserveRows(user, day, want, limit);
+    const r = await guarded(ROW_QUOTA_RULE, () => this.store.reserveRows(user, day, want, limit));
     return { user, day, granted: r.granted, used: r.used, limit };
   }
 
@@ -94,12 +99,23 @@ export class DailyQuota {
     if (unused > grant.granted) {
       throw new SqlgateError('INTERNAL', `sqlgate: cannot release ${unused} rows of a grant of ${grant.granted}`);
     }
-    await this.store.releaseRows(grant.user, grant.day, unused);
+    await guarded(ROW_QUOTA_RULE, () => this.store.releaseRows(grant.user, grant.day, unused));
   }
 
   /** Today's counters for `user`. */
   async usage(user: string): Promise<QuotaUsage> {
-    return this.store.usage(user, this.today());
+    const day = this.today();
+    return guarded(ROW_QUOTA_RULE, () => this.store.usage(user, day));
+  }
+
+  /**
+   * Deletes counters of days more than `keepDays` before today (a
+   * maintenance timer calls it; quotas only ever read today). Returns the
+   * number of counters deleted.
+   */
+  async prune(keepDays = 35): Promise<number> {
+    const cutoff = quotaDay(new Date(this.now().getTime() - Math.max(1, keepDays) * 86_400_000), this.timeZone);
+    return guarded(ROW_QUOTA_RULE, () => this.store.pruneQuotaBefore(cutoff));
   }
 
   /**
@@ -126,5 +142,17 @@ export class DailyQuota {
   exceeded(user: string, rule: string, what: string): SqlgateError {
     return new SqlgateError('QUOTA_EXCEEDED',
       ruleMessage(`daily quota of ${what} for user ${user} is used up until midnight ${this.timeZone}`, rule), { rule });
+  }
+}
+
+/** Store failures become a refusal naming the rule, never an unaccounted pass. */
+async function guarded<T>(rule: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof SqlgateError) throw err;
+    throw new SqlgateError('INTERNAL',
+      ruleMessage(`the quota store could not be reached, so the statement is not run (${(err as Error).message})`, rule),
+      { rule, cause: err });
   }
 }

@@ -55,7 +55,16 @@ export class PostgresStore implements ControlStore {
 
   /** Connects and migrates; safe when several nodes do it at the same moment. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
+    // synchronous_commit=off: quota counters give up the last fraction of a
+    // second of durability on a server crash (a user might get a few rows
+    // back) rather than wait for a WAL flush per reservation. Atomicity and
+    // isolation are unchanged. Writes that must survive a crash (tickets,
+    // approvals) run `SET LOCAL synchronous_commit = on` in their transaction.
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      options: '-c synchronous_commit=off',
+    });
     // An idle client losing its connection must not crash the node; the next query reconnects.
     pool.on('error', () => undefined);
     try {

@@ -165,3 +165,26 @@ test('racing meters that give rows back: rows sent equal rows counted and never 
   assert.ok(total <= limit);
   assert.equal((await quota.usage('race2')).rowsUsed, total);
 });
+
+test('a store that cannot be reached refuses (fail closed) with an error naming the quota rule', async () => {
+  const broken = SqliteStore.open({ path: ':memory:' });
+  const q = new DailyQuota({ store: broken, timeZone: 'UTC', now: () => clock });
+  const m = q.rowMeter('x', 100, 10);
+  await m.refill();
+  await broken.close();
+  await assert.rejects(q.admit('x', { maxQueriesPerDay: 5, maxRowsPerDay: 100 }), (e: unknown) =>
+    e instanceof SqlgateError && e.code === 'INTERNAL' && e.rule === 'daily-row-quota' && /not run/.test(e.message));
+  await assert.rejects(q.countQuery('x', 5), (e: unknown) => e instanceof SqlgateError && e.rule === 'daily-query-quota');
+  m.spend(10);
+  await assert.rejects(m.refill(), SqlgateError);
+});
+
+test('prune keeps the recent days and drops the old ones', async () => {
+  clock = new Date('2026-01-01T10:00:00Z');
+  await quota.countQuery('p', undefined);
+  clock = new Date('2026-03-01T10:00:00Z');
+  await quota.countQuery('p', undefined);
+  assert.equal(await quota.prune(35), 1);
+  assert.equal((await store.usage('p', '2026-01-01')).queriesUsed, 0);
+  assert.equal((await quota.usage('p')).queriesUsed, 1);
+});
