@@ -97,10 +97,10 @@ type Pending =
   | { readonly kind: 'parse' | 'bind' | 'describe' | 'close' }
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
-  | { readonly kind: 'poison-simple' | 'poison-parse'; readonly error: ErrorFields }
+  | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
   | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; readonly done: () => void };
 
-const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-parse']);
+const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-ext']);
 
 function errorFields(err: SqlgateError): ErrorFields {
   return { severity: err.severity, code: err.sqlstate, message: err.message };
@@ -198,8 +198,10 @@ export class ClientSession {
   private discardUntilSync = false;
   private upstreamSkipping = false;
   private status: TransactionStatus = 'I';
-  private readonly statements = new Map<string, Running['sql']>();
-  private readonly statementDecisions = new Map<string, Decision | undefined>();
+  /** Prepared statements parsed through sqlgate: text, decision, and the search_path they were judged under. */
+  private readonly statements = new Map<string, { sql: string; decision: Decision | undefined; path: string }>();
+  /** A statement name no client uses: Bind to it fails upstream, standing in for a refused Bind. */
+  private readonly poisonStatement = `sqlgate refused ${randomUUID()}`;
   private readonly portals = new Map<string, { sql: string; decision: Decision | undefined; rows: number }>();
   private pathDirty = false;
   private boundarySinceDirty = true;
@@ -491,9 +493,22 @@ export class ClientSession {
       case 'parse':
         return this.onParse(msg.name, msg.sql, f.raw);
       case 'bind': {
-        const sql = this.statements.get(msg.statement);
-        if (sql !== undefined) this.portals.set(msg.portal, { sql, decision: this.statementDecisions.get(msg.statement), rows: 0 });
-        else this.portals.set(msg.portal, { sql: `EXECUTE ${JSON.stringify(msg.statement)} /* prepared outside the extended protocol */`, decision: undefined, rows: 0 });
+        const st = this.statements.get(msg.statement);
+        if (st) {
+          // PostgreSQL re-analyses a prepared statement when search_path changed since it was
+          // prepared, so its names may now mean other tables: judge it again under the new path.
+          if (this.pathDirty) {
+            const untracked = await this.ensurePathKnown();
+            if (untracked) return this.refuseBind(st.sql, undefined, untracked);
+          }
+          if (st.path !== this.pathKey()) {
+            const j = await this.judge(st.sql);
+            if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
+            st.decision = j.judgement.statements[0];
+            st.path = this.pathKey();
+          }
+          this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
+        } else this.portals.set(msg.portal, { sql: `EXECUTE ${JSON.stringify(msg.statement)} /* prepared outside the extended protocol */`, decision: undefined, rows: 0 });
         return this.forward(f.raw, { kind: 'bind' });
       }
       case 'describe':
@@ -508,7 +523,7 @@ export class ClientSession {
         return this.forward(f.raw, { kind: 'execute', item });
       }
       case 'close':
-        if (msg.target === 'S') { this.statements.delete(msg.name); this.statementDecisions.delete(msg.name); }
+        if (msg.target === 'S') this.statements.delete(msg.name);
         else this.portals.delete(msg.name);
         return this.forward(f.raw, { kind: 'close' });
       case 'sync':
@@ -612,15 +627,24 @@ export class ClientSession {
     if ('refused' in j) {
       this.auditRefusal(sql, j.judgement, j.refused);
       this.statements.delete(name);
-      this.statementDecisions.delete(name);
       this.discardUntilSync = true;
-      this.forward(serialize.parse({ name, text: POISON_SQL }), { kind: 'poison-parse', error: j.refused });
+      this.forward(serialize.parse({ name, text: POISON_SQL }), { kind: 'poison-ext', error: j.refused });
       return;
     }
-    this.statements.set(name, sql);
-    this.statementDecisions.set(name, j.judgement.statements[0]);
+    this.statements.set(name, { sql, decision: j.judgement.statements[0], path: this.pathKey() });
     this.markPathSuspect(sql);
     this.forward(raw, { kind: 'parse' });
+  }
+
+  private pathKey(): string {
+    return this.ctx!.searchPath.join('\u0000');
+  }
+
+  /** A refused Bind: the upstream fails a Bind to a statement that does not exist, then skips to Sync. */
+  private refuseBind(sql: string, judgement: Judgement | undefined, error: ErrorFields): void {
+    this.auditRefusal(sql, judgement, error);
+    this.discardUntilSync = true;
+    this.forward(serialize.bind({ statement: this.poisonStatement }), { kind: 'poison-ext', error });
   }
 
   /** A refused simple-protocol message: the upstream fails a stand-in, we answer with our error. */
@@ -795,7 +819,7 @@ export class ClientSession {
       }
       default: {
         this.pending.shift();
-        if (h.kind === 'poison-parse') {
+        if (h.kind === 'poison-ext') {
           this.write(bw.errorResponse(h.error));
         } else if (h.kind === 'execute' && h.item?.timedOut && fields.code === '57014') {
           this.write(bw.errorResponse(fieldsOf('STATEMENT_TIMEOUT', ruleMessage('statement ran past its time limit and was cancelled', 'statement-timeout'))));

@@ -6,15 +6,15 @@
  * References: https://www.postgresql.org/docs/15/protocol-flow.html,
  * https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { allowListEntries, normalizeClientAddress, parseAllowList, type AllowList } from '../../governance/policy/ip-allow.js';
-import type { SecureContextOptions } from 'node:tls';
 import { SqlgateError } from '../../governance/errors.js';
 import type { Gate } from '../../governance/gate.js';
 import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
+import { parseProxyHeader, type ProxyHeader } from '../../wire/proxy-protocol.js';
+import { serverTlsOptions } from '../tls.js';
 import { ClientSession } from './client-session.js';
 import { SessionPool } from './pool.js';
 
@@ -22,7 +22,7 @@ export interface PgListenerOptions {
   readonly gate: Gate;
   readonly listener: Listener;
   readonly instance: string;
-  /** Where a generated self-signed certificate is kept when the listener names none. */
+  /** Where the self-signed certificate is kept when the listener names none (default `.sqlgate`). */
   readonly stateDir?: string;
 }
 
@@ -31,16 +31,6 @@ export interface PgListenerHandle {
   close(): Promise<void>;
 }
 
-interface ProxyHeaderResult {
-  status: 'incomplete' | 'absent' | 'invalid' | 'ok';
-  length: number;
-  command?: string;
-  source?: { address: string; port: number };
-}
-type ParseProxyHeader = (buf: Buffer) => ProxyHeaderResult;
-
-const PROXY_V1 = Buffer.from('PROXY ');
-const PROXY_V2 = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
 /** Trusted-proxy entries parsed like every allow list; an empty or absent list trusts nobody. */
 function trustedProxyList(entries: string | readonly string[] | undefined): AllowList | undefined {
@@ -48,39 +38,23 @@ function trustedProxyList(entries: string | readonly string[] | undefined): Allo
   return parseAllowList(entries);
 }
 
-async function loadTls(opts: PgListenerOptions): Promise<SecureContextOptions | undefined> {
-  const cfg = opts.listener.tls;
-  if (cfg?.cert && cfg.key) return { cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
-  try {
-    const spec = '../tls.js';
-    const mod = (await import(spec)) as { serverTlsOptions?: (cfg: unknown, stateDir: string) => SecureContextOptions | Promise<SecureContextOptions> };
-    if (mod.serverTlsOptions) return await mod.serverTlsOptions(cfg, opts.stateDir ?? '.sqlgate');
-  } catch {
-    // proxy/tls.ts not available: TLS is offered only with configured PEM files.
-  }
-  return undefined;
-}
-
-async function loadProxyParser(): Promise<ParseProxyHeader | undefined> {
-  try {
-    const spec = '../../wire/proxy-protocol.js';
-    const mod = (await import(spec)) as { parseProxyHeader?: ParseProxyHeader };
-    return mod.parseProxyHeader;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Reads bytes until the PROXY header is complete (or known absent); unshifts what follows it. */
-function readProxyHeader(socket: Socket, parse: ParseProxyHeader | undefined, timeoutMs: number): Promise<ProxyHeaderResult | 'timeout'> {
+type HeaderRead = ProxyHeader | { readonly status: 'untrusted' } | { readonly status: 'timeout' };
+
+/**
+ * Reads bytes until a PROXY header is complete or known absent, then puts back
+ * what follows it. From an untrusted peer, anything that looks like a header
+ * is refused rather than parsed.
+ */
+function readProxyHeader(socket: Socket, trusted: boolean, timeoutMs: number): Promise<HeaderRead> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.off('data', onData);
       socket.off('end', onEnd);
-      resolve('timeout');
+      resolve({ status: 'timeout' });
     }, timeoutMs);
-    const done = (r: ProxyHeaderResult) => {
+    const done = (r: HeaderRead) => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
@@ -91,16 +65,13 @@ function readProxyHeader(socket: Socket, parse: ParseProxyHeader | undefined, ti
       }
       resolve(r);
     };
-    const onEnd = () => done({ status: 'invalid', length: 0 });
+    const onEnd = () => done({ status: 'invalid', reason: 'connection closed' });
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
-      const looksProxy = buf.subarray(0, PROXY_V1.length).equals(PROXY_V1.subarray(0, Math.min(buf.length, PROXY_V1.length)))
-        || buf.subarray(0, PROXY_V2.length).equals(PROXY_V2.subarray(0, Math.min(buf.length, PROXY_V2.length)));
-      if (!looksProxy) return done({ status: 'absent', length: 0 });
-      if (!parse) return done({ status: 'invalid', length: 0 });
-      const r = parse(buf);
-      if (r.status !== 'incomplete') done(r);
-      else if (buf.length > 600) done({ status: 'invalid', length: 0 });
+      const r = parseProxyHeader(buf);
+      if (r.status === 'incomplete') return;
+      if (r.status !== 'absent' && !trusted) return done({ status: 'untrusted' });
+      done(r);
     };
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -110,8 +81,7 @@ function readProxyHeader(socket: Socket, parse: ParseProxyHeader | undefined, ti
 /** Starts the PostgreSQL listener; resolves once it is listening. */
 export async function startPgListener(opts: PgListenerOptions): Promise<PgListenerHandle> {
   const { gate, listener, instance } = opts;
-  const tls = await loadTls(opts);
-  const proxyParser = await loadProxyParser();
+  const tls = serverTlsOptions(listener.tls, opts.stateDir);
   const trusted = trustedProxyList(listener.trusted_proxies);
   const pool = new SessionPool();
   const node = gate.policy().node_id ?? hostname();
@@ -137,14 +107,15 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
     let clientIp = normalizeClientAddress(socket.remoteAddress ?? '');
     const peerTrusted = trusted?.matches(clientIp) ?? false;
     socket.resume();
-    const header = await readProxyHeader(socket, peerTrusted ? proxyParser : undefined, listener.login_timeout_ms);
-    if (header === 'timeout') {
+    const header = await readProxyHeader(socket, peerTrusted, listener.login_timeout_ms);
+    if (header.status === 'timeout') {
       socket.end(bw.errorResponse({ severity: 'FATAL', code: '08006', message: 'sqlgate: login timed out' }));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
-    if (header.status === 'invalid' || (header.status === 'ok' && !peerTrusted)) {
-      const err = new SqlgateError('PROTOCOL_VIOLATION', peerTrusted ? 'sqlgate: invalid PROXY protocol header' : 'sqlgate: PROXY protocol header from an untrusted address');
+    if (header.status === 'invalid' || header.status === 'untrusted') {
+      const err = new SqlgateError('PROTOCOL_VIOLATION', header.status === 'untrusted'
+        ? 'sqlgate: PROXY protocol header from an untrusted address' : `sqlgate: invalid PROXY protocol header (${header.reason})`);
       try {
         gate.audit({
           time: new Date().toISOString(), node, session: '', user: undefined, clientIp, door: 'postgres', type: 'login',
@@ -155,7 +126,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
       socket.end(bw.errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
       return;
     }
-    if (header.status === 'ok' && header.source && header.command !== 'LOCAL') clientIp = normalizeClientAddress(header.source.address);
+    if (header.status === 'ok' && header.source && header.command === 'proxy') clientIp = normalizeClientAddress(header.source.address);
     try {
       gate.checkAddress(instance, clientIp);
     } catch (err) {

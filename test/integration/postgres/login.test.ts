@@ -1,8 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createPgDatabase, type TempDatabase } from '../../helpers/db.js';
 import { TestGate } from '../../helpers/test-gate.js';
 import { PASSWORD, pgThrough, psqlResult, startEndpoint, testCert, testGate, testPolicy, type Endpoint } from './setup.js';
@@ -137,14 +135,29 @@ function rawExchange(port: number, bytes: Buffer): Promise<Buffer> {
   });
 }
 
-test('PROXY header from an untrusted peer is refused', async () => {
-  const out = await rawExchange(ep.port, Buffer.from('PROXY TCP4 10.1.2.3 10.0.0.1 5555 6432\r\n'));
-  assert.equal(out[0], 0x45, 'ErrorResponse');
-  assert.match(out.toString('latin1'), /untrusted/);
+test('PROXY header from an untrusted peer is refused (v1 and v2)', async () => {
+  for (const h of [Buffer.from('PROXY TCP4 10.1.2.3 10.0.0.1 5555 6432\r\n'), proxyV2('10.1.2.3', 5555)]) {
+    const out = await rawExchange(ep.port, h);
+    assert.equal(out[0], 0x45, 'ErrorResponse');
+    assert.match(out.toString('latin1'), /untrusted/);
+  }
+  assert.ok(gate.events.some((e) => e.type === 'login' && e.decision === 'refused' && /untrusted/.test(e.error?.message ?? '')));
 });
 
-const proxyModule = fileURLToPath(new URL('../../../wire/proxy-protocol.js', import.meta.url));
-test('PROXY header from a trusted proxy sets the client address', { skip: !existsSync(proxyModule) && 'wire/proxy-protocol.ts not merged yet' }, async () => {
+function proxyV2(src: string, srcPort: number): Buffer {
+  const b = Buffer.alloc(28);
+  Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]).copy(b);
+  b[12] = 0x21; // version 2, PROXY
+  b[13] = 0x11; // TCP over IPv4
+  b.writeUInt16BE(12, 14);
+  src.split('.').forEach((o, i) => { b[16 + i] = Number(o); });
+  [10, 0, 0, 1].forEach((o, i) => { b[20 + i] = o; });
+  b.writeUInt16BE(srcPort, 24);
+  b.writeUInt16BE(6432, 26);
+  return b;
+}
+
+test('PROXY header (v1 and v2) from a trusted proxy sets the client address', async () => {
   const g = new TestGate({ policy: testPolicy(db.name), allowIps: ['10.1.2.3'] });
   const e2 = await startEndpoint(g, { trusted_proxies: '127.0.0.1' });
   try {
@@ -153,6 +166,10 @@ test('PROXY header from a trusted proxy sets the client address', { skip: !exist
       Buffer.from('PROXY TCP4 10.1.2.3 10.0.0.1 5555 6432\r\n'), serialize.startup({ user: 'bob', database: db.name }),
     ]));
     assert.equal(out[0], 0x52, 'an authentication request: the proxied address passed the allow list');
+    const v2 = await rawExchange(e2.port, Buffer.concat([proxyV2('10.1.2.3', 5555), serialize.startup({ user: 'bob', database: db.name })]));
+    assert.equal(v2[0], 0x52, 'v2 header honoured');
+    const other = await rawExchange(e2.port, Buffer.concat([proxyV2('10.7.7.7', 5555), serialize.startup({ user: 'bob', database: db.name })]));
+    assert.equal(other[0], 0x45, 'the proxied address is the one checked');
     const direct = await rawExchange(e2.port, serialize.startup({ user: 'bob', database: db.name }));
     assert.equal(direct[0], 0x45, 'without the header, 127.0.0.1 is not allowed');
   } finally {

@@ -52,9 +52,12 @@ export interface Endpoint {
   close(): Promise<void>;
 }
 
+let stateDir: string | undefined;
+
 export async function startEndpoint(gate: Gate, listener: Partial<Listener> = {}): Promise<Endpoint> {
   const l: Listener = { protocol: 'postgres', listen: '127.0.0.1:0', instance: 'pg1', require_tls: false, login_timeout_ms: 10_000, ...listener };
-  const handle = await startPgListener({ gate, listener: l, instance: 'pg1' });
+  stateDir ??= mkdtempSync(join(tmpdir(), 'sqlgate-pgstate-'));
+  const handle = await startPgListener({ gate, listener: l, instance: 'pg1', stateDir });
   const port = handle.address().port;
   return {
     gate, handle, port,
