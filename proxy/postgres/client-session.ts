@@ -817,6 +817,9 @@ export class ClientSession {
         h.index = h.items.length; // the rest of the message does not run
         return;
       }
+      case 'sync':
+        // An error at Sync itself (the implicit COMMIT failing, e.g. a deferred constraint): ReadyForQuery follows.
+        return this.write(f.raw);
       default: {
         this.pending.shift();
         if (h.kind === 'poison-ext') {

@@ -20,7 +20,9 @@ before(async () => {
     CREATE TABLE t (id int PRIMARY KEY, v text);
     CREATE SCHEMA other;
     CREATE TABLE other.o (x int);
-    CREATE TABLE series AS SELECT g AS n FROM generate_series(1, 10) g;`);
+    CREATE TABLE series AS SELECT g AS n FROM generate_series(1, 10) g;
+    CREATE TABLE parent (id int PRIMARY KEY);
+    CREATE TABLE child (pid int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);`);
   gate = testGate(db.name);
   const judge = gate.judge.bind(gate);
   gate.judge = async (s: SessionContext, sql: string) => {
@@ -149,6 +151,29 @@ test('extended protocol: Execute with a row limit gives PortalSuspended; a refus
   const after2 = await r.until('readyForQuery');
   assert.deepEqual(after2.map((m) => m.name), ['rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
   r.close();
+});
+
+test('extended protocol: an error at Sync (deferred constraint at the implicit COMMIT) keeps the pipeline in step', async () => {
+  const r = await rawSession();
+  r.send(Buffer.concat([
+    serialize.parse({ text: 'INSERT INTO child VALUES (42)' }), serialize.bind({}), serialize.execute({}), serialize.sync(),
+    serialize.parse({ text: 'SELECT 7' }), serialize.bind({}), serialize.execute({}), serialize.sync(),
+  ]));
+  const first = await r.until('readyForQuery');
+  assert.deepEqual(first.map((m) => m.name), ['parseComplete', 'bindComplete', 'commandComplete', 'error', 'readyForQuery']);
+  assert.equal(first[3].code, '23503');
+  const second = await r.until('readyForQuery');
+  assert.deepEqual(second.map((m) => m.name), ['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
+  r.close();
+});
+
+test('a client_encoding sqlgate cannot lex safely ends the session', async () => {
+  const c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query("SET client_encoding TO 'SJIS'"));
+  await assert.rejects(c.query('SELECT 1'));
+  const r = await psqlResult(`postgresql://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${ep.port}/${db.name}?sslmode=disable&client_encoding=BIG5`, ['-c', 'SELECT 1']);
+  assert.match(r.stderr, /not supported/);
 });
 
 async function sleeping(): Promise<number> {
