@@ -102,15 +102,19 @@ async function rawSession(): Promise<{ send(b: Buffer): void; until(name: string
   let wake: (() => void) | undefined;
   const parser = new Parser();
   s.on('data', (d) => parser.parse(d, (m) => { queue.push(m); wake?.(); }));
+  // A desynchronised session shows as a hang: fail after a while instead.
   const until = async (name: string) => {
     const out: any[] = [];
+    const deadline = Date.now() + 10_000;
     for (;;) {
       while (queue.length) {
         const m = queue.shift();
         out.push(m);
         if (m.name === name) return out;
       }
-      await new Promise<void>((r) => { wake = r; });
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${name} within 10 s; got ${out.map((m) => m.name).join(', ')}`);
+      await new Promise<void>((r) => { wake = r; setTimeout(r, left).unref(); });
     }
   };
   s.write(serialize.startup({ user: 'bob', database: db.name }));
