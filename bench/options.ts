@@ -1,0 +1,93 @@
+/** Command-line options of `npm run bench` (see usage below). */
+
+export const WORKLOADS = ['pgbench', 'sysbench', 'latency', 'stream', 'connect', 'idle', 'governance'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+/** What one run measures and for how long. */
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly only: ReadonlySet<Workload>;
+  /** Interleaved rounds per throughput figure. */
+  readonly rounds: number;
+  /** Seconds per pgbench / sysbench round. */
+  readonly seconds: number;
+  /** pgbench client counts. */
+  readonly clients: readonly number[];
+  /** pgbench scale factor (-i -s). */
+  readonly scale: number;
+  /** Rows in the streaming table. */
+  readonly streamRows: number;
+  /** Point SELECTs per target in the latency loop. */
+  readonly latencyQueries: number;
+  /** Idle client connections opened for the memory figure. */
+  readonly idle: number;
+  /** Seconds per connection-rate round. */
+  readonly connectSeconds: number;
+  /** sysbench tables and rows per table. */
+  readonly sysbenchTables: number;
+  readonly sysbenchTableSize: number;
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --quick              short run (about 4 minutes): fewer client counts and rounds
+  --only LIST          comma-separated subset of: ${WORKLOADS.join(', ')}
+  --rounds N           interleaved rounds per throughput figure (default 3)
+  --seconds N          seconds per pgbench/sysbench round (default 8, quick 6)
+  --clients LIST       pgbench client counts (default 1,8,32, quick 8)
+  --rows N             rows in the streaming table (default 1000000)
+  --idle N             idle client connections for the memory figure (default 1000)
+  --help               this text
+
+Environment: MYSQL_URL, PG_URL (defaults mysql://root@127.0.0.1:3306/test,
+postgres://postgres@127.0.0.1:5432/postgres). Results: bench/results/*.json.`;
+
+function positiveInt(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (!v || !Number.isInteger(n) || n <= 0) throw new Error(`${flag} wants a positive integer, got '${v ?? ''}'`);
+  return n;
+}
+
+/** Parses argv (without node and script); throws with a readable message on bad input. */
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes('--quick');
+  let only: Set<Workload> = new Set(WORKLOADS);
+  let rounds = 3;
+  let seconds = quick ? 6 : 8;
+  let clients: number[] = quick ? [8] : [1, 8, 32];
+  let streamRows = 1_000_000;
+  let idle = 1000;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case '--quick': break;
+      case '--help': case '-h': help = true; break;
+      case '--only': {
+        const names = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const bad = names.filter((n) => !(WORKLOADS as readonly string[]).includes(n));
+        if (bad.length || names.length === 0) throw new Error(`--only: unknown workload(s) '${bad.join(',')}'; choose from ${WORKLOADS.join(', ')}`);
+        only = new Set(names as Workload[]);
+        break;
+      }
+      case '--rounds': rounds = positiveInt(flag, value()); break;
+      case '--seconds': seconds = positiveInt(flag, value()); break;
+      case '--clients': clients = (value() ?? '').split(',').map((s) => positiveInt(flag, s.trim())); break;
+      case '--rows': streamRows = positiveInt(flag, value()); break;
+      case '--idle': idle = positiveInt(flag, value()); break;
+      default: throw new Error(`unknown option '${a}'\n\n${USAGE}`);
+    }
+  }
+  return {
+    quick, only, rounds, seconds, clients, scale: 5, streamRows,
+    latencyQueries: quick ? 2000 : 5000,
+    idle,
+    connectSeconds: quick ? 2 : 3,
+    sysbenchTables: 4,
+    sysbenchTableSize: quick ? 10_000 : 25_000,
+    help,
+  };
+}
