@@ -21,7 +21,7 @@ import { fmt, fmtRatio, renderTable } from './table.js';
 import { TARGETS, verdict, type Target } from './targets.js';
 import { connectRound } from './workloads/connect.js';
 import { classifyDecisionFigure, decisionCost } from './workloads/decision.js';
-import { idleMemory, type ServerConnections } from './workloads/idle.js';
+import { idleMemory, MIN_RELIABLE, type ServerConnections } from './workloads/idle.js';
 import { pointSelectLatency } from './workloads/latency.js';
 import { pgbenchInit, pgbenchRound, type PgbenchMode } from './workloads/pgbench.js';
 import { streamOnce, streamTableSql, STREAM_TABLE, type StreamRun } from './workloads/stream.js';
@@ -215,7 +215,7 @@ async function main(): Promise<number> {
   };
   const pgGate = sg('postgres', 'plain');
   const myGate = sg('mysql', 'plain');
-  const naFor = (dialect: string) => (gate ? `n/a (no sqlgate ${dialect} listener)` : sqlgateNa);
+  const naFor = (dialect?: string) => (gate ? `n/a (no sqlgate ${dialect ? `${dialect} ` : ''}listener)` : sqlgateNa);
 
   // --- pgbench ----------------------------------------------------------------
   if (want.has('pgbench')) {
@@ -316,7 +316,7 @@ async function main(): Promise<number> {
       log(`latency ${dialect}: direct p50 ${fmt(d?.p50, 0)} µs${g ? `, sqlgate p50 ${fmt(g.p50, 0)} µs` : ''}`);
     }
     addTarget(TARGETS.addedLatencyP50, added.length ? Math.max(...added) : undefined,
-      added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor('any'));
+      added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor());
     sections.push(`point SELECT latency, one client, ${opts.latencyQueries} queries per endpoint in alternating batches (µs)\n` +
       renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99'], rows));
   }
@@ -366,8 +366,8 @@ async function main(): Promise<number> {
         enforced === undefined ? '-' : enforced ? 'yes' : 'NO']);
     }
     const worse = (xs: number[]) => (xs.length ? Math.min(...xs) : undefined);
-    addTarget(TARGETS.streamUnmasked, worse(ratios.plain), ratios.plain.length ? `${fmtRatio(worse(ratios.plain))} (worse dialect)` : naFor('any'));
-    addTarget(TARGETS.streamMasked, worse(ratios.masked), ratios.masked.length ? `${fmtRatio(worse(ratios.masked))} (worse dialect)` : naFor('any'),
+    addTarget(TARGETS.streamUnmasked, worse(ratios.plain), ratios.plain.length ? `${fmtRatio(worse(ratios.plain))} (worse dialect)` : naFor());
+    addTarget(TARGETS.streamMasked, worse(ratios.masked), ratios.masked.length ? `${fmtRatio(worse(ratios.masked))} (worse dialect)` : naFor(),
       maskNotes.some((n) => n.includes('NOT enforced')) ? 'masking not enforced yet' : undefined);
     sections.push(`streaming ${streamRows.toLocaleString('en-US')} rows × 10 columns (rows/s, median of interleaved rounds)\n` +
       renderTable(['dialect', 'direct', 'sqlgate', 'sqlgate masked', 'plain/direct', 'masked/direct', 'sqlgate µs/row', 'mask applied'], rows) +
@@ -415,16 +415,19 @@ async function main(): Promise<number> {
     };
     const rows: string[][] = [];
     const sgFigures: number[] = [];
+    const idleNotes: string[] = [];
     for (const [label, ep, server] of [['postgres pgbouncer', pgBouncer, pgServer], ['postgres sqlgate', pgGate, pgServer], ['mysql sqlgate', myGate, myServer]] as const) {
       if (!ep) { rows.push([label, label.includes('sqlgate') ? naFor(label.split(' ')[0]) : 'n/a', '', '', '']); continue; }
       const r = await idleMemory(ep, opts.idle, server);
       report.idle[label] = r;
-      if (label.includes('sqlgate') && r.kbPerConnection !== undefined) sgFigures.push(r.kbPerConnection);
+      if (label.includes('sqlgate') && r.kbPerConnection !== undefined && r.reliable) sgFigures.push(r.kbPerConnection);
+      if (label.includes('sqlgate') && r.kbPerConnection !== undefined && !r.reliable) idleNotes.push(`${label}: only ${r.opened} connections, too few for a figure (need ${MIN_RELIABLE})`);
       log(`idle ${label}: ${r.opened ?? 0}/${r.requested} connections, ${fmt(r.kbPerConnection, 1)} KB each${r.cappedBy ? ` (capped by ${r.cappedBy})` : ''}${r.error ? `; ${r.error}` : ''}`);
       rows.push([label, `${r.opened ?? 0}/${r.requested}`, fmt(r.kbPerConnection, 1), `${fmt(r.rssBeforeMb, 1)} → ${fmt(r.rssAfterMb, 1)}`,
         [r.cappedBy ? `capped: ${r.cappedBy}` : '', r.error ?? ''].filter(Boolean).join('; ')]);
     }
-    addTarget(TARGETS.idleRss, sgFigures.length ? Math.max(...sgFigures) : undefined, sgFigures.length ? `${fmt(Math.max(...sgFigures), 1)} KB (worse dialect)` : sqlgateNa);
+    addTarget(TARGETS.idleRss, sgFigures.length ? Math.max(...sgFigures) : undefined,
+      sgFigures.length ? `${fmt(Math.max(...sgFigures), 1)} KB (worse dialect)` : gate ? 'n/a (no reliable figure)' : sqlgateNa, idleNotes.join('; ') || undefined);
     sections.push(`memory per idle client connection (proxy RSS delta / connections opened)\n` +
       renderTable(['proxy', 'open/asked', 'KB/conn', 'RSS MB', 'note'], rows));
   }

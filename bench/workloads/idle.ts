@@ -12,6 +12,7 @@ import { openClient, type AnyClient } from '../clients.js';
 import { errorLine, type Endpoint } from '../endpoints.js';
 import { rssBytes } from '../proc.js';
 import { sleep } from '../procs.js';
+import { median } from '../stats.js';
 
 /** Server-side connection accounting, run on an admin connection. */
 export interface ServerConnections {
@@ -30,11 +31,23 @@ export interface IdleResult {
   readonly rssAfterMb?: number;
   /** True when the proxy held one upstream connection per client. */
   readonly upstreamPerClient?: boolean;
+  /** False when too few connections could be opened for the figure to mean much. */
+  readonly reliable?: boolean;
   readonly cappedBy?: string;
   readonly error?: string;
 }
 
 const HEADROOM = 25;
+/** Connections needed before RSS growth says more than GC noise. */
+export const MIN_RELIABLE = 200;
+
+/** Median of a few RSS readings after a pause: one reading catches GC mid-flight. */
+async function steadyRss(pid: number): Promise<number> {
+  await sleep(700);
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) { xs.push(rssBytes(pid)); await sleep(150); }
+  return median(xs);
+}
 const PROBE = 10;
 
 /** Opens up to `requested` idle clients through the proxy and measures its RSS growth. */
@@ -42,8 +55,7 @@ export async function idleMemory(ep: Endpoint, requested: number, server: Server
   if (ep.proxyPid === undefined) return { requested, error: 'no proxy process' };
   const clients: AnyClient[] = [];
   try {
-    await sleep(500);
-    const rss0 = rssBytes(ep.proxyPid);
+    const rss0 = await steadyRss(ep.proxyPid);
     const before = await server.count();
     for (let i = 0; i < Math.min(PROBE, requested); i++) clients.push(await openClient(ep));
     const afterProbe = await server.count();
@@ -67,11 +79,12 @@ export async function idleMemory(ep: Endpoint, requested: number, server: Server
         else error ??= errorLine(o.reason);
       }
     }
-    await sleep(1000);
-    const rss1 = rssBytes(ep.proxyPid);
+    const rss1 = await steadyRss(ep.proxyPid);
     return {
       requested, opened: clients.length, upstreamPerClient,
       kbPerConnection: (rss1 - rss0) / 1024 / clients.length,
+      // Below this many connections a garbage-collected heap's drift hides the figure.
+      reliable: clients.length >= MIN_RELIABLE,
       rssBeforeMb: rss0 / 2 ** 20, rssAfterMb: rss1 / 2 ** 20,
       ...(cappedBy ? { cappedBy } : {}),
       ...(error ? { error: `stopped at ${clients.length}: ${error}` } : {}),

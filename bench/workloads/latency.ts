@@ -26,13 +26,15 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
   const clients = new Map<Endpoint, AnyClient>();
   const times = new Map<Endpoint, number[]>();
   for (const ep of endpoints) {
+    let c: AnyClient | undefined;
     try {
-      const c = await openClient(ep);
+      c = await openClient(ep);
       for (let i = 0; i < 200; i++) await c.query(`SELECT c1 FROM ${table} WHERE id = ${1 + ((i * 7919) % maxId)}`);
       clients.set(ep, c);
       times.set(ep, []);
     } catch (err) {
       out[ep.via as 'direct' | 'sqlgate'] = { error: errorLine(err) };
+      await c?.close();
     }
   }
   let n = 0;

@@ -51,7 +51,6 @@ class CountingQuery {
   first?: unknown[];
   private resolve!: () => void;
   private reject!: (e: Error) => void;
-  private failed?: Error;
   readonly done = new Promise<void>((res, rej) => { this.resolve = res; this.reject = rej; });
   constructor(private readonly text: string) {}
   submit(connection: { query(text: string): void }): void { connection.query(this.text); }
@@ -61,8 +60,10 @@ class CountingQuery {
   }
   handleCommandComplete(): void {}
   handleEmptyQuery(): void {}
-  handleError(err: Error): void { this.failed = err; }
-  handleReadyForQuery(): void { if (this.failed) this.reject(this.failed); else this.resolve(); }
+  // pg's client drops the active query when an ErrorResponse arrives, so the
+  // ReadyForQuery that follows never reaches us: settle on the error itself.
+  handleError(err: Error): void { this.reject(err); }
+  handleReadyForQuery(): void { this.resolve(); }
 }
 
 async function streamPg(c: pg.Client, sql: string): Promise<{ rows: number; first?: unknown[] }> {
