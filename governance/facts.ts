@@ -113,6 +113,12 @@ export interface StatementFacts {
   /** Whole-row references (PostgreSQL `t`, `to_jsonb(t)`, `(t).*`): every column of the table is read. */
   readonly wholeRows: readonly TableId[];
   readonly write: WriteFacts | undefined;
+  /**
+   * Every write when there is more than one (multi-table UPDATE/DELETE,
+   * data-modifying CTEs, PREPARE text): `write` is then the one most in need
+   * of a check (TRUNCATE, no WHERE, always-true, WHERE not on the target).
+   */
+  readonly writes?: readonly WriteFacts[];
   /** Tables a DDL statement creates, alters or drops. */
   readonly ddlTargets: readonly TableId[];
   readonly dynamic: readonly DynamicFacts[];

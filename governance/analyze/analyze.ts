@@ -1,0 +1,260 @@
+/**
+ * Statement analysis: SQL text in, one `StatementFacts` per statement out.
+ * PostgreSQL goes through libpg-query, MySQL through the digest lexer and
+ * node-sql-parser (or a keyword classifier for what that parser cannot
+ * read); both are lowered into the IR and resolved by `resolve.ts`.
+ * Never throws for bad SQL: what cannot be understood is reported in
+ * `unresolved`, and the engine refuses it (fail closed).
+ */
+import { LRUCache } from 'lru-cache';
+import type { Dialect, Hint, SessionChange, StatementFacts, TableId, WriteFacts } from '../facts.js';
+import type { Catalog, CatalogTable } from '../catalog/catalog.js';
+import type { Lowered, QName, Query } from './ir.js';
+import { lowered } from './ir.js';
+import { Resolver } from './resolve.js';
+import { initPg, lowerPg, pgFingerprint, pgHints, pgParse, pgReady, query as pgQuery } from './pg.js';
+import { parseSync } from 'libpg-query';
+import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
+import { splitMysql } from './lexer.js';
+
+/** Who is asking and where: everything besides the text that changes the analysis. */
+export interface AnalyzeContext {
+  readonly dialect: Dialect;
+  readonly catalog: Catalog;
+  /** Current database (MySQL `USE`; PostgreSQL the connected database). */
+  readonly database: string | undefined;
+  /** PostgreSQL search_path, resolved; ignored for MySQL. */
+  readonly searchPath: readonly string[];
+}
+
+/** Loads libpg-query's WebAssembly once; await it before the first `analyze`. */
+export async function initAnalysis(): Promise<void> {
+  await initPg();
+}
+
+interface Session {
+  database: string | undefined;
+  searchPath: readonly string[];
+}
+
+/** Analyses every statement of a (possibly multi-statement) text. */
+export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
+  const session: Session = { database: ctx.database, searchPath: ctx.searchPath };
+  const out: StatementFacts[] = [];
+  if (ctx.dialect === 'postgres') {
+    if (!pgReady()) return [unparsed(ctx.dialect, sql, '', [], 'PostgreSQL analysis used before initAnalysis()')];
+    for (const piece of pgParse(sql)) {
+      const hints = pgHints(piece.hintText ?? piece.text);
+      if (!piece.ast) { out.push(unparsed('postgres', piece.text, '', hints, `syntax error: ${piece.error ?? 'unparsable'}`)); continue; }
+      let low: Lowered;
+      try { low = lowerPg(piece.ast); } catch (err) { low = lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }); }
+      const facts = finish(low, piece.text, pgFingerprint(piece.text), hints, ctx, session);
+      out.push(facts);
+      applySession(facts.sessionChange, session);
+    }
+    if (out.length === 0) out.push(emptyFacts('postgres', sql));
+    return out;
+  }
+  const stmts = splitMysql(sql);
+  for (const s of stmts) {
+    const { lowered: low, nestedTexts } = lowerMysqlText(s);
+    const facts = finish(low, s.text, s.digest, s.hints, ctx, session, nestedTexts);
+    out.push(facts);
+    applySession(facts.sessionChange, session);
+  }
+  if (out.length === 0) out.push(emptyFacts('mysql', sql));
+  return out;
+}
+
+function applySession(change: SessionChange | undefined, s: Session): void {
+  if (!change) return;
+  if (change.kind === 'use') s.database = change.database;
+  else if (change.kind === 'search-path') s.searchPath = change.schemas;
+  // After a reset the server's default is not known here: later unqualified
+  // names in the same message fail to resolve rather than guess.
+  else if (change.kind === 'reset-search-path') s.searchPath = [];
+}
+
+function emptyFacts(dialect: Dialect, text: string): StatementFacts {
+  return { ...base(dialect, text, '', []), kind: 'other', verb: 'empty' };
+}
+
+function base(dialect: Dialect, text: string, fingerprint: string, hints: readonly Hint[]): StatementFacts {
+  return {
+    dialect, kind: 'other', verb: 'other', text, fingerprint, tablesRead: [], outputs: [], reads: [], wholeRows: [],
+    write: undefined, ddlTargets: [], dynamic: [], hints, sessionChange: undefined, unresolved: undefined,
+  };
+}
+
+function unparsed(dialect: Dialect, text: string, fingerprint: string, hints: readonly Hint[], message: string): StatementFacts {
+  return { ...base(dialect, text, fingerprint, hints), unresolved: { code: 'UNPARSED_STATEMENT', message } };
+}
+
+const viewCache = new WeakMap<CatalogTable, Query | null>();
+
+function parseView(dialect: Dialect, t: CatalogTable): Query | undefined {
+  const cached = viewCache.get(t);
+  if (cached !== undefined) return cached ?? undefined;
+  let q: Query | null = null;
+  if (t.viewDefinition) {
+    try {
+      if (dialect === 'postgres') {
+        const stmts = parseSync(t.viewDefinition).stmts ?? [];
+        if (stmts.length === 1 && stmts[0].stmt && 'SelectStmt' in stmts[0].stmt) q = pgQuery(stmts[0].stmt);
+      } else {
+        q = mysqlViewQuery(t.viewDefinition) ?? null;
+      }
+    } catch {
+      q = null;
+    }
+  }
+  viewCache.set(t, q);
+  return q ?? undefined;
+}
+
+/** Orders writes so the one most in need of a check is `write`. */
+function worst(writes: readonly WriteFacts[]): WriteFacts | undefined {
+  const score = (w: WriteFacts) => w.truncate ? 5 : (!w.hasWhere && !w.hasLimit && w.columns !== undefined) ? 4 : w.alwaysTrue ? 3 : !w.whereTouchesTarget ? 2 : 1;
+  let best: WriteFacts | undefined;
+  for (const w of writes) if (!best || score(w) > score(best)) best = w;
+  return best;
+}
+
+function finish(low: Lowered, text: string, fingerprint: string, hints: readonly Hint[], ctx: AnalyzeContext, session: Session, nested: readonly string[] = []): StatementFacts {
+  const resolver = new Resolver({
+    dialect: ctx.dialect, catalog: ctx.catalog, database: session.database, searchPath: session.searchPath,
+    parseView: (t) => parseView(ctx.dialect, t),
+  });
+  let outputs: StatementFacts['outputs'] = [];
+  try {
+    if (low.rel) {
+      const o = resolver.statement(low.rel);
+      if (low.returnsRows) outputs = o;
+    }
+    for (const q of low.sideQueries) resolver.sideQuery(q);
+    for (const e of low.exprs) resolver.looseExpr(e);
+  } catch (err) {
+    resolver.fail('UNRESOLVED_COLUMN', `analysis failed: ${(err as Error).message}`);
+  }
+  for (const d of low.dynamic) resolver.addDynamic(d);
+  const r = resolver.result(outputs);
+  const ddlTargets = low.ddlTargets.map((n) => ddlTarget(n, ctx, session));
+  const writes = low.explainOnly ? [] : r.writes;
+  let facts: StatementFacts = {
+    dialect: ctx.dialect, kind: low.kind, verb: low.verb, text, fingerprint,
+    tablesRead: r.tablesRead, outputs: r.outputs, reads: r.reads, wholeRows: r.wholeRows,
+    write: worst(writes), ...(writes.length > 1 ? { writes } : {}),
+    ddlTargets, dynamic: r.dynamic, hints, sessionChange: low.sessionChange,
+    unresolved: low.unresolved ?? r.unresolved,
+  };
+  if (low.alternative) {
+    const alt = finish({ ...low.alternative }, text, fingerprint, hints, ctx, { ...session });
+    if (alt.outputs.length !== facts.outputs.length) {
+      facts = { ...facts, unresolved: facts.unresolved ?? { code: 'UNPARSED_STATEMENT', message: 'an executable comment the server may or may not run changes the result columns' } };
+    }
+    const outputs = facts.outputs.map((o, i) => ({ ...o, sources: [...o.sources, ...(alt.outputs[i]?.sources ?? [])] }));
+    facts = { ...merge(facts, { ...alt, outputs: [] }), outputs };
+  }
+  // PREPARE s FROM 'text': the text is what EXECUTE will run; judge it now.
+  for (const n of nested) {
+    for (const f of analyze(n, { ...ctx, database: session.database, searchPath: session.searchPath })) facts = merge(facts, f);
+  }
+  // Rows of a prepared statement or a cursor come back later (EXECUTE,
+  // FETCH), where no mask can be tied to them: nothing of it counts as a
+  // maskable bare pass-through.
+  if (low.kind === 'prepare' || low.kind === 'execute' || low.verb === 'declare_cursor') {
+    facts = { ...facts, outputs: facts.outputs.map((o) => ({ ...o, sources: o.sources.map((x) => (x.bare ? { column: x.column, bare: false } : x)) })) };
+  }
+  return facts;
+}
+
+function merge(a: StatementFacts, b: StatementFacts): StatementFacts {
+  const uniq = <T>(list: readonly T[], key: (x: T) => string) => [...new Map(list.map((x) => [key(x), x])).values()];
+  const tk = (t: TableId) => `${t.database}.${t.schema}.${t.table}`;
+  const writes = [...(a.writes ?? (a.write ? [a.write] : [])), ...(b.writes ?? (b.write ? [b.write] : []))];
+  return {
+    ...a,
+    tablesRead: uniq([...a.tablesRead, ...b.tablesRead], tk),
+    outputs: [...a.outputs, ...b.outputs].map((o, index) => ({ ...o, index })),
+    reads: uniq([...a.reads, ...b.reads], (r) => `${tk(r.column)}.${r.column.column}:${r.place}`),
+    wholeRows: uniq([...a.wholeRows, ...b.wholeRows], tk),
+    write: worst(writes), ...(writes.length > 1 ? { writes } : {}),
+    ddlTargets: [...a.ddlTargets, ...b.ddlTargets],
+    dynamic: uniq([...a.dynamic, ...b.dynamic], (d) => `${d.kind}:${d.name ?? ''}`),
+    hints: [...a.hints, ...b.hints],
+    unresolved: a.unresolved ?? b.unresolved,
+    sessionChange: a.sessionChange ?? b.sessionChange,
+  };
+}
+
+function ddlTarget(n: QName, ctx: AnalyzeContext, session: Session): TableId {
+  if (ctx.dialect === 'mysql') {
+    const db = n.database ?? n.schema ?? session.database ?? '';
+    const t = ctx.catalog.lookup(db, db, n.name);
+    return { database: db, schema: db, table: t?.name ?? n.name };
+  }
+  const t = n.schema === undefined ? ctx.catalog.lookup(session.database, undefined, n.name, session.searchPath) : ctx.catalog.lookup(session.database, n.schema, n.name);
+  if (t) return { database: t.database, schema: t.schema, table: t.name };
+  const database = n.database ?? session.database ?? ctx.catalog.tables().find((x) => x.schema !== 'pg_catalog')?.database ?? '';
+  return { database, schema: n.schema ?? session.searchPath.find((s) => s !== '"$user"' && s !== '$user') ?? 'public', table: n.name };
+}
+
+// ---------------------------------------------------------------- cache
+
+const catalogIds = new WeakMap<Catalog, number>();
+let nextCatalogId = 1;
+
+function catalogId(c: Catalog): number {
+  let id = catalogIds.get(c);
+  if (id === undefined) catalogIds.set(c, id = nextCatalogId++);
+  return id;
+}
+
+const cache = new LRUCache<string, StatementFacts[]>({
+  max: 20_000,
+  // Bound memory by text size too: a few huge statements must not pin the heap.
+  maxSize: 64 * 1024 * 1024,
+  sizeCalculation: (v, k) => k.length * 2 + v.length * 512,
+});
+
+/** Statement kinds whose facts carry literal values (PREPARE text, setting values): never shared by digest. */
+const LITERAL_DEPENDENT = new Set(['prepare', 'execute', 'set', 'load_data', 'copy']);
+
+/**
+ * `analyze` behind an LRU cache. The key holds the dialect, database, search
+ * path, catalog identity and version, and the exact text, so two different
+ * statements or contexts never share an entry. Callers must treat the
+ * returned facts as immutable.
+ */
+export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
+  const key = `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  if (ctx.dialect !== 'mysql') {
+    const facts = analyze(sql, ctx);
+    cache.set(key, facts);
+    return facts;
+  }
+  // MySQL parsing is slow: statements that differ only in literals share one
+  // analysis through their digests. Analysis never depends on literal values
+  // (a constant predicate counts as always true whatever it is), and the
+  // statements whose facts do carry literals are excluded.
+  const stmts = splitMysql(sql);
+  const shareable = stmts.length > 0 && stmts.every((s) => !s.error && !s.alternative);
+  const dkey = shareable ? `mysql-digest\u0000${ctx.database ?? '\u0001'}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${stmts.map((s) => s.digest).join('\u0000;')}` : undefined;
+  const shared = dkey ? cache.get(dkey) : undefined;
+  if (shared && shared.length === stmts.length) {
+    const facts = shared.map((f, i) => ({ ...f, text: stmts[i].text }));
+    cache.set(key, facts);
+    return facts;
+  }
+  const facts = analyze(sql, ctx);
+  cache.set(key, facts);
+  if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
+  return facts;
+}
+
+/** For tests and benchmarks. */
+export function clearAnalysisCache(): void {
+  cache.clear();
+}

@@ -1,0 +1,200 @@
+/**
+ * The small relational form both dialects are lowered into. Scope
+ * resolution, `*` expansion and lineage (`resolve.ts`) are written once, on
+ * this form. Names are as the server will compare them: the PostgreSQL
+ * parser has already folded unquoted identifiers; MySQL names are kept as
+ * written and compared with the dialect's rules by the resolver.
+ */
+import type { DynamicFacts, SessionChange, Unresolved } from '../facts.js';
+import type { StatementKind } from '../../rules/policy-schema.js';
+
+/** A possibly qualified relation name: [database,] [schema,] name. */
+export interface QName {
+  readonly database?: string;
+  readonly schema?: string;
+  readonly name: string;
+}
+
+/** Scalar expressions. Unknown constructs become `other` over their children (conservative). */
+export type Expr =
+  /** `a`, `t.a`, `s.t.a`: the last part is the column (or, in PostgreSQL, possibly a whole-row table reference). */
+  | { readonly kind: 'column'; readonly path: readonly string[] }
+  /** `*` or `t.*` (outputs, count(*) excluded). */
+  | { readonly kind: 'star'; readonly path: readonly string[] }
+  /** A constant; `value` only for the booleans/NULL the always-true test looks at. */
+  | { readonly kind: 'literal'; readonly value?: boolean | null }
+  /** `$1`, `?`, `@var`, `@@sys`. */
+  | { readonly kind: 'param' }
+  | { readonly kind: 'func'; readonly name: string; readonly args: readonly Expr[]; readonly aggregate: boolean; readonly window?: readonly Expr[]; readonly star?: boolean }
+  /** Operators, CASE, casts, IN lists...: `op` is upper-case (`=`, `AND`, `OR`, `NOT`, `CASE`, `CAST`...). */
+  | { readonly kind: 'op'; readonly op: string; readonly args: readonly Expr[] }
+  | { readonly kind: 'subquery'; readonly mode: 'scalar' | 'exists' | 'in' | 'array'; readonly query: Query; readonly lhs?: Expr }
+  /** Field of a composite: `(t).col`, `(t).*`. */
+  | { readonly kind: 'field'; readonly base: Expr; readonly field: string | '*' }
+  /** A MySQL/PG construct that is safe to ignore for lineage (DEFAULT, intervals' units...). */
+  | { readonly kind: 'other'; readonly args: readonly Expr[] };
+
+export interface Target {
+  readonly expr: Expr;
+  /** Explicit alias. */
+  readonly alias?: string;
+}
+
+export interface OrderItem {
+  readonly expr: Expr;
+}
+
+export interface With {
+  readonly recursive: boolean;
+  readonly ctes: readonly Cte[];
+}
+
+export interface Cte {
+  readonly name: string;
+  readonly columns?: readonly string[];
+  /** A query, or a data-modifying statement (PostgreSQL `WITH d AS (DELETE ... RETURNING ...)`). */
+  readonly body: Query | WriteStmt;
+}
+
+export type Query = SelectQuery | SetOpQuery | ValuesQuery;
+
+export interface SelectQuery {
+  readonly kind: 'select';
+  readonly with?: With;
+  readonly distinctOn?: readonly Expr[];
+  readonly targets: readonly Target[];
+  readonly from: readonly FromItem[];
+  readonly where?: Expr;
+  readonly groupBy: readonly Expr[];
+  readonly having?: Expr;
+  readonly windows: readonly Expr[];
+  readonly orderBy: readonly OrderItem[];
+  readonly limit: boolean;
+  /** `SELECT ... INTO @x` / `INTO OUTFILE`: outputs do not reach the client. */
+  readonly into?: 'variable' | 'outfile' | 'table';
+}
+
+export interface SetOpQuery {
+  readonly kind: 'setop';
+  readonly op: string;
+  readonly with?: With;
+  readonly left: Query;
+  readonly right: Query;
+  readonly orderBy: readonly OrderItem[];
+  readonly limit: boolean;
+}
+
+export interface ValuesQuery {
+  readonly kind: 'values';
+  readonly rows: readonly (readonly Expr[])[];
+}
+
+export type FromItem =
+  | { readonly kind: 'table'; readonly name: QName; readonly alias?: string; readonly columnAliases?: readonly string[] }
+  | { readonly kind: 'derived'; readonly query: Query; readonly alias?: string; readonly columnAliases?: readonly string[]; readonly lateral: boolean }
+  /** Set-returning function in FROM (generate_series, unnest, json_to_recordset, JSON_TABLE...). */
+  | { readonly kind: 'function'; readonly func: Expr; readonly alias?: string; readonly columnAliases?: readonly string[] }
+  | { readonly kind: 'join'; readonly left: FromItem; readonly right: FromItem; readonly on?: Expr; readonly using?: readonly string[]; readonly natural: boolean };
+
+export interface Assignment {
+  /** Target column (qualifier allowed in MySQL multi-table UPDATE). */
+  readonly column: string;
+  readonly qualifier?: string;
+  readonly value: Expr;
+}
+
+export interface InsertStmt {
+  readonly kind: 'insert';
+  readonly with?: With;
+  readonly target: QName;
+  readonly alias?: string;
+  /** Explicit column list; undefined means all columns in order. */
+  readonly columns?: readonly string[];
+  readonly source?: Query;
+  /** ON CONFLICT DO UPDATE / ON DUPLICATE KEY UPDATE. */
+  readonly upsert?: { readonly sets: readonly Assignment[]; readonly where?: Expr };
+  readonly returning: readonly Target[];
+  readonly replace: boolean;
+}
+
+export interface UpdateStmt {
+  readonly kind: 'update';
+  readonly with?: With;
+  /** The table(s) named after UPDATE; MySQL may join several. */
+  readonly tables: readonly FromItem[];
+  /** PostgreSQL UPDATE ... FROM. */
+  readonly from: readonly FromItem[];
+  readonly sets: readonly Assignment[];
+  readonly where?: Expr;
+  readonly orderBy: readonly OrderItem[];
+  readonly limit: boolean;
+  readonly returning: readonly Target[];
+}
+
+export interface DeleteStmt {
+  readonly kind: 'delete';
+  readonly with?: With;
+  /** Tables rows are deleted from (names or aliases appearing in `from`). */
+  readonly targets: readonly QName[];
+  /** FROM list (MySQL multi-table) or the target plus PostgreSQL USING. */
+  readonly from: readonly FromItem[];
+  readonly where?: Expr;
+  readonly orderBy: readonly OrderItem[];
+  readonly limit: boolean;
+  readonly returning: readonly Target[];
+}
+
+export interface MergeStmt {
+  readonly kind: 'merge';
+  readonly with?: With;
+  readonly target: FromItem & { readonly kind: 'table' };
+  readonly source: FromItem;
+  readonly on: Expr;
+  readonly sets: readonly Assignment[];
+  readonly insertColumns: readonly string[];
+  readonly insertValues: readonly Expr[];
+  readonly conditions: readonly Expr[];
+  readonly deletes: boolean;
+}
+
+export interface TruncateStmt {
+  readonly kind: 'truncate';
+  readonly targets: readonly QName[];
+}
+
+export type WriteStmt = InsertStmt | UpdateStmt | DeleteStmt | MergeStmt | TruncateStmt;
+
+export interface QueryStmt {
+  readonly kind: 'query';
+  readonly query: Query;
+}
+
+/** The relational part of a statement, when it has one. */
+export type RelStmt = QueryStmt | WriteStmt;
+
+/** What a dialect front end hands the resolver for one statement. */
+export interface Lowered {
+  readonly kind: StatementKind;
+  readonly verb: string;
+  readonly rel?: RelStmt;
+  /** Queries read by the statement but not returned (CREATE VIEW/TABLE AS, SET @x := (...), COPY (q) TO file). */
+  readonly sideQueries: readonly Query[];
+  /** Whether `rel`'s outputs reach the client. */
+  readonly returnsRows: boolean;
+  readonly ddlTargets: readonly QName[];
+  readonly dynamic: readonly DynamicFacts[];
+  readonly sessionChange?: SessionChange;
+  readonly unresolved?: Unresolved;
+  /** Statement texts to analyse as well (PREPARE s FROM 'text'). */
+  readonly nested: readonly string[];
+  /** Expressions evaluated outside any table scope (SET x = f(...), CALL args, DO). */
+  readonly exprs: readonly Expr[];
+  /** EXPLAIN without ANALYZE: the statement is planned, not run, so its writes do not happen. */
+  readonly explainOnly?: boolean;
+  /** MySQL: the reading without executable comments the server may skip; both are judged. */
+  readonly alternative?: Lowered;
+}
+
+export function lowered(kind: StatementKind, verb: string, more: Partial<Lowered> = {}): Lowered {
+  return { kind, verb, sideQueries: [], returnsRows: false, ddlTargets: [], dynamic: [], nested: [], exprs: [], ...more };
+}

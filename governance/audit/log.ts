@@ -1,0 +1,236 @@
+/**
+ * The audit sink: one JSON line per AuditEvent, written with pino, chained by
+ * hashes (chain.ts) so that `sqlgate audit verify` finds any edited, deleted,
+ * reordered or truncated record. The chain continues across restarts: on
+ * open, the last record of the file is read and checked.
+ *
+ * Fail closed (DESIGN.md decision 10): once a write has failed, or the
+ * buffer of an asynchronous sink overflowed, every later `write` throws
+ * AUDIT_UNAVAILABLE, and callers refuse the statement rather than run it
+ * unaudited. Secrets are scrubbed before hashing (redact.ts).
+ *
+ * One file belongs to one writer: two processes appending to the same file
+ * would interleave two chains. Give each node its own file.
+ */
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { SqlgateError } from '../errors.js';
+import type { AuditEvent } from './event.js';
+import { GENESIS, checkLine, sha256Hex } from './chain.js';
+import { redactSql, scrubSecrets } from './redact.js';
+
+export interface AuditLogOptions {
+  readonly file: string;
+  /** This node's id, used when an event leaves `node` empty. */
+  readonly node: string;
+  /**
+   * true (default): each record is written with a synchronous write before
+   * `write` returns, so an acknowledged statement is on disk (modulo the OS
+   * cache). false: records are buffered and written asynchronously, up to
+   * `maxBufferBytes`; overflow or a failed write fails the sink.
+   */
+  readonly sync?: boolean;
+  readonly maxBufferBytes?: number;
+}
+
+/** Where a written record landed in the chain. */
+export interface AuditReceipt {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+export class AuditLog {
+  readonly file: string;
+  readonly #node: string;
+  readonly #dest: SonicBoom;
+  readonly #logger: Logger;
+  #seq: number;
+  #prev: string;
+  #failure: Error | undefined;
+  #closed = false;
+
+  private constructor(opts: AuditLogOptions, fd: number, seq: number, prev: string) {
+    this.file = opts.file;
+    this.#node = opts.node;
+    this.#seq = seq;
+    this.#prev = prev;
+    const sync = opts.sync !== false;
+    this.#dest = pino.destination({ fd, sync, minLength: 0, maxLength: sync ? 0 : (opts.maxBufferBytes ?? 16 * 1024 * 1024) });
+    this.#dest.on('error', (err: Error) => this.#fail(err));
+    this.#dest.on('drop', () => this.#fail(new Error('audit buffer overflow: the sink cannot keep up')));
+    // The level formatter names the record kind; no time/pid/hostname: the event carries its own.
+    this.#logger = pino({ base: undefined, timestamp: false, formatters: { level: () => ({ kind: 'audit' }) } }, this.#dest);
+  }
+
+  /**
+   * Opens (creating if needed) the audit file and picks the chain up from its
+   * last record. Throws AUDIT_UNAVAILABLE if the file cannot be opened or its
+   * last record is broken (run `sqlgate audit verify`, then rotate the file).
+   */
+  static open(opts: AuditLogOptions): AuditLog {
+    let fd: number;
+    try {
+      mkdirSync(dirname(opts.file), { recursive: true });
+      fd = openSync(opts.file, 'a+', 0o600);
+    } catch (e) {
+      throw new SqlgateError('AUDIT_UNAVAILABLE', `sqlgate: cannot open audit log ${opts.file}: ${(e as Error).message}`, { cause: e });
+    }
+    let seq = 0;
+    let prev = GENESIS;
+    try {
+      const last = readLastLine(fd);
+      if (last !== undefined) {
+        if (!last.complete) throw new Error('it ends in a partial record');
+        const r = checkLine(last.line);
+        if ('reason' in r) throw new Error(`its last record is broken: ${r.reason}`);
+        seq = r.record.seq;
+        prev = r.record.hash;
+      }
+    } catch (e) {
+      closeSync(fd);
+      throw new SqlgateError('AUDIT_UNAVAILABLE',
+        `sqlgate: audit log ${opts.file} cannot be continued: ${(e as Error).message}; run 'sqlgate audit verify ${opts.file}' and move the file aside`);
+    }
+    return new AuditLog(opts, fd, seq, prev);
+  }
+
+  /** Sequence number of the last record written (0 for an empty file). */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** Why the sink failed, if it has. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Appends one record. Throws AUDIT_UNAVAILABLE if the sink has failed or is closed. */
+  write(event: AuditEvent): AuditReceipt {
+    this.#check();
+    const body = { seq: this.#seq + 1, prev: this.#prev, ...this.#clean(event) };
+    // pino writes `{"kind":"audit",…body,"hash":…}`; hash the same text minus the hash.
+    const hash = sha256Hex(JSON.stringify({ kind: 'audit', ...body }));
+    try {
+      this.#logger.info({ ...body, hash });
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+    this.#check();
+    this.#seq = body.seq;
+    this.#prev = hash;
+    return { seq: body.seq, hash };
+  }
+
+  /** Forces buffered records to the file. Throws AUDIT_UNAVAILABLE on failure. */
+  flush(): void {
+    this.#check();
+    try {
+      this.#dest.flushSync();
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+    this.#check();
+  }
+
+  /** Flushes and closes the file; later writes throw. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#failure) {
+      // A failed sink may never drain: drop what is left rather than hang.
+      this.#dest.destroy();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.#dest.once('close', () => resolve());
+      this.#dest.once('error', () => resolve());
+      this.#dest.end();
+    });
+  }
+
+  #check(): void {
+    if (this.#failure) {
+      throw new SqlgateError('AUDIT_UNAVAILABLE',
+        `sqlgate: the audit log is unavailable (${this.#failure.message}); statements are refused until it is restored`,
+        { cause: this.#failure });
+    }
+    if (this.#closed) throw new SqlgateError('AUDIT_UNAVAILABLE', 'sqlgate: the audit log is closed');
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+  }
+
+  /** A fixed field order, secrets scrubbed, strings made well-formed so the written bytes are the hashed bytes. */
+  #clean(e: AuditEvent): Record<string, unknown> {
+    const sql = e.sql === undefined ? undefined : redactSql(wellFormed(e.sql));
+    const secrets = sql?.secrets ?? [];
+    const sensitive = sql?.sensitive ?? false;
+    const scrub = (v: unknown): unknown => {
+      if (typeof v === 'string') return scrubSecrets(wellFormed(v), secrets, sensitive);
+      if (Array.isArray(v)) return v.map(scrub);
+      if (typeof v === 'bigint') return v.toString();
+      if (v && typeof v === 'object') {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), scrub(x)]));
+      }
+      if (typeof v === 'number' && !Number.isFinite(v)) return null;
+      return v;
+    };
+    return {
+      time: e.time,
+      node: e.node || this.#node,
+      session: e.session,
+      user: e.user,
+      clientIp: e.clientIp,
+      door: e.door,
+      type: e.type,
+      instance: e.instance,
+      database: e.database,
+      sql: sql?.text,
+      fingerprint: e.fingerprint === undefined ? undefined : redactSql(wellFormed(e.fingerprint)).text,
+      decision: e.decision,
+      rules: [...e.rules],
+      durationMs: e.durationMs,
+      rowsReturned: e.rowsReturned,
+      rowsAffected: e.rowsAffected,
+      error: e.error === undefined ? undefined : { code: e.error.code, message: scrub(e.error.message) },
+      operation: e.operation,
+      detail: e.detail === undefined ? undefined : scrub(e.detail),
+    };
+  }
+}
+
+function wellFormed(s: string): string {
+  return (s as string & { toWellFormed(): string }).toWellFormed();
+}
+
+/** The last line of a file (without its newline), read backwards in chunks. */
+function readLastLine(fd: number): { line: string; complete: boolean } | undefined {
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.size === 0) return undefined;
+  const chunk = 64 * 1024;
+  let end = st.size;
+  const parts: Buffer[] = [];
+  let complete: boolean | undefined;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk);
+    const buf = Buffer.alloc(end - start);
+    readSync(fd, buf, 0, buf.length, start);
+    let b = buf;
+    if (complete === undefined) {
+      complete = b[b.length - 1] === 0x0a;
+      if (complete) b = b.subarray(0, b.length - 1);
+    }
+    const nl = b.lastIndexOf(0x0a);
+    if (nl >= 0) {
+      parts.unshift(b.subarray(nl + 1));
+      break;
+    }
+    parts.unshift(b);
+    end = start;
+  }
+  return { line: Buffer.concat(parts).toString('utf8'), complete: complete ?? false };
+}

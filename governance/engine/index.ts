@@ -1,0 +1,226 @@
+/**
+ * The compiled policy index: for one (policy version, user, instance) the
+ * grants, labels and masks that can apply, as matchers, with per-object
+ * answers memoised. Built once per policy object and reused by every
+ * statement of every session until the policy is reloaded.
+ *
+ * Name matching: grants follow the dialect (PostgreSQL names are exact — the
+ * analysis already folded unquoted ones; MySQL column names are
+ * case-insensitive, database and table names as the server stores them).
+ * Labels and masks match case-insensitively in both dialects: a spelling
+ * slip in the policy must over-protect, never silently unprotect.
+ */
+import type { Dialect, ColumnId, TableId } from '../facts.js';
+import type { Mask, Policy, Privilege, StatementKind } from '../../rules/policy-schema.js';
+import type { Principal } from '../../rules/principal.js';
+import { READ_ONLY_KINDS } from '../../rules/statement-kinds.js';
+import { effectiveLimits } from '../../rules/limits.js';
+
+type Matcher = (value: string) => boolean;
+
+const ALL_PRIVS: readonly Privilege[] = ['select', 'insert', 'update', 'delete', 'ddl'];
+
+function matcher(pattern: string, caseInsensitive: boolean): Matcher {
+  if (pattern === '*') return () => true;
+  if (!pattern.includes('*')) {
+    if (!caseInsensitive) return (v) => v === pattern;
+    const p = pattern.toLowerCase();
+    return (v) => v.toLowerCase() === p;
+  }
+  const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', caseInsensitive ? 'i' : '');
+  return (v) => re.test(v);
+}
+
+interface ObjectMatch {
+  readonly db: Matcher;
+  readonly schema: Matcher;
+  readonly table: Matcher;
+}
+
+function objectMatch(dialect: Dialect, o: { database: string; schema: string; table: string }, ci: boolean): ObjectMatch {
+  return {
+    db: matcher(o.database, ci),
+    // MySQL has no schema level: its database is its schema.
+    schema: dialect === 'mysql' ? () => true : matcher(o.schema, ci),
+    table: matcher(o.table, ci),
+  };
+}
+
+function tableMatches(m: ObjectMatch, t: TableId): boolean {
+  return m.table(t.table) && m.db(t.database) && m.schema(t.schema);
+}
+
+interface CompiledGrant extends ObjectMatch {
+  /** undefined: the whole table. */
+  readonly columns: readonly { readonly pattern: string; readonly match: Matcher }[] | undefined;
+  readonly privileges: ReadonlySet<Privilege>;
+  readonly explicitTable: boolean;
+}
+
+interface CompiledLabel extends ObjectMatch {
+  readonly column: { readonly pattern: string; readonly match: Matcher } | undefined;
+  readonly level: number;
+}
+
+interface CompiledMask extends ObjectMatch {
+  readonly column: Matcher;
+  readonly mask: Mask;
+}
+
+function tkey(t: TableId): string {
+  return `${t.database}\u0000${t.schema}\u0000${t.table}`;
+}
+
+function ckey(c: ColumnId): string {
+  return `${tkey(c)}\u0000${c.column}`;
+}
+
+function expand(privs: readonly Privilege[]): Set<Privilege> {
+  return new Set(privs.includes('all') ? ALL_PRIVS : privs);
+}
+
+function compilePrincipal(policy: Policy, userName: string, instanceName: string): Principal | undefined {
+  const user = policy.users[userName];
+  const instance = policy.instances[instanceName];
+  if (!user || !instance) return undefined;
+  const dialect: Dialect = instance.protocol === 'mysql' ? 'mysql' : 'postgres';
+  const inInstance = (p: string) => matcher(p, false)(instanceName);
+  const roleNames = user.roles.filter((r) => policy.roles[r] !== undefined);
+  const roles = roleNames.map((r) => policy.roles[r]);
+
+  const grants: CompiledGrant[] = [];
+  for (const role of roles) {
+    for (const g of role.grants) {
+      if (!inInstance(g.instance)) continue;
+      const om = objectMatch(dialect, g, false);
+      const columns = g.columns?.some((c) => c === '*') ? undefined
+        : g.columns?.map((c) => ({ pattern: c, match: matcher(c, dialect === 'mysql') }));
+      grants.push({ ...om, columns, privileges: expand(g.privileges), explicitTable: !g.table.includes('*') });
+    }
+  }
+  const labels: CompiledLabel[] = policy.labels.filter((l) => inInstance(l.instance)).map((l) => ({
+    ...objectMatch(dialect, l, true),
+    column: l.column === undefined ? undefined : { pattern: l.column, match: matcher(l.column, true) },
+    level: l.level,
+  }));
+  const userRoles = new Set(roleNames);
+  const masks: CompiledMask[] = policy.masking
+    .filter((m) => inInstance(m.instance))
+    .filter((m) => (m.roles === undefined || m.roles.some((r) => userRoles.has(r))) && !m.exempt_roles.some((r) => userRoles.has(r)))
+    .map((m) => ({ ...objectMatch(dialect, m, true), column: matcher(m.column, true), mask: m }));
+
+  const kinds = new Set<StatementKind>();
+  for (const role of roles) for (const k of role.statement_kinds ?? READ_ONLY_KINDS) kinds.add(k);
+  if (roles.length === 0) for (const k of READ_ONLY_KINDS) kinds.add(k);
+
+  const colPrivs = new Map<string, ReadonlySet<Privilege>>();
+  const tablePrivs = new Map<string, ReadonlySet<Privilege>>();
+  const wholePrivs = new Map<string, ReadonlySet<Privilege>>();
+  const colLabels = new Map<string, number>();
+  const colMasks = new Map<string, Mask | null>();
+
+  const principal: Principal = {
+    user: userName,
+    definition: user,
+    instanceName,
+    instance,
+    dialect,
+    roles: roleNames,
+    kinds,
+    procedures: roles.flatMap((r) => r.procedures),
+    fileIo: roles.some((r) => r.allow_file_io),
+    maySkip: new Set(roles.flatMap((r) => r.may_skip)),
+    ddlAnywhere: grants.some((g) => g.columns === undefined && g.privileges.has('ddl')),
+    limits: effectiveLimits(policy.limits, instance.limits, user.limits),
+    privileges(c) {
+      const k = ckey(c);
+      let s = colPrivs.get(k);
+      if (!s) {
+        const out = new Set<Privilege>();
+        for (const g of grants) {
+          if (!tableMatches(g, c)) continue;
+          if (g.columns && !g.columns.some((x) => x.match(c.column))) continue;
+          for (const p of g.privileges) out.add(p);
+        }
+        colPrivs.set(k, (s = out));
+      }
+      return s;
+    },
+    tablePrivileges(t) {
+      const k = tkey(t);
+      let s = tablePrivs.get(k);
+      if (!s) {
+        const out = new Set<Privilege>();
+        for (const g of grants) if (tableMatches(g, t)) for (const p of g.privileges) out.add(p);
+        tablePrivs.set(k, (s = out));
+      }
+      return s;
+    },
+    wholeTablePrivileges(t) {
+      const k = tkey(t);
+      let s = wholePrivs.get(k);
+      if (!s) {
+        const out = new Set<Privilege>();
+        for (const g of grants) if (!g.columns && tableMatches(g, t)) for (const p of g.privileges) out.add(p);
+        wholePrivs.set(k, (s = out));
+      }
+      return s;
+    },
+    explicitColumnGrant(c, priv) {
+      return grants.some((g) => g.explicitTable && g.privileges.has(priv) && tableMatches(g, c)
+        && g.columns !== undefined && g.columns.some((x) => !x.pattern.includes('*') && x.match(c.column)));
+    },
+    explicitTableGrant(t, priv) {
+      return grants.some((g) => g.explicitTable && g.privileges.has(priv) && tableMatches(g, t));
+    },
+    columnLabel(c) {
+      const k = ckey(c);
+      let level = colLabels.get(k);
+      if (level === undefined) {
+        level = 0;
+        for (const l of labels) if (l.column && l.level > level && l.column.match(c.column) && tableMatches(l, c)) level = l.level;
+        colLabels.set(k, level);
+      }
+      return level;
+    },
+    tableLabel(t) {
+      let level = 0;
+      for (const l of labels) if (!l.column && l.level > level && tableMatches(l, t)) level = l.level;
+      return level;
+    },
+    columnLabelsOf(t) {
+      return labels.filter((l) => l.column && tableMatches(l, t)).map((l) => ({ column: l.column!.pattern.includes('*') ? '*' : l.column!.pattern, level: l.level }));
+    },
+    mask(c) {
+      const k = ckey(c);
+      let m = colMasks.get(k);
+      if (m === undefined) {
+        m = masks.find((x) => x.column(c.column) && tableMatches(x, c))?.mask ?? null;
+        colMasks.set(k, m);
+      }
+      return m ?? undefined;
+    },
+    masksTable(t) {
+      return masks.some((x) => tableMatches(x, t));
+    },
+  };
+  return principal;
+}
+
+const compiled = new WeakMap<Policy, Map<string, Principal | null>>();
+
+/**
+ * The principal for a user on an instance under this policy, or undefined
+ * when either is unknown. Cached per policy object: a reload makes a new one.
+ */
+export function principalFor(policy: Policy, user: string, instance: string): Principal | undefined {
+  let byUser = compiled.get(policy);
+  if (!byUser) compiled.set(policy, (byUser = new Map()));
+  const key = `${user}\u0000${instance}`;
+  let p = byUser.get(key);
+  if (p === undefined) {
+    p = compilePrincipal(policy, user, instance) ?? null;
+    byUser.set(key, p);
+  }
+  return p ?? undefined;
+}

@@ -1,0 +1,122 @@
+/**
+ * judge(sql, session) → Judgement for one client message: analyse every
+ * statement, decide each, and deny the whole message if any statement is
+ * denied, so a multi-statement string whose second statement is bad runs
+ * nothing. A USE or SET search_path inside the message changes how the
+ * statements after it resolve, as it will on the server: the analysis
+ * carries the change along, and when it also means another catalog (another
+ * PostgreSQL database's), the rest of the message is analysed again on it.
+ */
+import type { Judgement, SessionContext } from '../decision.js';
+import type { Dialect, StatementFacts, TableId } from '../facts.js';
+import type { Policy } from '../../rules/policy-schema.js';
+import { SqlgateError } from '../errors.js';
+import { decide, type EngineDecision } from './decide.js';
+
+/** The catalog surface the engine needs (row estimates and column lists). */
+export interface EngineCatalog {
+  readonly version: number;
+  lookup(database: string | undefined, schema: string | undefined, name: string, searchPath?: readonly string[]): { readonly rows: number; readonly columns: readonly { readonly name: string }[] } | undefined;
+}
+
+export interface AnalyzeContext<C> {
+  readonly dialect: Dialect;
+  readonly catalog: C;
+  readonly database: string | undefined;
+  readonly searchPath: readonly string[];
+}
+
+/** `governance/analyze` as the engine sees it. */
+export type Analyzer<C> = (sql: string, ctx: AnalyzeContext<C>) => StatementFacts[];
+
+export interface JudgeOptions<C extends EngineCatalog> {
+  readonly policy: Policy;
+  readonly analyze: Analyzer<C>;
+  /** The catalog for a database of the session's instance. */
+  readonly catalogFor: (database: string | undefined) => C | Promise<C>;
+  /** Affected-row estimate for change-approval; default: the target table's row estimate. */
+  readonly estimate?: (facts: StatementFacts, catalog: C) => number | undefined | Promise<number | undefined>;
+  /** The change was approved (ticket execution): change-approval passes. */
+  readonly approved?: boolean;
+}
+
+export interface EngineJudgement extends Judgement {
+  readonly statements: readonly EngineDecision[];
+}
+
+function unparsed(dialect: Dialect, sql: string, message: string): StatementFacts {
+  return {
+    dialect, kind: 'other', verb: 'unparsed', text: sql, fingerprint: '', tablesRead: [], outputs: [], reads: [], wholeRows: [],
+    write: undefined, ddlTargets: [], dynamic: [], hints: [], sessionChange: undefined,
+    unresolved: { code: 'UNPARSED_STATEMENT', message },
+  };
+}
+
+function safeAnalyze<C>(analyze: Analyzer<C>, sql: string, ctx: AnalyzeContext<C>): StatementFacts[] {
+  try {
+    const out = analyze(sql, ctx);
+    return out.length > 0 ? out : [];
+  } catch (err) {
+    // An analysis crash is a statement we did not understand: fail closed.
+    const msg = err instanceof SqlgateError ? err.message : `analysis failed: ${(err as Error).message}`;
+    return [unparsed(ctx.dialect, sql, msg)];
+  }
+}
+
+/** Upper bound of rows a write touches: the target's row estimate (inserts from VALUES: 1). */
+export function catalogEstimate(facts: StatementFacts, catalog: EngineCatalog): number | undefined {
+  const w = facts.write;
+  if (!w) return undefined;
+  const isInsert = facts.kind === 'insert' || facts.kind === 'replace' || facts.verb.toLowerCase().includes('insert');
+  if (isInsert && facts.tablesRead.length === 0) return 1;
+  if (isInsert) return undefined;
+  const t = catalog.lookup(w.target.database, w.target.schema, w.target.table);
+  return t && t.rows > 0 ? t.rows : undefined;
+}
+
+function catalogHelpers(catalog: EngineCatalog) {
+  return {
+    tableRows: (t: TableId) => catalog.lookup(t.database, t.schema, t.table)?.rows,
+    tableColumns: (t: TableId) => catalog.lookup(t.database, t.schema, t.table)?.columns.map((c) => c.name),
+  };
+}
+
+export async function judge<C extends EngineCatalog>(session: SessionContext, sql: string, opts: JudgeOptions<C>): Promise<EngineJudgement> {
+  let database = session.database;
+  let searchPath = session.searchPath;
+  let catalog = await opts.catalogFor(database);
+  let facts = safeAnalyze(opts.analyze, sql, { dialect: session.dialect, catalog, database, searchPath });
+  if (facts.length === 0) facts = [unparsed(session.dialect, sql, 'no statement found')];
+  const decisions: EngineDecision[] = [];
+  for (let i = 0; i < facts.length; i++) {
+    const f = facts[i];
+    const est = opts.estimate ? await opts.estimate(f, catalog) : catalogEstimate(f, catalog);
+    decisions.push(decide(f, {
+      policy: opts.policy, user: session.user, instance: session.instance,
+      estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
+    }));
+    const change = f.sessionChange;
+    if (!change || i === facts.length - 1) continue;
+    let changed = false;
+    if (change.kind === 'use' && change.database !== database) { database = change.database; changed = true; }
+    else if (change.kind === 'search-path') { searchPath = change.schemas; changed = true; }
+    else if (change.kind === 'reset-search-path') { searchPath = session.searchPath; changed = true; }
+    if (!changed) continue;
+    // The analysis applies USE / search_path to the statements after it on its
+    // own; only a change of catalog (another database's) needs a re-read.
+    const next = await opts.catalogFor(database);
+    if (next === catalog) continue;
+    catalog = next;
+    const rest: StatementFacts[] = [];
+    for (const g of facts.slice(i + 1)) rest.push(...safeAnalyze(opts.analyze, g.text, { dialect: session.dialect, catalog, database, searchPath }));
+    facts = [...facts.slice(0, i + 1), ...rest];
+  }
+  const deny = decisions.find((d) => d.verdict === 'deny');
+  const approval = decisions.find((d) => d.verdict === 'needs-approval');
+  return {
+    verdict: deny ? 'deny' : approval ? 'needs-approval' : 'allow',
+    statements: decisions,
+    refusal: deny ?? approval,
+    raw: decisions.some((d) => d.raw),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * column-acl: table and column grants, per privilege. A grant without a
+ * column list covers the whole table, columns added later included; grants
+ * from every role merge. Every place a column is read needs `select` on it
+ * (a predicate is as good as a select list to an attacker); written columns
+ * need insert/update; DELETE needs delete on the table; DDL needs ddl.
+ *
+ * A bare output of a column without a grant is not refused here when a
+ * masking rule covers it for this user and the user may read the table:
+ * the masking rule then shows it masked (DESIGN.md decision 3).
+ */
+import type { Privilege } from './policy-schema.js';
+import type { ColumnId, TableId } from '../governance/facts.js';
+import { columnAccesses, placeWords } from './column-access.js';
+import { showColumn, showTable } from './principal.js';
+import { result, writeKind, type Refusal, type RuleInput, type RuleResult } from './rule.js';
+import { freelyReadable } from './system-objects.js';
+
+export const id = 'column-acl';
+
+function keyOf(t: TableId): string {
+  return `${t.database}\u0000${t.schema}\u0000${t.table}`;
+}
+
+export function check({ facts, principal, context }: RuleInput): RuleResult {
+  const r = result();
+  const d = facts.dialect;
+  const seen = new Set<string>();
+  const deny = (x: Refusal, detail: string) => {
+    if (seen.has(x.text)) return;
+    seen.add(x.text);
+    r.refusals.push(x);
+    r.outcomes.push({ rule: id, outcome: 'deny', detail });
+  };
+  const tableOk = new Map<string, boolean>();
+  const canSeeTable = (t: TableId): boolean => {
+    const k = keyOf(t);
+    let ok = tableOk.get(k);
+    if (ok === undefined) {
+      ok = freelyReadable(d, t) || principal.tablePrivileges(t).has('select');
+      tableOk.set(k, ok);
+    }
+    return ok;
+  };
+  const tableDenied = (t: TableId, priv: Privilege) =>
+    deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `no ${priv} privilege on table ${showTable(d, t)}` }, `${priv} on ${showTable(d, t)}: no grant`);
+
+  for (const t of facts.tablesRead) if (!canSeeTable(t)) tableDenied(t, 'select');
+
+  const { columns, unexpandedWholeRows } = columnAccesses(facts, context);
+  let masked = 0;
+  for (const a of columns) {
+    const c: ColumnId = a.column;
+    if (freelyReadable(d, c)) continue;
+    if (!canSeeTable(c)) { tableDenied(c, 'select'); continue; }
+    if (principal.privileges(c).has('select')) continue;
+    if (a.bare && principal.mask(c)) { masked++; continue; }
+    deny({ rule: id, code: 'COLUMN_ACCESS_DENIED', text: `no select privilege on column ${showColumn(d, c)} (read in ${placeWords(a.place)})` },
+      `select on ${showColumn(d, c)} in ${a.place}: no grant`);
+  }
+  for (const { table } of unexpandedWholeRows) {
+    if (freelyReadable(d, table)) continue;
+    if (!principal.wholeTablePrivileges(table).has('select')) {
+      deny({ rule: id, code: 'COLUMN_ACCESS_DENIED', text: `a whole-row reference to ${showTable(d, table)} needs select on every column of it` },
+        `whole row of ${showTable(d, table)}: no table-wide select grant`);
+    }
+  }
+
+  const w = facts.write;
+  const wk = writeKind(facts);
+  if (w && wk) {
+    const needs: Privilege[] = wk === 'insert' ? ['insert'] : wk === 'update' ? ['update'] : wk === 'delete' || wk === 'truncate' ? ['delete']
+      : wk === 'replace' ? ['insert', 'delete'] : ['insert', 'update'];
+    for (const priv of needs) {
+      if (!principal.tablePrivileges(w.target).has(priv)) { tableDenied(w.target, priv); continue; }
+      if (priv === 'insert' || priv === 'update') {
+        for (const c of w.columns) {
+          if (!principal.privileges(c).has(priv)) {
+            deny({ rule: id, code: 'COLUMN_ACCESS_DENIED', text: `no ${priv} privilege on column ${showColumn(d, c)}` }, `${priv} on ${showColumn(d, c)}: no grant`);
+          }
+        }
+        if (w.columns.length === 0 && !principal.wholeTablePrivileges(w.target).has(priv)) {
+          deny({ rule: id, code: 'COLUMN_ACCESS_DENIED', text: `${priv} without a column list needs ${priv} on every column of ${showTable(d, w.target)}` },
+            `${priv} on all columns of ${showTable(d, w.target)}: no table-wide grant`);
+        }
+      }
+    }
+  }
+
+  if (facts.kind === 'ddl' || wk === 'truncate') {
+    const targets = facts.ddlTargets.length > 0 ? facts.ddlTargets : w && wk === 'truncate' ? [w.target] : [];
+    for (const t of targets) if (!principal.wholeTablePrivileges(t).has('ddl')) tableDenied(t, 'ddl');
+    if (targets.length === 0 && facts.kind === 'ddl' && !principal.ddlAnywhere) {
+      deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `no ddl privilege for ${facts.verb || 'this statement'}` }, 'ddl without a target table: no ddl grant');
+    }
+  }
+
+  if (r.refusals.length === 0) {
+    r.outcomes.push({ rule: id, outcome: 'allow', detail: masked > 0 ? `granted (${masked} ungranted bare output(s) left to masking)` : 'every column read or written is granted' });
+  }
+  return r;
+}

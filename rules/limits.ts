@@ -1,0 +1,70 @@
+/**
+ * The limit rules — row-cap, daily-row-quota, daily-query-quota,
+ * statement-timeout, full-scan-guard — do not refuse on their own: they turn
+ * the effective limits into directives the endpoints enforce while the
+ * statement runs (cut rows, charge quotas, cancel upstream, check the plan).
+ * Effective limits: DEFAULT_LIMITS < policy.limits < instance.limits < user.limits.
+ */
+import { DEFAULT_LIMITS, type Limits } from './policy-schema.js';
+import type { Directives, MaskDirective } from '../governance/decision.js';
+import { hasSkipHint, result, type RuleInput, type RuleResult } from './rule.js';
+
+export const ROW_CAP = 'row-cap';
+export const DAILY_ROW_QUOTA = 'daily-row-quota';
+export const DAILY_QUERY_QUOTA = 'daily-query-quota';
+export const STATEMENT_TIMEOUT = 'statement-timeout';
+export const FULL_SCAN_GUARD = 'full-scan-guard';
+
+/** Later layers override earlier ones field by field. */
+export function effectiveLimits(...layers: readonly (Limits | undefined)[]): Required<Limits> {
+  const out: Required<Limits> = { ...DEFAULT_LIMITS };
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const [k, v] of Object.entries(layer) as [keyof Limits, number | undefined][]) if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+export function directives({ facts, principal, context }: RuleInput, masks: readonly MaskDirective[]): RuleResult & { directives: Directives } {
+  const r = result();
+  const l = principal.limits;
+  const returnsRows = facts.outputs.length > 0 || facts.kind === 'select' || facts.kind === 'show' || facts.kind === 'explain';
+  r.outcomes.push({ rule: ROW_CAP, outcome: returnsRows ? 'cut' : 'info', detail: `at most ${l.max_rows_per_query} rows per result` });
+  r.outcomes.push({ rule: DAILY_ROW_QUOTA, outcome: 'info', detail: `${l.max_rows_per_day} rows per day` });
+  r.outcomes.push({ rule: DAILY_QUERY_QUOTA, outcome: 'info', detail: `${l.max_queries_per_day} statements per day` });
+  r.outcomes.push({ rule: STATEMENT_TIMEOUT, outcome: 'info', detail: `cancelled upstream after ${l.statement_timeout_ms} ms` });
+  let fullScan: number | undefined = l.full_scan_max_rows;
+  const skipped: string[] = [];
+  if (hasSkipHint(facts, FULL_SCAN_GUARD) && principal.maySkip.has(FULL_SCAN_GUARD)) {
+    fullScan = undefined;
+    skipped.push(FULL_SCAN_GUARD);
+    r.outcomes.push({ rule: FULL_SCAN_GUARD, outcome: 'skip', detail: 'skipped by hint (role may_skip)' });
+  }
+  const bigTables: { schema: string; table: string; rows: number }[] = [];
+  if (fullScan !== undefined && context.tableRows) {
+    const seen = new Set<string>();
+    const tables = facts.write ? [...facts.tablesRead, facts.write.target] : facts.tablesRead;
+    for (const t of tables) {
+      const k = `${t.schema}.${t.table}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const rows = context.tableRows(t);
+      if (rows !== undefined && rows > fullScan) bigTables.push({ schema: t.schema, table: t.table, rows });
+    }
+    r.outcomes.push({ rule: FULL_SCAN_GUARD, outcome: 'info', detail: bigTables.length ? `plan check for ${bigTables.map((b) => `${b.schema}.${b.table} (~${b.rows} rows)`).join(', ')}` : `no table above ${fullScan} rows` });
+  }
+  return {
+    ...r,
+    skipped,
+    directives: {
+      masks,
+      maxRows: returnsRows ? l.max_rows_per_query : undefined,
+      maxResultBytes: l.max_result_bytes,
+      timeoutMs: l.statement_timeout_ms,
+      maxRowsPerDay: l.max_rows_per_day,
+      maxQueriesPerDay: l.max_queries_per_day,
+      fullScanMaxRows: fullScan,
+      bigTables,
+    },
+  };
+}

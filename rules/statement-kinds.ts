@@ -1,0 +1,29 @@
+/**
+ * statement-kinds: which kinds of statement a role may run. Roles that say
+ * nothing get the read-only set. A write hidden inside another kind (a
+ * data-modifying CTE, EXPLAIN ANALYZE of a DELETE) needs the write's kind too.
+ */
+import type { StatementKind } from './policy-schema.js';
+import { result, writeKind, type RuleInput, type RuleResult } from './rule.js';
+
+export const id = 'statement-kinds';
+
+/** What a role may run when its policy entry lists no statement_kinds. */
+export const READ_ONLY_KINDS: readonly StatementKind[] = ['select', 'show', 'explain', 'set', 'use', 'transaction'];
+
+export function check({ facts, principal }: RuleInput): RuleResult {
+  const r = result();
+  const needed = new Set<StatementKind>([facts.kind]);
+  const wk = writeKind(facts);
+  if (wk) needed.add(wk === 'truncate' ? 'ddl' : wk);
+  for (const kind of needed) {
+    if (!principal.kinds.has(kind)) {
+      const hidden = kind !== facts.kind ? ` (inside a ${facts.kind} statement)` : '';
+      r.refusals.push({ rule: id, code: 'STATEMENT_KIND_DENIED', text: `${kind} statements${hidden} are not allowed for user ${principal.user}` });
+      r.outcomes.push({ rule: id, outcome: 'deny', detail: `kind ${kind} not in [${[...principal.kinds].join(', ')}]` });
+      return r;
+    }
+  }
+  r.outcomes.push({ rule: id, outcome: 'allow', detail: `kind ${[...needed].join('+')} allowed` });
+  return r;
+}

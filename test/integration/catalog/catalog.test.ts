@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect } from '../../helpers/db.js';
+import { loadMysqlCatalog, loadPgCatalog } from '../../../governance/catalog/catalog.js';
+import { CatalogProvider } from '../../../governance/catalog/provider.js';
+import { analyze, initAnalysis } from '../../../governance/analyze/analyze.js';
+
+await initAnalysis();
+
+test('MariaDB: tables, columns, views, row estimates from information_schema', async () => {
+  const db = await createMysqlDatabase('catalog', `
+    CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, phone VARCHAR(20), KEY by_name (name)) ENGINE=InnoDB;
+    CREATE TABLE \`Mixed\` (\`Id\` INT, \`Secret\` TEXT);
+    INSERT INTO customers VALUES (1,'a','1'),(2,'b','2'),(3,'c','3'),(4,'d','4');
+    CREATE VIEW v_contacts AS SELECT c.id, c.phone AS contact FROM customers c WHERE c.name <> 'x';
+    ANALYZE TABLE customers;`);
+  const c = await mysqlConnect(db.url);
+  try {
+    const cat = await loadMysqlCatalog(c, [db.name]);
+    assert.equal(cat.dialect, 'mysql');
+    const t = cat.lookup(db.name, undefined, 'customers');
+    assert.ok(t);
+    assert.equal(t.kind, 'table');
+    assert.deepEqual(t.columns.map((x) => [x.name, x.ordinal, x.nullable]), [['id', 1, false], ['name', 2, false], ['phone', 3, true]]);
+    assert.match(t.columns[1].type, /varchar\(40\)/);
+    assert.ok(t.rows >= 1, `row estimate ${t.rows}`);
+    // Table names are exact on Linux.
+    assert.equal(cat.lookup(db.name, undefined, 'CUSTOMERS'), undefined);
+    assert.ok(cat.lookup(db.name, undefined, 'Mixed'));
+    const v = cat.lookup(db.name, undefined, 'v_contacts');
+    assert.equal(v?.kind, 'view');
+    assert.match(v?.viewDefinition ?? '', /select/i);
+    // The loaded view definition is analysable: lineage goes through it.
+    const f = analyze('SELECT contact FROM v_contacts', { dialect: 'mysql', catalog: cat, database: db.name, searchPath: [] })[0];
+    assert.equal(f.unresolved, undefined, f.unresolved?.message);
+    assert.deepEqual(f.outputs[0].sources.map((s) => `${s.column.table}.${s.column.column}:${s.bare}`), ['customers.phone:true']);
+    // System schemas are left out unless asked for.
+    const all = await loadMysqlCatalog(c);
+    assert.ok(all.tables().every((x) => !['mysql', 'information_schema', 'performance_schema', 'sys'].includes(x.database)));
+    assert.ok(all.lookup(db.name, undefined, 'customers'));
+  } finally {
+    await c.end();
+    await db.drop();
+  }
+});
+
+test('PostgreSQL: relations, columns, qualified view definitions, reltuples after ANALYZE, functions', async () => {
+  const db = await createPgDatabase('catalog', `
+    CREATE SCHEMA hr;
+    CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, phone varchar(20));
+    CREATE INDEX customers_name ON customers (name);
+    CREATE TABLE hr.salaries (emp int, amount numeric(10,2));
+    CREATE TABLE "Mixed" ("Id" int, "Secret" text);
+    INSERT INTO customers SELECT g, 'n' || g, '555' || g FROM generate_series(1, 500) g;
+    ALTER TABLE customers DROP COLUMN name;
+    CREATE VIEW hr.v_contacts AS SELECT c.id, c.phone AS contact FROM customers c WHERE c.id > 0;
+    CREATE FUNCTION hr.leak(int) RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT phone FROM public.customers WHERE id = $1';
+    ANALYZE customers;`);
+  const c = await pgConnect(db.url);
+  try {
+    const cat = await loadPgCatalog(c);
+    assert.equal(cat.dialect, 'postgres');
+    const t = cat.lookup(undefined, undefined, 'customers', ['public']);
+    assert.ok(t);
+    assert.equal(t.database, db.name);
+    assert.equal(t.schema, 'public');
+    // Dropped columns are gone and ordinals are dense.
+    assert.deepEqual(t.columns.map((x) => [x.name, x.ordinal, x.nullable]), [['id', 1, false], ['phone', 2, true]]);
+    assert.equal(t.columns[1].type, 'character varying(20)');
+    assert.equal(t.rows, 500);
+    assert.ok(typeof t.oid === 'number' && t.oid > 0);
+    assert.ok(cat.lookup(undefined, undefined, 'Mixed', ['public']));
+    assert.equal(cat.lookup(undefined, undefined, 'mixed', ['public']), undefined);
+    assert.ok(cat.lookup(undefined, 'hr', 'salaries'));
+    assert.equal(cat.lookup(undefined, undefined, 'salaries', ['public']), undefined);
+    assert.ok(cat.lookup(undefined, undefined, 'pg_class', ['public']), 'pg_catalog relations resolve');
+    const v = cat.lookup(undefined, 'hr', 'v_contacts');
+    assert.equal(v?.kind, 'view');
+    assert.match(v?.viewDefinition ?? '', /public\.customers/, 'view text is schema-qualified');
+    const f = analyze('SELECT contact FROM hr.v_contacts', { dialect: 'postgres', catalog: cat, database: db.name, searchPath: ['public'] })[0];
+    assert.equal(f.unresolved, undefined, f.unresolved?.message);
+    assert.deepEqual(f.outputs[0].sources.map((s) => `${s.column.schema}.${s.column.table}.${s.column.column}:${s.bare}`), ['public.customers.phone:true']);
+    const fn = cat.functions?.().find((x) => x.name === 'leak');
+    assert.deepEqual(fn, { schema: 'hr', name: 'leak', kind: 'function', language: 'sql', securityDefiner: true });
+    // The loader leaves the session's search_path alone.
+    const sp = await c.query('SHOW search_path');
+    assert.match(sp.rows[0].search_path, /public/);
+  } finally {
+    await c.end();
+    await db.drop();
+  }
+});
+
+test('CatalogProvider caches, refreshes with a higher version, and sees new tables after refresh', async () => {
+  const db = await createPgDatabase('catprov', 'CREATE TABLE a (x int)');
+  const c = await pgConnect(db.url);
+  try {
+    let loads = 0;
+    const p = new CatalogProvider(async () => { loads++; return loadPgCatalog(c); }, { ttlMs: 0 });
+    const one = await p.get();
+    assert.equal(await p.get(), one);
+    assert.equal(loads, 1);
+    assert.equal(one.lookup(undefined, undefined, 'b', ['public']), undefined);
+    await c.query('CREATE TABLE b (y int)');
+    const two = await p.refresh();
+    assert.ok(two.version > one.version);
+    assert.ok(two.lookup(undefined, undefined, 'b', ['public']));
+    assert.equal(await p.get(), two);
+  } finally {
+    await c.end();
+    await db.drop();
+  }
+});

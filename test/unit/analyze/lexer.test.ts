@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitMysql, unquoteString } from '../../../governance/analyze/lexer.js';
+
+test('splits at top-level semicolons only', () => {
+  const s = splitMysql("SELECT 'a;b', `c;d`, \"e;f\" FROM t; -- x;y\nSELECT 2 /* ; */ ;  # z;\nSELECT 3");
+  assert.deepEqual(s.map((x) => x.parseText), ["SELECT 'a;b', `c;d`, \"e;f\" FROM t", 'SELECT 2', 'SELECT 3']);
+});
+
+test('backslash escapes and doubled quotes keep strings whole', () => {
+  const s = splitMysql("SELECT 'it\\'s; here', 'a''b;c'; SELECT 2");
+  assert.equal(s.length, 2);
+  assert.equal(s[0].digest, 'SELECT ?, ?');
+  assert.equal(unquoteString("'it\\'s'"), "it's");
+  assert.equal(unquoteString("'a''b'"), "a'b");
+});
+
+test('`--` needs a following space to be a comment', () => {
+  const s = splitMysql('SELECT 5--1, 2');
+  assert.equal(s[0].parseText, 'SELECT 5--1, 2');
+});
+
+test('executable comments are expanded, not dropped', () => {
+  assert.equal(splitMysql('SELECT /*! phone, */ id FROM c')[0].parseText, 'SELECT phone, id FROM c');
+  assert.equal(splitMysql('SELECT /*!50001 phone, */ id FROM c')[0].parseText, 'SELECT phone, id FROM c');
+  // A semicolon inside an executable comment splits the message: the server runs both.
+  const two = splitMysql('SELECT 1 /*!; DROP TABLE t */');
+  assert.deepEqual(two.map((x) => x.parseText), ['SELECT 1', 'DROP TABLE t']);
+});
+
+test('version-dependent and MariaDB-only executable comments give two readings', () => {
+  const s = splitMysql('SELECT id /*!90000 , phone */ FROM c')[0];
+  assert.equal(s.parseText, 'SELECT id , phone FROM c');
+  assert.equal(s.alternative?.parseText, 'SELECT id FROM c');
+  const m = splitMysql('DELETE FROM t /*M! WHERE id = 1 */')[0];
+  assert.equal(m.parseText, 'DELETE FROM t WHERE id = 1');
+  assert.equal(m.alternative?.parseText, 'DELETE FROM t');
+});
+
+test('unterminated strings and comments are errors, and comments inside executable comments refused', () => {
+  assert.ok(splitMysql("SELECT 'abc")[0].error);
+  assert.ok(splitMysql('SELECT /* abc')[0].error);
+  assert.ok(splitMysql('SELECT /*! 1 -- x */ 2')[0].error);
+  assert.ok(splitMysql('SELECT /*! 1 /* x */ 2')[0].error);
+});
+
+test('digest replaces literals and collapses VALUES tuples and IN lists', () => {
+  const a = splitMysql("INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')")[0].digest;
+  const b = splitMysql("insert into t values (9, 'zz')")[0].digest;
+  assert.equal(a, 'INSERT INTO t VALUES (?, ?),...');
+  assert.equal(b, 'INSERT INTO t VALUES (?, ?)');
+  assert.equal(splitMysql('SELECT * FROM t WHERE id IN (1, 2, 3) AND x = 0x1F AND y = 1.5e3')[0].digest, 'SELECT * FROM t WHERE id IN (?,...) AND x = ? AND y = ?');
+  assert.equal(splitMysql("SELECT X'41', N'abc', _utf8mb4'x'")[0].digest, 'SELECT ?, ?, ?');
+  assert.notEqual(splitMysql('SELECT a FROM t')[0].digest, splitMysql('SELECT b FROM t')[0].digest);
+});
+
+test('identifiers starting with digits are not numbers', () => {
+  assert.equal(splitMysql('SELECT 1abc FROM t')[0].digest, 'SELECT 1abc FROM t');
+});
+
+test('sqlgate hints are extracted per statement and kept in the digest', () => {
+  const s = splitMysql('/*+ sqlgate:skip(no-unqualified-dml) */ DELETE FROM t; SELECT /*+ MAX_EXECUTION_TIME(10) */ 1');
+  assert.deepEqual(s[0].hints, [{ name: 'skip', args: ['no-unqualified-dml'] }]);
+  assert.deepEqual(s[1].hints, []);
+  assert.match(s[0].digest, /sqlgate:skip\(no-unqualified-dml\)/);
+  assert.equal(splitMysql("SELECT '/*+ sqlgate:skip(x) */'")[0].hints.length, 0);
+});
+
+test('routine bodies are not split at their inner semicolons', () => {
+  const s = splitMysql('CREATE PROCEDURE p() BEGIN SELECT 1; IF x THEN SELECT 2; END IF; END; SELECT 3');
+  assert.equal(s.length, 2);
+  assert.equal(s[1].parseText, 'SELECT 3');
+});
