@@ -9,6 +9,9 @@ export interface BenchOptions {
   readonly only: ReadonlySet<Workload>;
   /** Interleaved rounds per throughput figure. */
   readonly rounds: number;
+  /** Interleaved rounds of the 1M-row stream and of the connection rate. */
+  readonly streamRounds: number;
+  readonly connectRounds: number;
   /** Seconds per pgbench / sysbench round. */
   readonly seconds: number;
   /** pgbench client counts. */
@@ -31,10 +34,11 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
 
-  --quick              short run (about 4 minutes): fewer client counts and rounds
+  --quick              short run (about 4 minutes): 8 clients only, 4-s rounds,
+                       one stream round, two connection-rate rounds
   --only LIST          comma-separated subset of: ${WORKLOADS.join(', ')}
   --rounds N           interleaved rounds per throughput figure (default 3)
-  --seconds N          seconds per pgbench/sysbench round (default 8, quick 6)
+  --seconds N          seconds per pgbench/sysbench round (default 8, quick 4)
   --clients LIST       pgbench client counts (default 1,8,32, quick 8)
   --rows N             rows in the streaming table (default 1000000)
   --idle N             idle client connections for the memory figure (default 1000)
@@ -54,7 +58,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   let only: Set<Workload> = new Set(WORKLOADS);
   let rounds = 3;
-  let seconds = quick ? 6 : 8;
+  let roundsGiven = false;
+  let seconds = quick ? 4 : 8;
   let clients: number[] = quick ? [8] : [1, 8, 32];
   let streamRows = 1_000_000;
   let idle = 1000;
@@ -73,7 +78,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         only = new Set(names as Workload[]);
         break;
       }
-      case '--rounds': rounds = positiveInt(flag, value()); break;
+      case '--rounds': rounds = positiveInt(flag, value()); roundsGiven = true; break;
       case '--seconds': seconds = positiveInt(flag, value()); break;
       case '--clients': clients = (value() ?? '').split(',').map((s) => positiveInt(flag, s.trim())); break;
       case '--rows': streamRows = positiveInt(flag, value()); break;
@@ -82,7 +87,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
   }
   return {
-    quick, only, rounds, seconds, clients, scale: 5, streamRows,
+    quick, only, rounds, seconds,
+    streamRounds: roundsGiven || !quick ? rounds : 1,
+    connectRounds: roundsGiven || !quick ? rounds : 2, clients, scale: 5, streamRows,
     latencyQueries: quick ? 2000 : 5000,
     idle,
     connectSeconds: quick ? 2 : 3,

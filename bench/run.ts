@@ -332,7 +332,7 @@ async function main(): Promise<number> {
       const masked = sg(dialect, 'masked');
       const eps = [direct, plain, masked].filter((e): e is Endpoint => Boolean(e));
       const runs: { kind: string; round: number; run: StreamRun }[] = [];
-      const streamRounds = Math.min(opts.rounds, opts.quick ? 2 : 3);
+      const streamRounds = opts.streamRounds;
       for (let round = 0; round < streamRounds; round++) {
         const line: string[] = [];
         for (const ep of rotate(eps, round)) {
@@ -378,14 +378,14 @@ async function main(): Promise<number> {
   if (want.has('connect')) {
     const eps = [pgDirect, pgBouncer, pgGate, myDirect, myGate].filter((e): e is Endpoint => Boolean(e));
     const samples = new Map<Endpoint, Sample[]>();
-    for (let round = 0; round < opts.rounds; round++) {
+    for (let round = 0; round < opts.connectRounds; round++) {
       const line: string[] = [];
       for (const ep of rotate(eps, round)) {
         const s = await connectRound(ep, opts.connectSeconds, 4, round);
         (samples.get(ep) ?? samples.set(ep, []).get(ep)!).push(s);
         line.push(`${ep.dialect}/${sampleText(s, 'conn/s')}`);
       }
-      log(`connect round ${round + 1}/${opts.rounds}: ${line.join(' | ')}`);
+      log(`connect round ${round + 1}/${opts.connectRounds}: ${line.join(' | ')}`);
     }
     const rows: string[][] = [];
     for (const [dialect, vias] of [['postgres', ['direct', 'pgbouncer', 'sqlgate']], ['mysql', ['direct', 'sqlgate']]] as const) {
@@ -434,11 +434,11 @@ async function main(): Promise<number> {
 
   // --- governance decision cost ---------------------------------------------
   if (want.has('governance')) {
-    const d = await decisionCost(distDir, opts.quick);
+    const d = await decisionCost(distDir);
     report.decision = d;
     if (!d.available || !d.figures) {
-      sections.push(`governance decision cost: n/a (${d.error ?? 'no figures'})`);
-      for (const t of [TARGETS.decisionCached, TARGETS.decisionUncachedPg, TARGETS.decisionUncachedMysql]) addTarget(t, undefined, `n/a (${d.available ? 'bench/governance failed' : 'bench/governance not merged'})`);
+      sections.push(`governance decision cost: n/a (${d.error ?? 'no figures'})` + (d.text ? `; its output:\n${d.text}` : ''));
+      for (const t of [TARGETS.decisionCached, TARGETS.decisionUncachedPg, TARGETS.decisionUncachedMysql]) addTarget(t, undefined, `n/a (${!d.available ? 'bench/governance not merged' : d.text ? 'printed as text, see above' : 'bench/governance failed'})`);
     } else {
       const rows = Object.entries(d.figures).map(([k, v]) => [k, fmt(v, 2)]);
       sections.push(`governance decision cost (from dist/bench/governance.js)\n` + renderTable(['figure', 'value'], rows));

@@ -1,9 +1,11 @@
 /**
  * Governance decision cost, measured by bench/governance.ts (another
  * module's micro-benchmark). It is run as a child (`node
- * dist/bench/governance.js --json`) so that its own set-up cannot disturb
- * this process; its figures are taken from the JSON it prints (the whole
- * output or its last JSON line) and flattened to `path.to.figure: number`.
+ * dist/bench/governance.js`, with BENCH_JSON=1 in its environment and no
+ * arguments, so that its own argument parsing is left alone) so that its
+ * set-up cannot disturb this process. Its figures are taken from the JSON it
+ * prints (the whole output or its last JSON line) and flattened to
+ * `path.to.figure: number`; when it prints only text, the text is shown.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,11 +63,11 @@ export function classifyDecisionFigure(name: string, value: number): { kind: 'ca
 }
 
 /** Runs dist/bench/governance.js when it exists. */
-export async function decisionCost(distDir: string, quick: boolean): Promise<DecisionFigures> {
+export async function decisionCost(distDir: string): Promise<DecisionFigures> {
   const script = join(distDir, 'bench', 'governance.js');
   if (!existsSync(script)) return { available: false, error: 'dist/bench/governance.js not there (not merged yet)' };
   try {
-    const r = await run(process.execPath, [script, '--json', ...(quick ? ['--quick'] : [])], { timeoutMs: 240_000, env: { ...process.env, BENCH_JSON: '1' } });
+    const r = await run(process.execPath, [script], { timeoutMs: 240_000, env: { ...process.env, BENCH_JSON: '1' } });
     const raw = extractJson(r.stdout);
     if (r.code !== 0) return { available: true, error: `exit ${r.code}: ${errorLine(r.stderr || r.stdout)}`, raw };
     if (raw === undefined) return { available: true, text: r.stdout.trim().slice(-4000), error: 'printed no JSON' };
