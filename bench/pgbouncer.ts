@@ -46,6 +46,9 @@ export function pgbouncerIni(cfg: PgbouncerConfig, port: number, dir: string): s
     'pool_mode = session',
     'max_client_conn = 1200',
     'default_pool_size = 40',
+    // Hand server connections back soon after a round: the next target's
+    // round needs them on a shared server with max_connections = 100.
+    'server_idle_timeout = 3',
     `logfile = ${join(dir, 'pgbouncer.log')}`,
     `pidfile = ${join(dir, 'pgbouncer.pid')}`,
     'ignore_startup_parameters = extra_float_digits,options',
