@@ -29,6 +29,8 @@ export interface BenchOptions {
   /** sysbench tables and rows per table. */
   readonly sysbenchTables: number;
   readonly sysbenchTableSize: number;
+  /** Run sqlgate under `node --cpu-prof`, profiles written to this folder's parent's results. */
+  readonly cpuProf: boolean;
   readonly help: boolean;
 }
 
@@ -42,6 +44,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --clients LIST       pgbench client counts (default 1,8,32, quick 8)
   --rows N             rows in the streaming table (default 1000000)
   --idle N             idle client connections for the memory figure (default 1000)
+  --cpu-prof           run sqlgate under node --cpu-prof; .cpuprofile files go to
+                       bench/results/profiles-<time>/ (open in Chrome DevTools / speedscope)
   --help               this text
 
 Environment: MYSQL_URL, PG_URL (defaults mysql://root@127.0.0.1:3306/test,
@@ -64,6 +68,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let streamRows = 1_000_000;
   let idle = 1000;
   let help = false;
+  let cpuProf = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -71,6 +76,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     switch (flag) {
       case '--quick': break;
       case '--help': case '-h': help = true; break;
+      case '--cpu-prof': cpuProf = true; break;
       case '--only': {
         const names = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         const bad = names.filter((n) => !(WORKLOADS as readonly string[]).includes(n));
@@ -95,6 +101,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     connectSeconds: quick ? 2 : 3,
     sysbenchTables: 4,
     sysbenchTableSize: quick ? 10_000 : 25_000,
+    cpuProf,
     help,
   };
 }

@@ -201,7 +201,9 @@ async function main(): Promise<number> {
     note('sqlgate start is not built (dist/proxy/cli/commands/start.js missing): sqlgate columns are n/a');
   } else {
     const up = (db: TempDatabase | undefined, info: typeof pgInfo) => db && { ...info, database: db.name };
-    gate = await startSqlgate(distDir, up(pgDb, pgInfo), up(myDb, myInfo), users);
+    const profDir = opts.cpuProf ? join(rootDir, 'bench', 'results', `profiles-${report.started.replace(/[:.]/g, '-')}`) : undefined;
+    if (profDir) { mkdirSync(profDir, { recursive: true }); note(`sqlgate runs under --cpu-prof; profiles in ${profDir} after it stops`); }
+    gate = await startSqlgate(distDir, up(pgDb, pgInfo), up(myDb, myInfo), users, profDir);
     cleanups.push(() => gate!.stop());
     report.sqlgate = { available: Boolean(gate.pg || gate.mysql), notes: gate.notes };
     for (const n of gate.notes) note(n);

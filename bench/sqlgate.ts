@@ -131,7 +131,7 @@ export function parseListening(output: string): Map<string, { host: string; port
  * merged yet, say), starts one process per protocol so that whatever works
  * is measured.
  */
-export async function startSqlgate(distDir: string, pg: Upstream | undefined, mysql: Upstream | undefined, users: BenchUsers): Promise<Sqlgate> {
+export async function startSqlgate(distDir: string, pg: Upstream | undefined, mysql: Upstream | undefined, users: BenchUsers, cpuProfDir?: string): Promise<Sqlgate> {
   const dir = mkdtempSync(join(tmpdir(), 'sqlgate-bench-'));
   const main = join(distDir, 'proxy', 'cli', 'main.js');
   const env = { ...process.env };
@@ -149,7 +149,10 @@ export async function startSqlgate(distDir: string, pg: Upstream | undefined, my
     const policyPath = join(dir, `policy-${name}.yaml`);
     writeFileSync(policyPath, YAML.stringify(benchPolicy(params)));
     const want = [params.pg ? 'postgres' : '', params.mysql ? 'mysql' : ''].filter(Boolean);
-    const server = await startServer(process.execPath, [main, 'start', '--policy', policyPath], { env, cwd: dir },
+    // --cpu-prof writes its profile when the process exits normally, i.e. when
+    // `sqlgate start` handles SIGTERM by closing down rather than dying.
+    const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+    const server = await startServer(process.execPath, [...nodeArgs, main, 'start', '--policy', policyPath], { env, cwd: dir },
       (out) => want.every((p) => parseListening(out).has(p)), 30_000);
     stops.push(() => server.stop());
     const found = parseListening(server.output());
