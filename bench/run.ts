@@ -61,15 +61,23 @@ function addTarget(target: Target, value: number | undefined, shown: string, not
   targetLines.push({ target, value, shown, verdict: verdict(target, value), note });
 }
 
-/** Cleanup actions, run once, in reverse order, also on Ctrl-C. */
+/**
+ * Cleanup actions, run once, in reverse order, also on Ctrl-C. Every caller
+ * awaits the same run: a signal arriving while main() is still unwinding
+ * must not let the final process.exit cut the database drops short.
+ */
 const cleanups: (() => Promise<void>)[] = [];
-let cleaned = false;
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of cleanups.reverse()) {
-    try { await c(); } catch (err) { console.error(`cleanup: ${errorLine(err)}`); }
-  }
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) {
+      // A step that hangs (a DROP waiting on a lock) must not keep the rest from running.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((_, reject) => { timer = setTimeout(() => reject(new Error('cleanup step took over 30 s')), 30_000); });
+      try { await Promise.race([c(), limit]); } catch (err) { console.error(`cleanup: ${errorLine(err)}`); } finally { clearTimeout(timer); }
+    }
+  })();
+  return cleaning;
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => { console.error(`\n${sig}: cleaning up`); void cleanup().then(() => process.exit(130)); });
