@@ -40,7 +40,7 @@ export const USAGE = `usage: npm run bench -- [options]
                        one stream round, two connection-rate rounds
   --only LIST          comma-separated subset of: ${WORKLOADS.join(', ')}
   --rounds N           interleaved rounds per throughput figure (default 3)
-  --seconds N          seconds per pgbench/sysbench round (default 8, quick 4)
+  --seconds N          seconds per pgbench/sysbench round (default 6, quick 4)
   --clients LIST       pgbench client counts (default 1,8,32, quick 8)
   --rows N             rows in the streaming table (default 1000000)
   --idle N             idle client connections for the memory figure (default 1000)
@@ -63,7 +63,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let only: Set<Workload> = new Set(WORKLOADS);
   let rounds = 3;
   let roundsGiven = false;
-  let seconds = quick ? 4 : 8;
+  let seconds = quick ? 4 : 6;
   let clients: number[] = quick ? [8] : [1, 8, 32];
   let streamRows = 1_000_000;
   let idle = 1000;
@@ -94,7 +94,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   return {
     quick, only, rounds, seconds,
-    streamRounds: roundsGiven || !quick ? rounds : 1,
+    streamRounds: roundsGiven ? rounds : quick ? 1 : Math.min(rounds, 2),
     connectRounds: roundsGiven || !quick ? rounds : 2, clients, scale: 5, streamRows,
     latencyQueries: quick ? 2000 : 5000,
     idle,

@@ -53,6 +53,9 @@ interface Report {
   targets: { id: string; text: string; value?: number; verdict: string; note?: string }[];
 }
 
+const t0 = Date.now();
+/** Progress lines carry the seconds since start, so a slow phase shows where the time went. */
+const progress = (s: string): void => console.log(`[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s] ${s}`);
 const log = (s: string): void => console.log(s);
 const sections: string[] = [];
 const targetLines: TargetLine[] = [];
@@ -124,7 +127,6 @@ async function main(): Promise<number> {
     return 2;
   }
   if (opts.help) { log(USAGE); return 0; }
-  const t0 = Date.now();
   const want = opts.only;
   const report: Report = {
     started: new Date().toISOString(),
@@ -161,12 +163,12 @@ async function main(): Promise<number> {
   const ready = { pgbench: false, sysbench: false, streamPg: false, streamMy: false };
   if (pgDirect && want.has('pgbench') && tools.pgbench.path) {
     const t = Date.now();
-    try { await pgbenchInit(tools.pgbench.path, pgDirect, opts.scale); ready.pgbench = true; log(`setup: pgbench -i -s ${opts.scale} in ${((Date.now() - t) / 1000).toFixed(1)} s`); }
+    try { await pgbenchInit(tools.pgbench.path, pgDirect, opts.scale); ready.pgbench = true; progress(`setup: pgbench -i -s ${opts.scale} in ${((Date.now() - t) / 1000).toFixed(1)} s`); }
     catch (err) { note(errorLine(err)); }
   }
   if (myDirect && want.has('sysbench') && tools.sysbench.path) {
     const t = Date.now();
-    try { await sysbenchPrepare(tools.sysbench.path, myDirect, opts.sysbenchTables, opts.sysbenchTableSize); ready.sysbench = true; log(`setup: sysbench prepare ${opts.sysbenchTables}×${opts.sysbenchTableSize} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`); }
+    try { await sysbenchPrepare(tools.sysbench.path, myDirect, opts.sysbenchTables, opts.sysbenchTableSize); ready.sysbench = true; progress(`setup: sysbench prepare ${opts.sysbenchTables}×${opts.sysbenchTableSize} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`); }
     catch (err) { note(errorLine(err)); }
   }
   if (needStream && pgDirect) {
@@ -175,7 +177,7 @@ async function main(): Promise<number> {
       const c = await pgConnect(pgDb!.url);
       try { for (const sql of streamTableSql('postgres', streamRows)) await c.query(sql); } finally { await c.end(); }
       ready.streamPg = true;
-      log(`setup: PostgreSQL ${STREAM_TABLE} ${streamRows} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      progress(`setup: PostgreSQL ${STREAM_TABLE} ${streamRows} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     } catch (err) { note(`PostgreSQL stream table: ${errorLine(err)}`); }
   }
   if (needStream && myDirect) {
@@ -184,7 +186,7 @@ async function main(): Promise<number> {
       const c = await mysqlConnect(myDb!.url);
       try { for (const sql of streamTableSql('mysql', streamRows)) await c.query(sql); } finally { await c.end(); }
       ready.streamMy = true;
-      log(`setup: MariaDB ${STREAM_TABLE} ${streamRows} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      progress(`setup: MariaDB ${STREAM_TABLE} ${streamRows} rows in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     } catch (err) { note(`MySQL stream table: ${errorLine(err)}`); }
   }
 
@@ -198,7 +200,7 @@ async function main(): Promise<number> {
     try {
       bouncer = await startPgbouncer({ binary: tools.pgbouncer.path, database: pgDb.name, upstream: pgInfo, client: users.plain });
       cleanups.push(() => bouncer!.stop());
-      log(`setup: PgBouncer (session mode) pid ${bouncer.pid} on 127.0.0.1:${bouncer.port}`);
+      progress(`setup: PgBouncer (session mode) pid ${bouncer.pid} on 127.0.0.1:${bouncer.port}`);
     } catch (err) { note(`PgBouncer did not start: ${errorLine(err)}`); }
   }
   const pgBouncer: Endpoint | undefined = bouncer && pgDb && { via: 'pgbouncer', dialect: 'postgres', host: '127.0.0.1', port: bouncer.port, ...users.plain, database: pgDb.name, proxyPid: bouncer.pid };
@@ -216,7 +218,7 @@ async function main(): Promise<number> {
     report.sqlgate = { available: Boolean(gate.pg || gate.mysql), notes: gate.notes };
     for (const n of gate.notes) note(n);
     if (!gate.pg && !gate.mysql) sqlgateNa = 'n/a (sqlgate did not start)';
-    log(`setup: sqlgate ${[gate.pg && `postgres on ${gate.pg.host}:${gate.pg.port} (pid ${gate.pg.pid})`, gate.mysql && `mysql on ${gate.mysql.host}:${gate.mysql.port} (pid ${gate.mysql.pid})`].filter(Boolean).join(', ') || 'not listening'}`);
+    progress(`setup: sqlgate ${[gate.pg && `postgres on ${gate.pg.host}:${gate.pg.port} (pid ${gate.pg.pid})`, gate.mysql && `mysql on ${gate.mysql.host}:${gate.mysql.port} (pid ${gate.mysql.pid})`].filter(Boolean).join(', ') || 'not listening'}`);
   }
   const sg = (dialect: 'postgres' | 'mysql', who: 'plain' | 'masked'): Endpoint | undefined => {
     const e = dialect === 'postgres' ? gate?.pg : gate?.mysql;
@@ -245,7 +247,7 @@ async function main(): Promise<number> {
               (samples.get(key) ?? samples.set(key, []).get(key)!).push(s);
               line.push(sampleText(s, 'tps'));
             }
-            log(`pgbench ${mode} c=${clients} round ${round + 1}/${opts.rounds}: ${line.join(' | ')}`);
+            progress(`pgbench ${mode} c=${clients} round ${round + 1}/${opts.rounds}: ${line.join(' | ')}`);
           }
         }
       }
@@ -291,7 +293,7 @@ async function main(): Promise<number> {
             (samples.get(test) ?? samples.set(test, []).get(test)!).push(s);
             line.push(sampleText(s, 'qps'));
           }
-          log(`sysbench ${test} 8 threads round ${round + 1}/${opts.rounds}: ${line.join(' | ')}`);
+          progress(`sysbench ${test} 8 threads round ${round + 1}/${opts.rounds}: ${line.join(' | ')}`);
         }
       }
       const rows: string[][] = [];
@@ -323,7 +325,7 @@ async function main(): Promise<number> {
       const addP99 = d && g ? g.p99 - d.p99 : undefined;
       if (addP50 !== undefined) added.push(addP50);
       rows.push([dialect, fmt(d?.p50, 0), fmt(d?.p99, 0), viaGate ? gErr ?? fmt(g?.p50, 0) : naFor(dialect), g ? fmt(g.p99, 0) : '-', fmt(addP50, 0), fmt(addP99, 0)]);
-      log(`latency ${dialect}: direct p50 ${fmt(d?.p50, 0)} µs${g ? `, sqlgate p50 ${fmt(g.p50, 0)} µs` : ''}`);
+      progress(`latency ${dialect}: direct p50 ${fmt(d?.p50, 0)} µs${g ? `, sqlgate p50 ${fmt(g.p50, 0)} µs` : ''}`);
     }
     addTarget(TARGETS.addedLatencyP50, added.length ? Math.max(...added) : undefined,
       added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor());
@@ -351,7 +353,7 @@ async function main(): Promise<number> {
           runs.push({ kind, round, run: r });
           line.push(r.error ? `${kind} error: ${r.error}` : `${kind} ${fmt(r.rowsPerSec)} rows/s`);
         }
-        log(`stream ${dialect} round ${round + 1}/${streamRounds}: ${line.join(' | ')}`);
+        progress(`stream ${dialect} round ${round + 1}/${streamRounds}: ${line.join(' | ')}`);
       }
       const per = (kind: string) => runs.filter((x) => x.kind === kind);
       const aligned = (kind: string) => Array.from({ length: streamRounds }, (_, i) => per(kind).find((x) => x.round === i)?.run.rowsPerSec);
@@ -395,7 +397,7 @@ async function main(): Promise<number> {
         (samples.get(ep) ?? samples.set(ep, []).get(ep)!).push(s);
         line.push(`${ep.dialect}/${sampleText(s, 'conn/s')}`);
       }
-      log(`connect round ${round + 1}/${opts.connectRounds}: ${line.join(' | ')}`);
+      progress(`connect round ${round + 1}/${opts.connectRounds}: ${line.join(' | ')}`);
     }
     const rows: string[][] = [];
     for (const [dialect, vias] of [['postgres', ['direct', 'pgbouncer', 'sqlgate']], ['mysql', ['direct', 'sqlgate']]] as const) {
@@ -432,7 +434,7 @@ async function main(): Promise<number> {
       report.idle[label] = r;
       if (label.includes('sqlgate') && r.kbPerConnection !== undefined && r.reliable) sgFigures.push(r.kbPerConnection);
       if (label.includes('sqlgate') && r.kbPerConnection !== undefined && !r.reliable) idleNotes.push(`${label}: only ${r.opened} connections, too few for a figure (need ${MIN_RELIABLE})`);
-      log(`idle ${label}: ${r.opened ?? 0}/${r.requested} connections, ${fmt(r.kbPerConnection, 1)} KB each${r.cappedBy ? ` (capped by ${r.cappedBy})` : ''}${r.error ? `; ${r.error}` : ''}`);
+      progress(`idle ${label}: ${r.opened ?? 0}/${r.requested} connections, ${fmt(r.kbPerConnection, 1)} KB each${r.cappedBy ? ` (capped by ${r.cappedBy})` : ''}${r.error ? `; ${r.error}` : ''}`);
       rows.push([label, `${r.opened ?? 0}/${r.requested}`, fmt(r.kbPerConnection, 1), `${fmt(r.rssBeforeMb, 1)} → ${fmt(r.rssAfterMb, 1)}`,
         [r.cappedBy ? `capped: ${r.cappedBy}` : '', r.error ?? ''].filter(Boolean).join('; ')]);
     }

@@ -35,7 +35,7 @@ export async function pgbenchRound(bin: string, ep: Endpoint, mode: PgbenchMode,
     '-T', String(seconds), '-h', ep.host, '-p', String(ep.port), '-U', ep.user, ep.database];
   const cpu0 = tryCpuSeconds(ep.proxyPid);
   try {
-    const r = await run(bin, args, { env: { ...process.env, PGPASSWORD: ep.password }, timeoutMs: (seconds + 60) * 1000 });
+    const r = await run(bin, args, { env: { ...process.env, PGPASSWORD: ep.password, PGSSLMODE: 'disable' }, timeoutMs: (seconds + 60) * 1000 });
     const cpu1 = tryCpuSeconds(ep.proxyPid);
     const p = parsePgbench(r.stdout);
     if (r.code !== 0 || !p) {

@@ -11,7 +11,7 @@ export type SysbenchTest = 'oltp_point_select' | 'oltp_read_only';
 
 function common(ep: Endpoint, tables: number, tableSize: number): string[] {
   return ['--db-driver=mysql', `--mysql-host=${ep.host}`, `--mysql-port=${ep.port}`, `--mysql-user=${ep.user}`,
-    `--mysql-password=${ep.password}`, `--mysql-db=${ep.database}`, `--tables=${tables}`, `--table-size=${tableSize}`];
+    `--mysql-password=${ep.password}`, `--mysql-db=${ep.database}`, '--mysql-ssl=off', `--tables=${tables}`, `--table-size=${tableSize}`];
 }
 
 /** Transactions and queries per second from sysbench's report. */
