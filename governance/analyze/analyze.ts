@@ -10,9 +10,9 @@ import { LRUCache } from 'lru-cache';
 import type { Dialect, Hint, SessionChange, StatementFacts, TableId, WriteFacts } from '../facts.js';
 import type { Catalog, CatalogTable } from '../catalog/catalog.js';
 import type { Lowered, QName, Query } from './ir.js';
-import { lowered } from './ir.js';
+import { irColumnNames, lowered } from './ir.js';
 import { Resolver } from './resolve.js';
-import { initPg, lowerPg, pgFingerprint, pgHints, pgParse, pgReady, query as pgQuery } from './pg.js';
+import { initPg, lowerPg, pgColumnRefs, pgFingerprint, pgHints, pgParse, pgReady, query as pgQuery } from './pg.js';
 import { parseSync } from 'libpg-query';
 import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
 import { splitMysql } from './lexer.js';
@@ -50,6 +50,7 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
       if (!piece.ast) { out.push(unparsed('postgres', piece.text, '', hints, `syntax error: ${piece.error ?? 'unparsable'}`)); continue; }
       let low: Lowered;
       try { low = lowerPg(piece.ast); } catch (err) { low = lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }); }
+      low = checkPgLowering(piece.ast, low);
       const facts = finish(low, piece.text, pgFingerprint(piece.text), hints, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
@@ -79,6 +80,21 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   }
   if (out.length === 0) out.push(emptyFacts('mysql', sql));
   return out;
+}
+
+/**
+ * Every column the parser saw in a statement that reads or writes data must
+ * have made it into the IR; otherwise a clause was not lowered and the
+ * statement is refused. DDL bodies (defaults, checks, index expressions) are
+ * not analysed as reads and are left out.
+ */
+function checkPgLowering(ast: unknown, low: Lowered): Lowered {
+  if (low.unresolved || low.kind === 'ddl' || low.kind === 'grant' || low.kind === 'set' || low.kind === 'show') return low;
+  const have = irColumnNames([low.rel, low.sideQueries, low.exprs]);
+  for (const c of pgColumnRefs(ast)) {
+    if (!have.has(c)) return { ...low, unresolved: { code: 'UNPARSED_STATEMENT', message: `column ${c} was lost while reading the statement` } };
+  }
+  return low;
 }
 
 function applySession(change: SessionChange | undefined, s: Session): void {
