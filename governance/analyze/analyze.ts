@@ -5,6 +5,31 @@
  * read); both are lowered into the IR and resolved by `resolve.ts`.
  * Never throws for bad SQL: what cannot be understood is reported in
  * `unresolved`, and the engine refuses it (fail closed).
+ *
+ * What the facts mean, for the rules:
+ * - `outputs` line up with the server's result columns one for one (checked
+ *   against real servers); a source is `bare` only when the value is passed
+ *   through unchanged. Outputs of PREPARE / EXECUTE IMMEDIATE / DECLARE
+ *   CURSOR are never bare: their rows come back later, where no mask can be
+ *   tied to them.
+ * - `reads` holds every column used anywhere else, including computed
+ *   outputs (place output-expression / function-arg / aggregate), ORDER BY
+ *   and GROUP BY positions, INSERT … SELECT sources ('set'), `SELECT … INTO`
+ *   targets ('other'). Inside a view definition nothing is a read of the
+ *   user's: only the view's outputs carry lineage. Views are listed in
+ *   `tablesRead` together with the base tables they read.
+ * - `write` is the write most in need of a check; `writes` lists all of them
+ *   when there are several (multi-table DELETE/UPDATE, data-modifying CTEs,
+ *   PREPARE text). EXPLAIN without ANALYZE has none. A write target is not in
+ *   `tablesRead` unless it is also read as a plain FROM item. Writes through
+ *   a view name the view's column and the base column.
+ * - `alwaysTrue` never depends on literal values: any predicate (or OR
+ *   branch) without a column is treated as always true, so `WHERE 1=2` is
+ *   flagged too; `whereTouchesTarget` is false when no column of the target
+ *   is referenced.
+ * - Within one message, USE / SET search_path apply to the statements after
+ *   them; after RESET search_path or the end of a transaction that used SET
+ *   LOCAL, unqualified names fail to resolve until the session says more.
  */
 import { LRUCache } from 'lru-cache';
 import type { Dialect, Hint, SessionChange, StatementFacts, TableId, WriteFacts } from '../facts.js';
