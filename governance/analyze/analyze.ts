@@ -40,7 +40,7 @@ import { Resolver } from './resolve.js';
 import { initPg, lowerPg, pgColumnRefs, pgFingerprint, pgHints, pgParse, pgReady, query as pgQuery } from './pg.js';
 import { parseSync } from 'libpg-query';
 import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
-import { splitMysql } from './lexer.js';
+import { splitMysql, type MysqlStatement } from './lexer.js';
 
 /** Who is asking and where: everything besides the text that changes the analysis. */
 export interface AnalyzeContext {
@@ -66,6 +66,10 @@ interface Session {
 
 /** Analyses every statement of a (possibly multi-statement) text. */
 export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
+  return analyzeWith(sql, ctx, undefined);
+}
+
+function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStatement[] | undefined): StatementFacts[] {
   const session: Session = { database: ctx.database, searchPath: ctx.searchPath };
   const out: StatementFacts[] = [];
   if (ctx.dialect === 'postgres') {
@@ -90,7 +94,7 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
     if (out.length === 0) out.push(emptyFacts('postgres', sql));
     return out;
   }
-  const stmts = splitMysql(sql);
+  const stmts = split ?? splitMysql(sql);
   for (const s of stmts) {
     let lowering: ReturnType<typeof lowerMysqlText>;
     try {
@@ -312,7 +316,7 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
     cache.set(key, facts);
     return facts;
   }
-  const facts = analyze(sql, ctx);
+  const facts = analyzeWith(sql, ctx, stmts);
   cache.set(key, facts);
   if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
   return facts;
