@@ -44,6 +44,14 @@ test('MySQL digest sharing: a shared analysis equals a fresh one, whatever the l
     'SELECT id FROM customers WHERE phone IN ($, $, $) GROUP BY $',
     'SELECT $ FROM customers',
     "SELECT CASE WHEN id > $ THEN phone ELSE $ END FROM customers",
+    'SELECT id FROM customers WHERE $',
+    'SELECT $ + id, phone $ FROM customers LIMIT $, $',
+    'SELECT id FROM orders WHERE note > DATE_SUB(NOW(), INTERVAL $ DAY) AND $ AND id = $',
+    'DELETE FROM orders WHERE id = $ AND NOT $ ORDER BY $ LIMIT $',
+    'SET @a = $, @b = $',
+    "SELECT id FROM customers WHERE name LIKE $ ESCAPE $ OR phone REGEXP $",
+    'SELECT id FROM customers /*+ sqlgate:skip(no-unqualified-dml) */ WHERE id = $',
+    'SELECT id FROM customers WHERE (id, $) IN (($, $))',
   ];
   const literal = fc.oneof(fc.integer({ min: -3, max: 5 }).map(String), fc.string({ maxLength: 6 }).map((x) => `'${x.replace(/[\\']/g, '')}'`), fc.constantFrom('TRUE', 'FALSE', 'NULL', '0x1F', '1.5e3'));
   const strip = (f: object[]) => JSON.stringify(f.map((x) => ({ ...x, text: '' })));
