@@ -61,6 +61,8 @@ export type Query = SelectQuery | SetOpQuery | ValuesQuery;
 export interface SelectQuery {
   readonly kind: 'select';
   readonly with?: With;
+  /** SELECT DISTINCT: the outputs are grouped on, which is an equality oracle. */
+  readonly distinct?: boolean;
   readonly distinctOn?: readonly Expr[];
   readonly targets: readonly Target[];
   readonly from: readonly FromItem[];

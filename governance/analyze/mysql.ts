@@ -216,6 +216,7 @@ export function query(n: Node): Query {
   const base: Query = {
     kind: 'select',
     ...(w && !n._next ? { with: w } : {}),
+    ...(n.distinct && /distinct/i.test(String(n.distinct.type ?? n.distinct)) ? { distinct: true } : {}),
     targets: columns(n.columns),
     from: fromList(n.from),
     ...(n.where ? { where: expr(n.where) } : {}),

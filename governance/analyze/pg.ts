@@ -297,7 +297,7 @@ export function query(n: Node): Query {
   return {
     kind: 'select',
     ...(w ? { with: w } : {}),
-    ...(distinct.length ? { distinctOn: distinct } : {}),
+    ...(distinct.length ? { distinctOn: distinct } : v.distinctClause ? { distinct: true } : {}),
     targets: targets(v.targetList),
     from: (v.fromClause ?? []).map(fromItem),
     ...(v.whereClause ? { where: expr(v.whereClause) } : {}),

@@ -220,3 +220,12 @@ test('property: any computation around the protected column is seen, however dee
     assert.ok(resolved > total * 0.8, `${d}: only ${resolved} of ${total} resolved`);
   }
 });
+
+test('SELECT DISTINCT groups on its outputs (an equality oracle through a mask)', () => {
+  for (const d of ['postgres', 'mysql'] as const) {
+    const f = run(d, 'SELECT DISTINCT phone FROM customers')[0];
+    assert.ok(f.reads.some((r) => r.column.column === 'phone' && r.place === 'group-by'), d);
+    assert.ok(!run(d, 'SELECT phone FROM customers')[0].reads.some((r) => r.column.column === 'phone'), d);
+    assert.ok(!run(d, 'SELECT COUNT(DISTINCT id) FROM customers')[0].reads.some((r) => r.column.column === 'phone'), d);
+  }
+});
