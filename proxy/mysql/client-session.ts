@@ -22,7 +22,7 @@ import {
   cleartextPassword, decryptRsaPassword, rsaKeys, verifyCachingSha2Scramble, verifyCleartext, verifyNativeScramble,
 } from '../../governance/auth/mysql-auth.js';
 import { Cap, Header, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
-import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse, type HandshakeResponse } from '../../wire/mysql/handshake.js';
+import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
 import { buildErr, buildOk } from '../../wire/mysql/messages.js';
 import { parseCommand, buildQuery, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
@@ -130,8 +130,16 @@ function rowCap(j: Judgement): number | undefined {
   return cap;
 }
 
+/** An error the upstream server answered with, passed to the client as it is. */
+class UpstreamErr extends Error {
+  constructor(readonly errno: number, readonly sqlstate: string, message: string) {
+    super(message);
+  }
+}
+
 function errFrom(e: unknown): { errno: number; sqlstate: string; message: string; code: string } {
   if (e instanceof SqlgateError) return { errno: e.errno, sqlstate: e.sqlstate, message: e.message, code: e.code };
+  if (e instanceof UpstreamErr) return { errno: e.errno, sqlstate: e.sqlstate, message: e.message, code: `ER_${e.errno}` };
   if (e instanceof WireError) {
     const s = ERROR_CODES.PROTOCOL_VIOLATION;
     return { errno: s.errno, sqlstate: s.sqlstate, message: `sqlgate: malformed packet: ${e.message}`, code: 'PROTOCOL_VIOLATION' };
@@ -345,7 +353,7 @@ export class ClientSession {
       throw new SqlgateError('AUTH_FAILED', `sqlgate: connections to this listener must use TLS`);
     }
     const user = response.user;
-    await this.authenticate(user, response.plugin, response.authData, response);
+    await this.authenticate(user, response.plugin, response.authData);
     this.user = user;
     await this.startSession(user, response.database);
     this.loggedIn = true;
@@ -383,8 +391,7 @@ export class ClientSession {
    * caching_sha2 without its verifier goes to full authentication (the
    * plaintext, over TLS or RSA-encrypted) checked against the native verifier.
    */
-  private async authenticate(user: string, clientPlugin: string | undefined, data: Buffer, response?: HandshakeResponse): Promise<void> {
-    void response;
+  private async authenticate(user: string, clientPlugin: string | undefined, data: Buffer): Promise<void> {
     const v = this.deps.gate.verifiers(user);
     const canSwitch = (this.capabilities & Cap.PLUGIN_AUTH) !== 0;
     let plugin = canSwitch ? clientPlugin ?? PLUGIN_NATIVE : PLUGIN_NATIVE;
@@ -447,16 +454,22 @@ export class ClientSession {
     this.ctx = ctx;
     registry.sessions.set(this.id, this);
     const profile = { capabilities: this.capabilities & RELAYED_CAPS, collation: this.collation, mariadbCapabilities: this.mariadbCapabilities };
+    if (this.upstream && ctx.database === undefined && database === undefined && this.upstream.database !== undefined) {
+      // A database cannot be unselected: take a connection that has none, so the server resolves names as the gate does.
+      this.upstream.reusable = false;
+      pool.release(this.upstream);
+      this.upstream = undefined;
+    }
     if (!this.upstream) this.upstream = await pool.acquire(profile, database ?? target.database);
-    if (database !== undefined) await this.useDatabase(database, this.seq);
-    else if (this.upstream.database !== ctx.database) {
-      const s = await this.upstream.initDb(ctx.database ?? '');
-      if (s.error) ctx.database = undefined;
+    if (database !== undefined) await this.useDatabase(database);
+    else if (ctx.database !== undefined && this.upstream.database !== ctx.database) {
+      const s = await this.upstream.initDb(ctx.database);
+      if (s.error) throw new UpstreamErr(s.error.errno, s.error.sqlstate, s.error.message);
     }
   }
 
   /** Judges and switches to a database (login, COM_INIT_DB, COM_CHANGE_USER); throws on refusal or upstream error. */
-  private async useDatabase(database: string, _seq: number): Promise<void> {
+  private async useDatabase(database: string): Promise<void> {
     const ctx = this.ctx!;
     const judgement = await this.deps.gate.judge(ctx, `USE \`${database.replace(/`/g, '``')}\``);
     if (judgement.verdict !== 'allow') throw this.refusalError(judgement);
@@ -903,12 +916,3 @@ export class ClientSession {
     }
   }
 }
-
-/** An error the upstream server answered with, passed to the client as it is. */
-class UpstreamErr extends Error {
-  constructor(readonly errno: number, readonly sqlstate: string, message: string) {
-    super(message);
-  }
-}
-
-export { Header };
