@@ -255,6 +255,10 @@ export class ClientSession {
     this.end();
   }
 
+  get instance(): string {
+    return this.deps.instance;
+  }
+
   get upstreamThreadId(): number | undefined {
     return this.upstream?.threadId;
   }
@@ -875,7 +879,8 @@ export class ClientSession {
   private async onKill(targetId: number, mode: 'connection' | 'query', sql: string): Promise<boolean> {
     const target = this.deps.registry.sessions.get(targetId);
     const started = Date.now();
-    if (!target || target.user !== this.user) {
+    // Thread ids are per upstream server: only sessions of this user on this instance.
+    if (!target || target.user !== this.user || target.instance !== this.deps.instance) {
       const message = `Unknown thread id: ${targetId}`;
       this.send(buildErr(1, 1094, 'HY000', message));
       this.audit({ type: 'statement', decision: 'refused', sql, rules: ['own-sessions-only'], error: { code: 'ER_NO_SUCH_THREAD', message }, durationMs: 0 });
