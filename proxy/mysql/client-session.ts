@@ -116,9 +116,19 @@ function byteLimit(j: Judgement): ByteLimit | undefined {
     if (m !== undefined && (limit === undefined || m < limit)) limit = m;
   }
   if (limit === undefined) return undefined;
-  const e = refusal('RESULT_TOO_LARGE', `result larger than ${limit} bytes; the rest was not sent`, 'max-result-bytes');
-  return { limit, err: buildErr(0, e.errno, e.sqlstate, e.message).subarray(4) };
+  let cached = byteLimits.get(limit);
+  if (!cached) {
+    // Built once per limit value: this runs for every statement.
+    const spec = ERROR_CODES.RESULT_TOO_LARGE;
+    const message = ruleMessage(`result larger than ${limit} bytes; the rest was not sent`, 'max-result-bytes');
+    cached = { limit, err: buildErr(0, spec.errno, spec.sqlstate, message).subarray(4) };
+    if (byteLimits.size > 100) byteLimits.clear();
+    byteLimits.set(limit, cached);
+  }
+  return cached;
 }
+
+const byteLimits = new Map<number, ByteLimit>();
 
 /** The tightest row cap of a judgement's statements. */
 function rowCap(j: Judgement): number | undefined {
@@ -194,6 +204,8 @@ export class ClientSession {
   /** Sequence id the next packet we send will carry during the connection phase. */
   private seq = 0;
   private loggedIn = false;
+  /** A command is being served (its response may still be streaming). */
+  private busy = false;
   private ended = false;
   private readonly sink: Sink;
 
@@ -210,11 +222,21 @@ export class ClientSession {
     this.sink = {
       write: (b) => this.socket.destroyed ? true : this.socket.write(b),
       drain: (resume) => {
-        if (this.socket.destroyed) return resume();
-        this.socket.once('drain', resume);
-        this.socket.once('close', resume);
+        const socket = this.socket;
+        if (socket.destroyed) return resume();
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resume();
+        };
+        socket.once('drain', done);
+        socket.once('close', done);
       },
     };
+    // A client gone in the middle of a result: stop the upstream rather than read it all.
+    socket.once('close', () => {
+      if (this.busy) this.upstream?.destroy();
+    });
   }
 
   /** Runs the session to its end; never rejects. */
@@ -514,7 +536,8 @@ export class ClientSession {
         return;
       }
       if (cmd.kind === 'quit') return;
-      const go = await this.dispatch(cmd, p);
+      this.busy = true;
+      const go = await this.dispatch(cmd, p).finally(() => { this.busy = false; });
       if (!go || !this.upstream) return;
     }
   }
