@@ -45,6 +45,7 @@ const FROM_UPSTREAM_CAPS = Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_
 
 const EMPTY = Buffer.alloc(0);
 const TIMEOUT_MESSAGE = 'sqlgate: statement cancelled on the database after its time limit [rule statement-timeout]';
+const TIMEOUT_ERR = buildErr(0, ERROR_CODES.STATEMENT_TIMEOUT.errno, ERROR_CODES.STATEMENT_TIMEOUT.sqlstate, TIMEOUT_MESSAGE).subarray(4);
 /** Largest packet accepted before login (handshake responses with attributes are well under this). */
 const PRE_LOGIN_MAX_PACKET = 64 * 1024;
 /** Largest command accepted after login: MariaDB's own max_allowed_packet ceiling. */
@@ -677,6 +678,8 @@ export class ClientSession {
     const up = this.upstream!;
     const timer = setTimeout(() => {
       fired = true;
+      // The client gets the protocol's timeout error, not whatever the killed statement returns.
+      up.forceError(TIMEOUT_ERR);
       void this.cancelOnServer(up);
     }, ms);
     return { stop: () => { clearTimeout(timer); return fired; } };

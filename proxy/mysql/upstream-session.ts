@@ -354,6 +354,11 @@ export class UpstreamConnection {
     });
   }
 
+  /** Ends the response in flight for the client with this ERR payload (see ResponseWalker.forceError). */
+  forceError(err: Buffer): void {
+    this.walker.forceError(err);
+  }
+
   /** Runs an internal command whose response is not relayed. */
   async run(command: Buffer, kind: ResponseKind = 'single'): Promise<ResponseSummary> {
     return this.relay(command, kind, undefined);
