@@ -44,6 +44,11 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   basic("SELECT relname FROM pg_class WHERE relkind = 'r'", { a: 'allow', n: 'allow' }, 'driver and psql metadata'),
   basic("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", { a: 'allow', n: 'allow' }),
   basic('SELECT typname FROM pg_catalog.pg_type', { n: 'allow' }),
+  basic("SELECT n.nspname AS \"Schema\", c.relname AS \"Name\" FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v') AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1, 2", { a: 'allow', n: 'allow' }, "psql's \\dt"),
+  basic('SELECT pg_catalog.format_type(23, NULL)', { a: 'allow' }),
+  basic('DEALLOCATE ALL', { a: 'allow', n: 'allow' }, 'drivers reset pooled connections with it'),
+  basic('DISCARD ALL', { a: 'allow' }),
+  attack("SELECT set_config('bytea_output', 'hex', false)", { a: 'deny:dynamic-sql' }, 'set_config can change search_path or role behind the analysis'),
 
   // ---------------------------------------------------------------- session
   basic('BEGIN', { a: 'allow' }),
@@ -236,7 +241,10 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack("PREPARE q(text) AS SELECT id FROM customers WHERE phone = $1; EXECUTE q('1')", { a: 'deny', s: 'deny' }),
   attack("EXECUTE q('1')", { a: 'deny' }),
   attack('DECLARE c CURSOR FOR SELECT phone FROM customers', { a: 'deny', s: 'deny' }),
-  attack('FETCH ALL FROM c', { a: 'deny' }),
+  // A cursor's query is judged at DECLARE (its outputs never count as
+  // maskable), cursors opened in functions need an untrusted function call,
+  // and upstream sessions are never shared between clients: FETCH is a read.
+  attack('FETCH ALL FROM c', { a: 'allow' }),
   attack("SELECT pg_notify('x', phone) FROM customers", { a: 'deny', s: 'deny' }),
   attack("SELECT id FROM customers WHERE starts_with(phone, '1')", { a: 'deny', s: 'deny' }),
   attack("CREATE TEMP VIEW v AS SELECT phone FROM customers", { s: 'deny' }),
@@ -263,6 +271,33 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack('SELECT phone FROM customers GROUP BY 1', { a: 'deny', s: 'deny' }, 'GROUP BY position'),
   attack('SELECT DISTINCT phone FROM customers', { a: 'deny', s: 'deny' }, 'DISTINCT groups by the real value'),
   attack('SELECT id FROM customers UNION SELECT phone FROM customers ORDER BY 1', { a: 'deny', s: 'deny' }),
+
+  // ---------------------------------------------------------------- adversarial, third round
+  attack("SELECT (SELECT string_agg(phone, ',') FROM customers)", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE to_tsvector(phone) @@ to_tsquery('1')", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE phone::int8 > 0", { a: 'deny', s: 'deny' }),
+  attack("SELECT ctid, phone FROM customers", { a: 'deny', s: 'mask:1|deny' }),
+  attack("SELECT id FROM customers c WHERE (SELECT c.phone) LIKE '1%'", { a: 'deny', s: 'deny' }),
+  attack("SELECT * FROM customers c1 WHERE c1.phone IN (SELECT c2.phone FROM customers c2)", { a: 'deny', s: 'deny' }),
+  attack("SELECT jsonb_path_query(to_jsonb(c), '$.phone') FROM customers c", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE phone ^@ '1'", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE row(phone) > row('1')", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE phone = ANY ('{1}')", { a: 'deny', s: 'deny' }),
+  attack("WITH RECURSIVE t(p) AS (SELECT phone FROM customers) CYCLE p SET is_cycle USING path SELECT p FROM t", { a: 'deny', s: 'deny|mask:0' }),
+  attack("SELECT * FROM customers c WHERE c = ROW(1, 'a', 'b', 'c', 'd', 'e', now())", { a: 'deny', s: 'deny' }),
+  attack("MERGE INTO orders o USING customers c ON o.customer_id = c.id WHEN MATCHED THEN UPDATE SET status = c.phone", { w: 'deny', a: 'deny' }),
+  attack("VALUES ((SELECT phone FROM customers LIMIT 1))", { a: 'deny', s: 'deny|mask:0' }),
+  attack("SELECT * FROM (VALUES (1)) v WHERE EXISTS (SELECT 1 FROM customers WHERE phone = '1')", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE phone OPERATOR(pg_catalog.=) '1'", { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers GROUP BY id, phone HAVING true", { a: 'deny', s: 'deny' }),
+  attack('SELECT id FROM public."customers" WHERE "customers"."phone" = \'1\'', { a: 'deny', s: 'deny' }),
+  attack("SELECT id FROM customers WHERE length(phone) = 11", { a: 'deny', s: 'deny' }),
+  attack("TABLE customers LIMIT 1", { a: 'deny', s: 'mask:2,3,4' }),
+  attack("INSERT INTO orders (id, status) VALUES (1, (SELECT phone FROM customers LIMIT 1))", { w: 'deny', d: 'allow' }),
+  attack("UPDATE orders SET status = c.phone FROM customers c WHERE c.id = orders.customer_id AND orders.id = 1", { w: 'deny', d: 'allow' }),
+  attack("DELETE FROM orders USING customers c WHERE c.id = orders.customer_id AND c.phone = '1'", { w: 'deny', d: 'allow' }),
+  attack("SELECT * FROM orders WHERE customer_id = (SELECT id FROM customers WHERE id_card = '1')", { u: 'deny:label-no-read-up', a: 'deny' }),
+  attack('SELECT * FROM customers ORDER BY 4 LIMIT 1', { a: 'deny', s: 'deny' }, 'ORDER BY the position of phone'),
 
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }),
