@@ -876,6 +876,15 @@ export class ClientSession {
     const st = this.prepared.get(id);
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
+    // Rows read through a cursor come with COM_STMT_FETCH, outside the walk that
+    // masks and caps a result: fail closed for statements with such directives.
+    const cursor = (flags & 0x07) !== 0;
+    if (cursor && st.judgement.statements.some((d) => d.directives.masks.length > 0 || d.directives.maxRows !== undefined || d.directives.maxResultBytes !== undefined)) {
+      const e = refusal('UNSUPPORTED', 'a cursor over a masked or row-limited result is not supported; execute without a cursor', 'masking');
+      this.send(buildErr(1, e.errno, e.sqlstate, e.message));
+      this.auditStatements(st.judgement, st.sql, undefined, 0, { code: e.code, message: e.message }, { phase: 'execute' });
+      return true;
+    }
     // A cursor (flags & 1) returns metadata only; its rows come with COM_STMT_FETCH.
     const timer = this.startTimer(st.judgement);
     let s: ResponseSummary;
