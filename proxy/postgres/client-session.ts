@@ -47,6 +47,8 @@ export interface ClientSessionOptions {
   /** The client address (the PROXY header's when a trusted proxy sent one). */
   readonly clientIp: string;
   readonly node: string;
+  /** Set when the address was refused: the session only answers the startup packet with this. */
+  readonly refused?: SqlgateError;
 }
 
 /** Text that fails in the upstream's raw parser, before any catalog access: stands in for a refused statement. */
@@ -191,6 +193,7 @@ export class ClientSession {
   private tlsActive = false;
   private user: string | undefined;
   private database: string | undefined;
+  private applicationName: string | undefined;
   private readonly sessionId = randomUUID();
   private upstream: UpstreamSession | undefined;
   private ctx: SessionContext | undefined;
@@ -292,7 +295,7 @@ export class ClientSession {
       clientIp: this.opts.clientIp, door: 'postgres', type: 'login', instance: this.opts.instance, database: this.database,
       sql: undefined, fingerprint: undefined, decision, rules: [], durationMs: undefined, rowsReturned: undefined,
       rowsAffected: undefined, error: error ? { code: error.code, message: error.message } : undefined,
-      detail: { tls: this.tlsActive },
+      detail: { tls: this.tlsActive, ...(this.applicationName !== undefined ? { applicationName: this.applicationName } : {}) },
     });
   }
 
@@ -318,7 +321,7 @@ export class ClientSession {
       }
       if (p.kind === 'gssenc-request') { this.socket.write(bw.SSL_DECLINE); continue; }
       if (p.kind === 'cancel-request') {
-        await this.opts.pool.cancel(p.processId, p.secretKey);
+        if (!this.opts.refused) await this.opts.pool.cancel(p.processId, p.secretKey);
         return false;
       }
       if (p.protocolVersion !== PROTOCOL_3_0 || [...p.params.keys()].some((k) => k.startsWith('_pq_.'))) {
@@ -329,10 +332,13 @@ export class ClientSession {
       break;
     }
     this.user = params.get('user');
-    this.database = params.get('database') || this.user;
+    this.applicationName = params.get('application_name');
     const { listener, gate, instance } = this.opts;
+    if (this.opts.refused) return this.refuseLogin(errorFields(this.opts.refused));
+    // No database asked for: the instance's default database, else PostgreSQL's default (the user's name).
+    this.database = params.get('database') || gate.policy().instances[instance]?.database || this.user;
     if (listener.require_tls && !this.tlsActive) {
-      return this.refuseLogin(fieldsOf('TENANT_MISMATCH', 'sqlgate: this listener requires TLS (connect with sslmode=require)'));
+      return this.refuseLogin({ severity: 'FATAL', code: '28000', message: 'sqlgate: this listener requires TLS (connect with sslmode=require)' });
     }
     if (!this.user) return this.refuseLogin({ severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' });
     if (params.has('replication')) return this.refuseLogin(fieldsOf('UNSUPPORTED', 'sqlgate: replication connections are not supported'));
