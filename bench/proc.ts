@@ -1,0 +1,60 @@
+/**
+ * Process accounting from /proc (proc(5)): CPU time (utime + stime, in clock
+ * ticks) and resident memory of a process we started. CPU time per query is
+ * the figure that stays stable on a shared machine, where throughput does not.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticks: number | undefined;
+
+/** Clock ticks per second (`getconf CLK_TCK`), 100 on Linux when unknown. */
+export function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
+
+/**
+ * utime + stime in clock ticks from the text of /proc/PID/stat. The second
+ * field (comm) is in parentheses and may itself hold spaces or ')', so fields
+ * are counted from the last ')'.
+ */
+export function parseStatCpuTicks(stat: string): number {
+  const end = stat.lastIndexOf(')');
+  if (end < 0) throw new Error('malformed /proc/PID/stat: no comm field');
+  // After ") ": field 3 (state) is index 0, so utime (14) is index 11, stime (15) index 12.
+  const rest = stat.slice(end + 2).trim().split(/\s+/);
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('malformed /proc/PID/stat: utime/stime');
+  return utime + stime;
+}
+
+/** VmRSS in bytes from the text of /proc/PID/status. */
+export function parseStatusRssBytes(status: string): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m) throw new Error('no VmRSS in /proc/PID/status');
+  return Number(m[1]) * 1024;
+}
+
+/** CPU seconds (user + system) a live process has used so far. */
+export function cpuSeconds(pid: number): number {
+  return parseStatCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / clockTicks();
+}
+
+/** Resident set size of a live process, in bytes. */
+export function rssBytes(pid: number): number {
+  return parseStatusRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
+/** CPU seconds, or undefined when the process is gone or not ours to read. */
+export function tryCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try { return cpuSeconds(pid); } catch { return undefined; }
+}

@@ -1,0 +1,32 @@
+/**
+ * The targets of issue 7. They are printed beside the figures (met / missed)
+ * and never asserted: the machine is shared, a bench that fails on noise
+ * would only teach people to ignore it.
+ */
+
+/** One target: a figure compared against a bound. */
+export interface Target {
+  readonly id: string;
+  readonly text: string;
+  /** 'min': the figure must be at least `bound`; 'max': at most. */
+  readonly kind: 'min' | 'max';
+  readonly bound: number;
+}
+
+export const TARGETS = {
+  pgbenchSvsPgbouncer: { id: 'pgbench-S-8-vs-pgbouncer', text: 'pgbench -S, 8 clients: ≥ 1.0× PgBouncer tps', kind: 'min', bound: 1.0 },
+  sysbenchPointSelect: { id: 'sysbench-point-select-8', text: 'sysbench oltp_point_select, 8 threads: ≥ 0.5× direct', kind: 'min', bound: 0.5 },
+  streamUnmasked: { id: 'stream-unmasked', text: '1M-row stream: ≥ 0.8× direct unmasked', kind: 'min', bound: 0.8 },
+  streamMasked: { id: 'stream-masked', text: '1M-row stream: ≥ 0.6× direct masked', kind: 'min', bound: 0.6 },
+  addedLatencyP50: { id: 'added-latency-p50', text: 'added p50 latency of a point SELECT ≤ 100 µs', kind: 'max', bound: 100 },
+  decisionCached: { id: 'decision-cached', text: 'cached decision ≤ 5 µs', kind: 'max', bound: 5 },
+  decisionUncachedPg: { id: 'decision-uncached-pg', text: 'uncached decision ≤ 100 µs (PostgreSQL)', kind: 'max', bound: 100 },
+  decisionUncachedMysql: { id: 'decision-uncached-mysql', text: 'uncached decision ≤ 1 ms (MySQL)', kind: 'max', bound: 1000 },
+  idleRss: { id: 'idle-rss', text: '≤ 64 KB RSS per idle client connection', kind: 'max', bound: 64 },
+} as const satisfies Record<string, Target>;
+
+/** 'met', 'missed', or 'n/a' when there is no figure. */
+export function verdict(target: Target, value: number | undefined): 'met' | 'missed' | 'n/a' {
+  if (value === undefined || !Number.isFinite(value)) return 'n/a';
+  return (target.kind === 'min' ? value >= target.bound : value <= target.bound) ? 'met' : 'missed';
+}

@@ -1,0 +1,78 @@
+/**
+ * Governance decision cost, measured by bench/governance.ts (another
+ * module's micro-benchmark). It is run as a child (`node
+ * dist/bench/governance.js`, with BENCH_JSON=1 in its environment and no
+ * arguments, so that its own argument parsing is left alone) so that its
+ * set-up cannot disturb this process. Its figures are taken from the JSON it
+ * prints (the whole output or its last JSON line) and flattened to
+ * `path.to.figure: number`; when it prints only text, the text is shown.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorLine } from '../endpoints.js';
+import { run } from '../procs.js';
+
+/** Flattened figures, or why there are none. */
+export interface DecisionFigures {
+  readonly available: boolean;
+  readonly figures?: Record<string, number>;
+  readonly raw?: unknown;
+  readonly text?: string;
+  readonly error?: string;
+}
+
+/** Finds the JSON document in a child's output: all of it, or the last line that parses. */
+export function extractJson(out: string): unknown {
+  const whole = out.trim();
+  try { return JSON.parse(whole); } catch { /* look for a line */ }
+  const lines = whole.split('\n').reverse();
+  for (const l of lines) {
+    const t = l.trim();
+    if (!t.startsWith('{') && !t.startsWith('[')) continue;
+    try { return JSON.parse(t); } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** `{a: {b: 1}}` → `{'a.b': 1}`; only finite numbers are kept. */
+export function flatten(v: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
+  if (typeof v === 'number' && Number.isFinite(v)) out[prefix || 'value'] = v;
+  else if (Array.isArray(v)) v.forEach((x, i) => {
+    const key = x && typeof x === 'object' && 'name' in x ? String((x as { name: unknown }).name) : String(i);
+    flatten(x, prefix ? `${prefix}.${key}` : key, out);
+  });
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) flatten(x, prefix ? `${prefix}.${k}` : k, out);
+  return out;
+}
+
+/**
+ * Which target a flattened figure speaks to, from its name: cached ("hit",
+ * "cached") vs uncached ("miss", "uncached", "cold"), and the dialect. Only
+ * figures in microseconds ("us", "µs", "micro") or nanoseconds ("ns") qualify;
+ * the value is returned in µs.
+ */
+export function classifyDecisionFigure(name: string, value: number): { kind: 'cached' | 'uncached'; dialect?: 'postgres' | 'mysql'; us: number } | undefined {
+  const n = name.toLowerCase();
+  const unitUs = /(^|[^a-z])(us|µs|micro)/.test(n) ? 1 : /(^|[^a-z])ns/.test(n) ? 0.001 : undefined;
+  if (unitUs === undefined) return undefined;
+  if (/p99|p95|max|min|count|samples|iterations|ops/.test(n)) return undefined;
+  const kind = /uncached|miss|cold/.test(n) ? 'uncached' : /cached|hit|warm/.test(n) ? 'cached' : undefined;
+  if (!kind) return undefined;
+  const dialect = /postgres|(^|[^a-z])pg([^a-z]|$)/.test(n) ? 'postgres' : /mysql|maria/.test(n) ? 'mysql' : undefined;
+  return { kind, dialect, us: value * unitUs };
+}
+
+/** Runs dist/bench/governance.js when it exists. */
+export async function decisionCost(distDir: string): Promise<DecisionFigures> {
+  const script = join(distDir, 'bench', 'governance.js');
+  if (!existsSync(script)) return { available: false, error: 'dist/bench/governance.js not there (not merged yet)' };
+  try {
+    const r = await run(process.execPath, [script], { timeoutMs: 240_000, env: { ...process.env, BENCH_JSON: '1' } });
+    const raw = extractJson(r.stdout);
+    if (r.code !== 0) return { available: true, error: `exit ${r.code}: ${errorLine(r.stderr || r.stdout)}`, raw };
+    if (raw === undefined) return { available: true, text: r.stdout.trim().slice(-4000), error: 'printed no JSON' };
+    return { available: true, raw, figures: flatten(raw) };
+  } catch (err) {
+    return { available: true, error: errorLine(err) };
+  }
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseOptions, WORKLOADS } from '../../../bench/options.js';
+import { pgbouncerIni } from '../../../bench/pgbouncer.js';
+import { benchPolicy, parseListening } from '../../../bench/sqlgate.js';
+import { TARGETS, verdict } from '../../../bench/targets.js';
+import { classifyDecisionFigure, extractJson, flatten } from '../../../bench/workloads/decision.js';
+import { parsePgbench } from '../../../bench/workloads/pgbench.js';
+import { parseSysbench } from '../../../bench/workloads/sysbench.js';
+import { policySchema } from '../../../rules/policy-schema.js';
+
+const PGBENCH_OUT = `pgbench (15.20 (Debian 15.20-0+deb12u1))
+transaction type: <builtin: select only>
+scaling factor: 1
+query mode: simple
+number of clients: 2
+number of threads: 1
+maximum number of tries: 1
+duration: 1 s
+number of transactions actually processed: 8309
+number of failed transactions: 0 (0.000%)
+latency average = 0.235 ms
+initial connection time = 23.506 ms
+tps = 8500.751450 (without initial connection time)
+`;
+
+const SYSBENCH_OUT = `SQL statistics:
+    queries performed:
+        read:                            4546
+        write:                           0
+        other:                           0
+        total:                           4546
+    transactions:                        4546   (4533.68 per sec.)
+    queries:                             4546   (4533.68 per sec.)
+    ignored errors:                      0      (0.00 per sec.)
+`;
+
+test('pgbench report: tps without connection time, transactions, failures', () => {
+  assert.deepEqual(parsePgbench(PGBENCH_OUT), { tps: 8500.75145, transactions: 8309, failed: 0 });
+  assert.equal(parsePgbench('pgbench: error: connection to server failed'), undefined);
+});
+
+test('sysbench report: transactions and queries per second', () => {
+  assert.deepEqual(parseSysbench(SYSBENCH_OUT), { transactions: 4546, tps: 4533.68, queries: 4546, qps: 4533.68 });
+  assert.equal(parseSysbench('FATAL: error 1045'), undefined);
+});
+
+test('options: defaults, quick, --only, bad input', () => {
+  const d = parseOptions([]);
+  assert.deepEqual(d.clients, [1, 8, 32]);
+  assert.equal(d.rounds, 3);
+  assert.equal(d.only.size, WORKLOADS.length);
+  const q = parseOptions(['--quick', '--only', 'pgbench,sysbench', '--rounds=5']);
+  assert.ok(q.quick);
+  assert.deepEqual([...q.only], ['pgbench', 'sysbench']);
+  assert.equal(q.rounds, 5);
+  assert.deepEqual(q.clients, [8]);
+  assert.deepEqual(parseOptions(['--clients', '1,32']).clients, [1, 32]);
+  assert.throws(() => parseOptions(['--only', 'pgbench,nope']), /unknown workload/);
+  assert.throws(() => parseOptions(['--rounds', '0']), /positive integer/);
+  assert.throws(() => parseOptions(['--rounds']), /positive integer/);
+  assert.throws(() => parseOptions(['--frobnicate']), /unknown option/);
+});
+
+test('the generated bench policy is valid against the policy schema', () => {
+  const up = { host: '127.0.0.1', port: 5432, user: 'postgres', password: 'pw', database: 'sg_bench_1' };
+  const policy = benchPolicy({
+    pg: { ...up, listen: '127.0.0.1:40001' },
+    mysql: { ...up, port: 3306, user: 'root', password: '', listen: '127.0.0.1:40002' },
+    users: { plain: { user: 'sgbench', password: 'a' }, masked: { user: 'sgbench_masked', password: 'b' } },
+    dir: '/tmp/x',
+  });
+  const parsed = policySchema.parse(policy);
+  assert.equal(parsed.listeners.length, 2);
+  assert.equal(parsed.instances.bench_pg.password_env, 'SQLGATE_BENCH_PG_PASSWORD');
+  assert.equal(parsed.instances.bench_mysql.password_env, undefined, 'no password, no env');
+  assert.equal(parsed.masking.length, 2);
+  assert.deepEqual(parsed.masking[0].roles, ['bench_masked']);
+  assert.deepEqual(parsed.users.sgbench.roles, ['bench']);
+  assert.ok(parsed.users.sgbench_masked.roles.includes('bench_masked'));
+  assert.ok(parsed.limits.max_rows_per_query! >= 1_000_000, 'the 1M-row stream must not be cut');
+  assert.ok(parsed.roles.bench.statement_kinds!.includes('transaction'), 'TPC-B needs BEGIN/END');
+});
+
+test('listening lines give the actual addresses', () => {
+  const out = 'starting\nsqlgate: mysql listening on 127.0.0.1:40002\nsqlgate: postgres listening on [::1]:40001\n';
+  const m = parseListening(out);
+  assert.deepEqual(m.get('mysql'), { host: '127.0.0.1', port: 40002 });
+  assert.deepEqual(m.get('postgres'), { host: '::1', port: 40001 });
+  assert.equal(parseListening('nothing').size, 0);
+});
+
+test('pgbouncer.ini: session mode, loopback, the upstream with its user', () => {
+  const ini = pgbouncerIni({ binary: '/usr/sbin/pgbouncer', database: 'sg_b', upstream: { host: '127.0.0.1', port: 5432, user: 'postgres', password: "it's" }, client: { user: 'u', password: 'p' } }, 6543, '/tmp/d');
+  assert.match(ini, /^pool_mode = session$/m);
+  assert.match(ini, /^listen_addr = 127\.0\.0\.1$/m);
+  assert.match(ini, /^listen_port = 6543$/m);
+  assert.match(ini, /^sg_b = host=127\.0\.0\.1 port=5432 dbname=sg_b user=postgres password='it\\'s'$/m);
+});
+
+test('decision figures: JSON found, flattened, classified by name and unit', () => {
+  assert.deepEqual(extractJson('warming up\n{"a":1}\n'), { a: 1 });
+  assert.deepEqual(extractJson('{"a":\n 2}'), { a: 2 });
+  assert.equal(extractJson('no json'), undefined);
+  const flat = flatten({ postgres: { cached_us: 2.5, uncached_us: 40 }, mysql: { hit_ns: 3000, miss_us: 700, samples: 1000 } });
+  assert.deepEqual(flat, { 'postgres.cached_us': 2.5, 'postgres.uncached_us': 40, 'mysql.hit_ns': 3000, 'mysql.miss_us': 700, 'mysql.samples': 1000 });
+  assert.deepEqual(classifyDecisionFigure('postgres.uncached_us', 40), { kind: 'uncached', dialect: 'postgres', us: 40 });
+  assert.deepEqual(classifyDecisionFigure('mysql.hit_ns', 3000), { kind: 'cached', dialect: 'mysql', us: 3 });
+  assert.equal(classifyDecisionFigure('mysql.samples', 1000), undefined);
+  assert.equal(classifyDecisionFigure('postgres.uncached_p99_us', 90), undefined, 'p99 is not the figure the target names');
+  assert.equal(classifyDecisionFigure('postgres.cached', 2), undefined, 'no unit, no verdict');
+});
+
+test('verdicts: met / missed / n/a, min and max targets', () => {
+  assert.equal(verdict(TARGETS.pgbenchSvsPgbouncer, 1.0), 'met');
+  assert.equal(verdict(TARGETS.pgbenchSvsPgbouncer, 0.99), 'missed');
+  assert.equal(verdict(TARGETS.addedLatencyP50, 100), 'met');
+  assert.equal(verdict(TARGETS.addedLatencyP50, 101), 'missed');
+  assert.equal(verdict(TARGETS.idleRss, undefined), 'n/a');
+  assert.equal(verdict(TARGETS.idleRss, NaN), 'n/a');
+});
