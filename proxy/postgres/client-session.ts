@@ -356,13 +356,17 @@ export class ClientSession {
       }
       upstreamParams[k] = v;
     }
+    // An unknown or disabled user still goes through a password exchange, which then fails
+    // like a wrong password: the answer does not tell whether the user exists.
+    let unknownUser = false;
     try {
       gate.checkAddress(instance, this.opts.clientIp, this.user);
     } catch (err) {
-      if (err instanceof SqlgateError) return this.refuseLogin(errorFields(err));
-      throw err;
+      if (!(err instanceof SqlgateError)) throw err;
+      if (err.code !== 'AUTH_FAILED') return this.refuseLogin(errorFields(err));
+      unknownUser = true;
     }
-    if (!(await this.authenticate())) return false;
+    if (!(await this.authenticate(unknownUser))) return false;
     const policyUser = gate.policy().users[this.user];
     if (!this.opts.pool.acquire(this.user, policyUser?.max_connections)) {
       return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
@@ -415,9 +419,9 @@ export class ClientSession {
   }
 
   /** Password exchange; true when the user proved who they are. */
-  private async authenticate(): Promise<boolean> {
+  private async authenticate(unknownUser: boolean): Promise<boolean> {
     const user = this.user!;
-    const verifiers = this.opts.gate.verifiers(user);
+    const verifiers = unknownUser ? undefined : this.opts.gate.verifiers(user);
     const method = this.opts.listener.auth_method;
     const failed = () => this.refuseLogin(fieldsOf('AUTH_FAILED', `password authentication failed for user "${user}"`));
     if (method === 'password') {
