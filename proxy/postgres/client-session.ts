@@ -69,6 +69,16 @@ function unsafeEncoding(v: string): boolean {
 
 /** Statements that may change search_path or who `$user` is: re-read it from the server afterwards. */
 const PATH_SUSPECT = /search_path|set_config|\breset\b|\bdiscard\b|\brole\b|session\s+authorization/i;
+const STATEMENT_MANAGEMENT = /\b(prepare|deallocate|discard|close)\b/i;
+
+/** SQL PREPARE / DEALLOCATE / DISCARD / CLOSE: protocol statement and portal names may now mean something else. */
+function managesStatements(d: Decision): boolean {
+  const f = d.facts;
+  if (f.kind === 'prepare' || f.kind === 'deallocate' || /discard|close/i.test(f.verb)) return true;
+  // Leading comments do not hide the verb.
+  const head = f.text.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, '');
+  return /^(prepare|deallocate|discard|close)\b/i.test(head);
+}
 const ROLLBACK_LIKE = /\brollback\b|\babort\b|\brelease\b/i;
 
 /** One statement on its way through the upstream, for the audit and the row cap. */
@@ -518,18 +528,29 @@ export class ClientSession {
             st.path = this.pathKey();
           }
           this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
-        } else this.portals.set(msg.portal, { sql: `EXECUTE ${JSON.stringify(msg.statement)} /* prepared outside the extended protocol */`, decision: undefined, rows: 0 });
-        return this.forward(f.raw, { kind: 'bind' });
+          return this.forward(f.raw, { kind: 'bind' });
+        }
+        // A statement made by SQL PREPARE (or dropped by DEALLOCATE/DISCARD since): sqlgate cannot
+        // tell what it now means, so the protocol may not run it; SQL EXECUTE is judged instead.
+        this.portals.delete(msg.portal);
+        return this.refuseBind(`BIND ${JSON.stringify(msg.statement)}`, undefined, fieldsOf('UNSUPPORTED',
+          ruleMessage(`prepared statement ${JSON.stringify(msg.statement)} was not prepared through this protocol session; use EXECUTE`)));
       }
       case 'describe':
         return this.forward(f.raw, { kind: 'describe' });
       case 'execute': {
-        // A portal over a statement sqlgate did not see parsed (SQL PREPARE, judged then) is still audited.
         const portal = this.portals.get(msg.portal);
-        const item = this.running(portal?.sql ?? `EXECUTE ${JSON.stringify(msg.portal)} /* unknown portal */`, portal?.decision, false);
+        if (!portal) {
+          // A cursor made by SQL DECLARE: FETCH is judged statement by statement, the protocol's Execute would not be.
+          this.auditRefusal(`EXECUTE PORTAL ${JSON.stringify(msg.portal)}`, undefined, fieldsOf('UNSUPPORTED', 'portal not bound through this session'));
+          this.discardUntilSync = true;
+          return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: fieldsOf('UNSUPPORTED',
+            ruleMessage(`portal ${JSON.stringify(msg.portal)} was not bound through this protocol session; use FETCH`)) });
+        }
+        const item = this.running(portal.sql, portal.decision, false);
         // Row caps hold per portal, across Executes with a row limit.
-        if (portal) item.counter = portal;
-        if (item) this.startTimer(item);
+        item.counter = portal;
+        this.startTimer(item);
         return this.forward(f.raw, { kind: 'execute', item });
       }
       case 'close':
@@ -628,6 +649,11 @@ export class ClientSession {
       : judgement.statements.map((d) => this.running(d.facts.text, d, false));
     if (items[0]) this.startTimer(items[0]);
     this.markPathSuspect(sql);
+    // SQL-level PREPARE/DEALLOCATE/DISCARD may replace what a protocol statement name means.
+    if (judgement.statements.some(managesStatements) || (judgement.raw && STATEMENT_MANAGEMENT.test(sql))) {
+      this.statements.clear();
+      this.portals.clear();
+    }
     this.forward(raw, { kind: 'simple', items, index: 0 });
     if (this.pathDirty) this.boundarySinceDirty = true;
   }
@@ -641,6 +667,7 @@ export class ClientSession {
       this.forward(serialize.parse({ name, text: POISON_SQL }), { kind: 'poison-ext', error: j.refused });
       return;
     }
+    if (j.judgement.statements.some(managesStatements)) { this.statements.clear(); this.portals.clear(); }
     this.statements.set(name, { sql, decision: j.judgement.statements[0], path: this.pathKey() });
     this.markPathSuspect(sql);
     this.forward(raw, { kind: 'parse' });

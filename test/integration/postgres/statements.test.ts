@@ -180,6 +180,34 @@ test('a client_encoding sqlgate cannot lex safely ends the session', async () =>
   assert.match(r.stderr, /not supported/);
 });
 
+test('protocol Bind/Execute of statements and cursors made in SQL are refused; SQL EXECUTE/FETCH work', async () => {
+  const r = await rawSession();
+  await r.send(serialize.query('PREPARE sqlp AS SELECT 1 AS one'));
+  await r.until('readyForQuery');
+  r.send(Buffer.concat([serialize.bind({ statement: 'sqlp' }), serialize.execute({}), serialize.sync()]));
+  const bind = await r.until('readyForQuery');
+  assert.deepEqual(bind.map((m) => m.name), ['error', 'readyForQuery']);
+  assert.match(bind[0].message, /not prepared through this protocol session/);
+  r.send(serialize.query('EXECUTE sqlp'));
+  assert.ok((await r.until('readyForQuery')).some((m) => m.name === 'dataRow'));
+  r.send(serialize.query('BEGIN; DECLARE cur CURSOR FOR SELECT n FROM series'));
+  await r.until('readyForQuery');
+  r.send(Buffer.concat([serialize.execute({ portal: 'cur', rows: 100 }), serialize.sync()]));
+  const exec = await r.until('readyForQuery');
+  assert.deepEqual(exec.map((m) => m.name), ['error', 'readyForQuery']);
+  assert.equal(exec[1].status, 'E', 'inside BEGIN the refusal aborts the transaction, as PostgreSQL would');
+  r.send(serialize.query('ROLLBACK'));
+  await r.until('readyForQuery');
+  // A named protocol statement is forgotten after SQL DEALLOCATE ALL.
+  r.send(Buffer.concat([serialize.parse({ name: 'p1', text: 'SELECT 2' }), serialize.sync()]));
+  await r.until('readyForQuery');
+  r.send(serialize.query('DEALLOCATE ALL'));
+  await r.until('readyForQuery');
+  r.send(Buffer.concat([serialize.bind({ statement: 'p1' }), serialize.execute({}), serialize.sync()]));
+  assert.equal((await r.until('readyForQuery'))[0].name, 'error');
+  r.close();
+});
+
 async function sleeping(): Promise<number> {
   const rows = await direct<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${db.name}' AND query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'`);
   return rows[0].n;
