@@ -42,7 +42,7 @@ before(async () => {
             { instance: 'pg1', database: db.name, schema: 'public', table: 'customers', columns: ['id', 'name'], privileges: ['select'] },
             { instance: 'pg1', database: db.name, schema: 'public', table: 'orders', privileges: ['select', 'update'] },
           ],
-          statement_kinds: ['select', 'update', 'transaction', 'set'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
+          statement_kinds: ['select', 'update', 'transaction', 'set', 'copy'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
         },
       },
   };
@@ -110,6 +110,14 @@ test('engine: psql sees refusals with the rule named, and COPY of a refused colu
   assert.match(r.stderr, /ERROR: {2}sqlgate: .*phone/);
   assert.equal((r.stderr.match(/ERROR/g) ?? []).length, 2, r.stderr);
   assert.equal(r.stdout.trim(), 'Ann');
+  // COPY FROM STDIN is an INSERT: alice may not insert into orders, and nothing arrives.
+  const cp = await psqlResult(conninfo, ['-c', 'COPY orders FROM STDIN'], '3\t30\n');
+  assert.match(cp.stderr, /ERROR: {2}sqlgate: /);
+  const admin = await pgConnect(db.url);
+  assert.equal((await admin.query('SELECT count(*)::int AS n FROM orders')).rows[0].n, 2);
+  await admin.end();
+  const ok = await psqlResult(conninfo, ['-c', 'COPY (SELECT id, name FROM customers ORDER BY id) TO STDOUT']);
+  assert.equal(ok.stdout, '1\tAnn\n2\tBo\n', ok.stderr);
 });
 
 test('engine: audit records match statements one to one, refusals with their rule', async () => {
