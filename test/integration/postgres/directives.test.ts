@@ -100,3 +100,17 @@ test('masking directives are refused (fail closed) until the endpoint serves the
   directives = {};
   await c.end();
 });
+
+test('audit sink failure: later statements are refused rather than run unaudited', async () => {
+  const c = await pgThrough(ep.url('alice', db.name));
+  const audit = gate.audit.bind(gate);
+  gate.audit = () => { throw new Error('disk full'); };
+  try {
+    await c.query('SELECT 1'); // ran; its record could not be written
+    await assert.rejects(c.query('SELECT 2'), (e: { code?: string }) => e.code === '58030');
+    await assert.rejects(c.query({ text: 'SELECT $1::int', values: [3] }), (e: { code?: string }) => e.code === '58030');
+  } finally {
+    gate.audit = audit;
+    await c.end();
+  }
+});
