@@ -7,7 +7,8 @@ import { createPgDatabase, pgConnect, type TempDatabase } from '../../helpers/db
 import type { SessionContext } from '../../../governance/decision.js';
 import { md5Response } from '../../../governance/auth/password-checks.js';
 import { TestGate } from '../../helpers/test-gate.js';
-import { PASSWORD, pgThrough, psqlResult, startEndpoint, testGate, type Endpoint } from './setup.js';
+import { execFile } from 'node:child_process';
+import { PASSWORD, pgThrough, psqlResult, startEndpoint, testGate, writeTemp, type Endpoint } from './setup.js';
 import type pg from 'pg';
 
 let db: TempDatabase;
@@ -206,6 +207,26 @@ test('protocol Bind/Execute of statements and cursors made in SQL are refused; S
   r.send(Buffer.concat([serialize.bind({ statement: 'p1' }), serialize.execute({}), serialize.sync()]));
   assert.equal((await r.until('readyForQuery'))[0].name, 'error');
   r.close();
+});
+
+test('pgbench pipelines (\\startpipeline, extended and prepared) run to completion through sqlgate', async () => {
+  const script = writeTemp('pipe.sql', [
+    '\\set a random(1, 10)',
+    '\\startpipeline',
+    'SELECT n FROM series WHERE n = :a;',
+    'UPDATE t SET v = v WHERE id = :a;',
+    'SELECT count(*) FROM series;',
+    '\\endpipeline',
+  ].join('\n') + '\n');
+  for (const mode of ['extended', 'prepared']) {
+    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      execFile('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-M', mode, '-f', script, '-c', '2', '-t', '50', '-h', '127.0.0.1', '-p', String(ep.port), '-U', 'alice', db.name],
+        { env: { ...process.env, PGPASSWORD: PASSWORD } }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, text: stdout + stderr }));
+    });
+    assert.equal(out.code, 0, out.text);
+    assert.match(out.text, /number of transactions actually processed: 100\/100/);
+    assert.match(out.text, /number of failed transactions: 0/);
+  }
 });
 
 async function sleeping(): Promise<number> {
