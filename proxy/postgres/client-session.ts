@@ -34,6 +34,9 @@ import {
 } from '../../wire/postgres/messages.js';
 import type { SessionPool } from './pool.js';
 import { SocketInput } from './socket-input.js';
+// Masking semantics are shared with the MySQL door (same text, same keyed hash).
+import { fieldMask, maskKey } from '../mysql/mask.js';
+import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
 
 /** What a session needs from its listener. */
@@ -101,12 +104,15 @@ interface Running {
   cutBy: 'row-cap' | 'max-result-bytes' | undefined;
   /** Rows counted against the cap: shared by every Execute of one portal. */
   counter: { rows: number };
+  /** Output columns to mask, by index. */
+  readonly masks: ReadonlyMap<number, FieldRewrite> | undefined;
 }
 
 /** What each message forwarded upstream is waiting for, in order. */
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
-  | { readonly kind: 'parse' | 'bind' | 'describe' | 'close' }
+  | { readonly kind: 'parse' | 'bind' | 'close' }
+  | { readonly kind: 'describe'; readonly masked: ReadonlySet<number> | undefined }
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
@@ -527,6 +533,15 @@ export class ClientSession {
             st.decision = j.judgement.statements[0];
             st.path = this.pathKey();
           }
+          const binaryMasked = st.decision?.directives.masks.find((m) => {
+            const fmts = msg.resultFormats;
+            return (fmts.length === 1 ? fmts[0] : fmts[m.index] ?? 0) !== 0;
+          });
+          if (binaryMasked) {
+            this.portals.delete(msg.portal);
+            return this.refuseBind(st.sql, undefined, fieldsOf('UNSUPPORTED',
+              ruleMessage(`masked column ${binaryMasked.index + 1} must be fetched in text format`, binaryMasked.rule)));
+          }
           this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
           return this.forward(f.raw, { kind: 'bind' });
         }
@@ -536,8 +551,11 @@ export class ClientSession {
         return this.refuseBind(`BIND ${JSON.stringify(msg.statement)}`, undefined, fieldsOf('UNSUPPORTED',
           ruleMessage(`prepared statement ${JSON.stringify(msg.statement)} was not prepared through this protocol session; use EXECUTE`)));
       }
-      case 'describe':
-        return this.forward(f.raw, { kind: 'describe' });
+      case 'describe': {
+        const d = msg.target === 'S' ? this.statements.get(msg.name)?.decision : this.portals.get(msg.name)?.decision;
+        const masked = d?.directives.masks.length ? new Set(d.directives.masks.map((m) => m.index)) : undefined;
+        return this.forward(f.raw, { kind: 'describe', masked });
+      }
       case 'execute': {
         const portal = this.portals.get(msg.portal);
         if (!portal) {
@@ -579,8 +597,15 @@ export class ClientSession {
     return {
       sql, decision, raw, arrived: new Date(), start: performance.now(), rows: 0, cut: false, copyOut: false,
       timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
-      bytes: 0, cutBy: undefined, counter: { rows: 0 },
+      bytes: 0, cutBy: undefined, counter: { rows: 0 }, masks: this.masksOf(decision),
     };
+  }
+
+  private masksOf(decision: Decision | undefined): ReadonlyMap<number, FieldRewrite> | undefined {
+    const masks = decision?.directives.masks;
+    if (!masks?.length) return undefined;
+    const key = maskKey(this.opts.gate.policy().mask_key_env);
+    return new Map(masks.map((m) => [m.index, fieldMask(m, key)]));
   }
 
   private startTimer(item: Running): void {
@@ -609,10 +634,10 @@ export class ClientSession {
       const r = judgement.refusal?.error ?? judgement.statements.find((d) => d.error)?.error;
       return { refused: { severity: 'ERROR', code: r?.sqlstate ?? '42501', message: r?.message ?? 'sqlgate: statement refused' }, judgement };
     }
-    const masked = judgement.statements.find((d) => d.directives.masks.length > 0);
-    if (masked) {
-      // Fail closed until this endpoint rewrites masked fields on the wire.
-      return { refused: fieldsOf('UNSUPPORTED', ruleMessage('masked columns are not yet served on the PostgreSQL endpoint', masked.directives.masks[0].rule)), judgement };
+    const maskedCopy = judgement.statements.find((d) => d.directives.masks.length > 0 && d.facts.kind === 'copy');
+    if (maskedCopy) {
+      // COPY rows are not DataRows: masking them is not done, so the statement is refused (fail closed).
+      return { refused: fieldsOf('UNSUPPORTED', ruleMessage('COPY of masked columns is not supported; use SELECT', maskedCopy.directives.masks[0].rule)), judgement };
     }
     return { judgement };
   }
@@ -779,10 +804,13 @@ export class ClientSession {
       case BackendCode.NoData:
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close' || h.kind === 'describe')) this.pending.shift();
         return this.write(f.raw);
-      case BackendCode.RowDescription:
+      case BackendCode.RowDescription: {
         if (h?.kind === 'internal') return;
-        if (h?.kind === 'describe') this.pending.shift();
-        return this.write(f.raw);
+        let masked: ReadonlySet<number> | undefined;
+        if (h?.kind === 'describe') { this.pending.shift(); masked = h.masked; }
+        else { const m = this.currentItem()?.masks; masked = m ? new Set(m.keys()) : undefined; }
+        return this.write(masked ? bw.rewriteRowDescription(f.body, masked) : f.raw);
+      }
       case BackendCode.DataRow: {
         if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }
         const item = this.currentItem();
@@ -794,6 +822,7 @@ export class ClientSession {
           item.rows++;
           item.counter.rows++;
           item.bytes += f.raw.length;
+          if (item.masks) return this.write(bw.rewriteDataRow(f.body, item.masks));
         }
         return this.write(f.raw);
       }
@@ -935,7 +964,7 @@ export class ClientSession {
       ? { code: 'NOT_EXECUTED', message: 'not executed: an earlier statement failed' }
       : outcome.error ? { code: outcome.error.code, message: outcome.error.message } : undefined;
     this.safeAudit(this.event(item.arrived.toISOString(), item.sql, d, {
-      decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : 'allowed',
+      decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : item.masks ? 'masked' : 'allowed',
       rules, durationMs, rowsReturned, rowsAffected, error,
       detail: outcome.suspended ? { portalSuspended: true } : item.timedOut ? { timedOut: true } : undefined,
     }));

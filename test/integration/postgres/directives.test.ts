@@ -91,14 +91,48 @@ test('time limit: the query is cancelled on the database and the client gets 570
   await c.end();
 });
 
-test('masking directives are refused (fail closed) until the endpoint serves them', async () => {
-  directives = {
-    masks: [{ index: 0, kind: 'partial', keepFirst: 1, keepLast: 1, maskChar: '*', alias: '', rule: 'masking', column: { database: db.name, schema: 'public', table: 'series', column: 'pad' } }],
-  };
+const mask = (index: number, column: string) => ({
+  index, kind: 'partial' as const, keepFirst: 1, keepLast: 1, maskChar: '*', alias: '', rule: 'masking',
+  column: { database: db.name, schema: 'public', table: 'series', column },
+});
+
+test('masking: fields rewritten and re-described as text (simple and extended), audit says masked', async () => {
+  directives = { masks: [mask(0, 'n'), mask(1, 'pad')] };
   const c = await pgThrough(ep.url('alice', db.name));
-  await assert.rejects(c.query('SELECT pad FROM series'), (e: { code?: string }) => e.code === '0A000');
-  directives = {};
+  const r = await c.query('SELECT n, pad, n AS plain FROM series WHERE n IN (5, 12) ORDER BY n');
+  assert.deepEqual(r.rows, [{ n: '*', pad: 'x' + '*'.repeat(98) + 'x', plain: 5 }, { n: '**', pad: 'x' + '*'.repeat(98) + 'x', plain: 12 }]);
+  assert.equal(r.fields[0].dataTypeID, 25, 'masked int column described as text');
+  assert.equal(r.fields[2].dataTypeID, 23);
+  const x = await c.query({ text: 'SELECT n, pad FROM series WHERE n = $1', values: [42] });
+  assert.deepEqual(x.rows, [{ n: '**', pad: 'x' + '*'.repeat(98) + 'x' }]);
+  assert.equal(x.fields[0].dataTypeID, 25);
   await c.end();
+  const ev = gate.events.filter((e) => e.sql === 'SELECT n, pad FROM series WHERE n = $1').at(-1)!;
+  assert.equal(ev.decision, 'masked');
+  directives = {};
+});
+
+test('masking: binary result format and COPY of masked columns are refused (fail closed)', async () => {
+  directives = { masks: [mask(0, 'n')] };
+  const raw = await RawClient.open(ep.port, 'bob', db.name, PASSWORD);
+  const out = names(await raw.extended('SELECT n FROM series WHERE n = 1', 1));
+  assert.equal(out[0].name, 'parseComplete');
+  assert.equal(out[1].name, 'error');
+  assert.match(out[1].message, /text format/);
+  assert.ok(!out.some((m) => m.name === 'dataRow'));
+  const text = names(await raw.extended('SELECT n FROM series WHERE n = 1', 0));
+  assert.equal(text.find((m) => m.name === 'dataRow')?.fields[0].toString(), '*', 'text format is masked');
+  raw.close();
+  const c = await pgThrough(ep.url('alice', db.name));
+  const realJudge = gate.judge;
+  gate.judge = async (s, sql) => {
+    const j = await realJudge(s, sql);
+    return { ...j, statements: j.statements.map((d) => ({ ...d, facts: { ...d.facts, kind: /^copy/i.test(sql) ? 'copy' : d.facts.kind } })) };
+  };
+  await assert.rejects(c.query('COPY series TO STDOUT'), (e: { code?: string }) => e.code === '0A000');
+  gate.judge = realJudge;
+  await c.end();
+  directives = {};
 });
 
 test('audit sink failure: later statements are refused rather than run unaudited', async () => {

@@ -35,7 +35,11 @@ before(async () => {
   const base = testPolicy(db.name);
   policy = {
       ...base,
-      users: { ...base.users, alice: { ...base.users.alice, roles: ['analyst'] } },
+      users: { ...base.users, alice: { ...base.users.alice, roles: ['analyst'] }, bob: { ...base.users.bob, roles: ['support'] } },
+      masking: [{
+        instance: 'pg1', database: db.name, schema: 'public', table: 'customers', column: 'phone', kind: 'partial',
+        keep_first: 3, keep_last: 4, mask_char: '*', alias: '******', roles: ['support'], exempt_roles: [],
+      }],
       roles: {
         analyst: {
           grants: [
@@ -43,6 +47,10 @@ before(async () => {
             { instance: 'pg1', database: db.name, schema: 'public', table: 'orders', privileges: ['select', 'update'] },
           ],
           statement_kinds: ['select', 'update', 'transaction', 'set', 'copy'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
+        },
+        support: {
+          grants: [{ instance: 'pg1', database: db.name, schema: 'public', table: 'customers', privileges: ['select'] }],
+          statement_kinds: ['select'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
         },
       },
   };
@@ -147,4 +155,15 @@ test('engine: address allow lists and unknown users through the real gate', asyn
   } finally {
     policy = saved;
   }
+});
+
+test('engine: a masked column is served masked on the wire (simple and extended), and is no oracle', async () => {
+  const c = await pgThrough(ep.url('bob', db.name));
+  assert.deepEqual((await c.query('SELECT id, phone AS p FROM customers ORDER BY id')).rows, [{ id: 1, p: '138****5678' }, { id: 2, p: '139****0000' }]);
+  assert.deepEqual((await c.query({ text: 'SELECT phone FROM customers WHERE id = $1', values: [1] })).rows, [{ phone: '138****5678' }]);
+  await assert.rejects(c.query("SELECT id FROM customers WHERE phone LIKE '138%'"), refused);
+  await assert.rejects(c.query('SELECT upper(phone) FROM customers'), refused);
+  await c.end();
+  const ev = events.filter((e) => e.user === 'bob' && e.type === 'statement' && e.decision === 'masked');
+  assert.equal(ev.length, 2);
 });
