@@ -34,6 +34,7 @@ import {
 } from '../../wire/postgres/messages.js';
 import type { SessionPool } from './pool.js';
 import { SocketInput } from './socket-input.js';
+import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/plan/index.js';
 // Masking semantics are shared with the MySQL door (same text, same keyed hash).
 import { fieldMask, maskKey } from '../mysql/mask.js';
 import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
@@ -52,6 +53,8 @@ export interface ClientSessionOptions {
   readonly node: string;
   /** Set when the address was refused: the session only answers the startup packet with this. */
   readonly refused?: SqlgateError;
+  /** The listener's full-scan guard (its verdict cache is shared by all sessions). */
+  readonly fullScan: FullScanGuard;
 }
 
 /** Text that fails in the upstream's raw parser, before any catalog access: stands in for a refused statement. */
@@ -116,7 +119,7 @@ type Pending =
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
-  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; readonly done: () => void };
+  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; error?: string; readonly done: () => void };
 
 const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-ext']);
 
@@ -223,7 +226,6 @@ export class ClientSession {
   private readonly poisonStatement = `sqlgate refused ${randomUUID()}`;
   private readonly portals = new Map<string, { sql: string; decision: Decision | undefined; rows: number }>();
   private pathDirty = false;
-  private boundarySinceDirty = true;
   private pathTouchedInTxn = false;
   private idleWaiters: (() => void)[] = [];
   private auditFailed = false;
@@ -517,7 +519,7 @@ export class ClientSession {
       case 'query':
         return this.onQuery(msg.sql, f.raw);
       case 'parse':
-        return this.onParse(msg.name, msg.sql, f.raw);
+        return this.onParse(msg.name, msg.sql, f.raw, msg.paramTypes);
       case 'bind': {
         const st = this.statements.get(msg.statement);
         if (st) {
@@ -528,7 +530,7 @@ export class ClientSession {
             if (untracked) return this.refuseBind(st.sql, undefined, untracked);
           }
           if (st.path !== this.pathKey()) {
-            const j = await this.judge(st.sql);
+            const j = await this.judge(st.sql, /\$\d/.test(st.sql));
             if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
             st.decision = j.judgement.statements[0];
             st.path = this.pathKey();
@@ -577,7 +579,6 @@ export class ClientSession {
         return this.forward(f.raw, { kind: 'close' });
       case 'sync':
         this.discardUntilSync = false;
-        if (this.pathDirty) this.boundarySinceDirty = true;
         return this.forward(f.raw, { kind: 'sync' });
       case 'flush':
       case 'copy-data':
@@ -619,7 +620,7 @@ export class ClientSession {
   }
 
   /** Judges a message's text; a refusal comes back as the error the client sees. */
-  private async judge(sql: string): Promise<{ judgement: Judgement } | { refused: ErrorFields; judgement: Judgement | undefined }> {
+  private async judge(sql: string, parameterised = false): Promise<{ judgement: Judgement } | { refused: ErrorFields; judgement: Judgement | undefined }> {
     if (this.auditFailed) return { refused: fieldsOf('AUDIT_UNAVAILABLE', 'sqlgate: the audit log is unavailable; statements are refused'), judgement: undefined };
     const untracked = await this.ensurePathKnown();
     if (untracked) return { refused: untracked, judgement: undefined };
@@ -639,7 +640,46 @@ export class ClientSession {
       // COPY rows are not DataRows: masking them is not done, so the statement is refused (fail closed).
       return { refused: fieldsOf('UNSUPPORTED', ruleMessage('COPY of masked columns is not supported; use SELECT', maskedCopy.directives.masks[0].rule)), judgement };
     }
+    const scan = await this.checkFullScans(judgement, parameterised);
+    if (scan) return { refused: scan, judgement };
     return { judgement };
+  }
+
+  /**
+   * full-scan-guard: statements reading tables the catalog estimates as big are
+   * EXPLAINed on this session first (once per shape; the guard caches). The
+   * upstream must be idle for that, so inside an unsynchronised pipeline, or
+   * with parameters EXPLAIN cannot take, the statement is refused (fail closed).
+   */
+  private async checkFullScans(judgement: Judgement, parameterised: boolean): Promise<ErrorFields | undefined> {
+    for (const d of judgement.statements) {
+      const big = d.directives.bigTables;
+      if (big.length === 0 || d.skipped.includes(FULL_SCAN_RULE)) continue;
+      const refuse = (why: string) => errorFields(new SqlgateError('FULL_SCAN_REFUSED',
+        ruleMessage(`statement reads ${big.map((t) => `${t.schema}.${t.table}`).join(', ')} (large tables) and ${why}`, FULL_SCAN_RULE)));
+      if (parameterised) return refuse('its plan cannot be checked with parameters; inline the values');
+      if (!this.canWaitForIdle()) {
+        return refuse('its plan cannot be checked inside an unsynchronised pipeline; send Sync first');
+      }
+      await this.whenIdle();
+      if (this.closed) return fieldsOf('INTERNAL', 'connection closed');
+      const verdict = await this.opts.fullScan.check('postgres', d.facts.text, d.facts.fingerprint, big,
+        (text) => this.internalRows(text), d.directives.fullScanMaxRows);
+      if (!verdict.ok) return errorFields(fullScanError(verdict));
+    }
+    return undefined;
+  }
+
+  /** Runs one statement of sqlgate's own on this session; rows as {column: text}. Throws on an upstream error. */
+  private async internalRows(sql: string): Promise<Record<string, string | null>[]> {
+    const rows: (string | null)[][] = [];
+    let entry: Extract<Pending, { kind: 'internal' }> | undefined;
+    await new Promise<void>((done) => {
+      entry = { kind: 'internal', rows, failed: false, done };
+      this.forward(serialize.query(sql), entry);
+    });
+    if (entry!.failed) throw new Error('the upstream refused it: ' + entry!.error);
+    return rows.map((r) => ({ 'QUERY PLAN': r[0] }));
   }
 
   private auditRefusal(sql: string, judgement: Judgement | undefined, error: ErrorFields): void {
@@ -657,7 +697,6 @@ export class ClientSession {
   private markPathSuspect(sql: string): void {
     if (PATH_SUSPECT.test(sql) || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(sql))) {
       this.pathDirty = true;
-      this.boundarySinceDirty = false;
       this.pathTouchedInTxn = true;
     }
   }
@@ -680,11 +719,10 @@ export class ClientSession {
       this.portals.clear();
     }
     this.forward(raw, { kind: 'simple', items, index: 0 });
-    if (this.pathDirty) this.boundarySinceDirty = true;
   }
 
-  private async onParse(name: string, sql: string, raw: Buffer): Promise<void> {
-    const j = await this.judge(sql);
+  private async onParse(name: string, sql: string, raw: Buffer, paramTypes: readonly number[]): Promise<void> {
+    const j = await this.judge(sql, paramTypes.length > 0 || /\$\d/.test(sql));
     if ('refused' in j) {
       this.auditRefusal(sql, j.judgement, j.refused);
       this.statements.delete(name);
@@ -721,13 +759,25 @@ export class ClientSession {
    */
   private async ensurePathKnown(): Promise<ErrorFields | undefined> {
     if (!this.pathDirty) return undefined;
-    if (!this.boundarySinceDirty) {
+    if (!this.canWaitForIdle()) {
       return fieldsOf('UNTRACKED_SETTING', 'sqlgate: search_path may have changed earlier in this pipeline; send Sync before the next statement');
     }
     await this.whenIdle();
     if (this.status === 'E' || this.closed) return undefined;
     await this.refreshSearchPath();
     return undefined;
+  }
+
+  /**
+   * True when everything forwarded ends with a Sync or a simple Query, so the
+   * upstream will answer all of it and reach ReadyForQuery without more from
+   * the client. (Extended-protocol answers before a Sync may sit in the
+   * server's output buffer, and a query of ours in the middle would commit the
+   * client's implicit transaction.)
+   */
+  private canWaitForIdle(): boolean {
+    const last = this.pending[this.pending.length - 1];
+    return !last || last.kind === 'sync' || last.kind === 'simple' || last.kind === 'poison-simple' || last.kind === 'internal';
   }
 
   private whenIdle(): Promise<void> {
@@ -868,6 +918,7 @@ export class ClientSession {
     switch (h.kind) {
       case 'internal':
         h.failed = true;
+        h.error = fields.message;
         return;
       case 'poison-simple':
         this.write(bw.errorResponse(h.error));

@@ -15,6 +15,7 @@ import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
 import { parseProxyHeader, type ProxyHeader } from '../../wire/proxy-protocol.js';
 import { serverTlsOptions } from '../tls.js';
+import { FullScanGuard } from '../../governance/plan/index.js';
 import { ClientSession } from './client-session.js';
 import { SessionPool } from './pool.js';
 
@@ -84,6 +85,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   const tls = serverTlsOptions(listener.tls, opts.stateDir);
   const trusted = trustedProxyList(listener.trusted_proxies);
   const pool = new SessionPool();
+  const fullScan = new FullScanGuard();
   const node = gate.policy().node_id ?? hostname();
   const sockets = new Set<Socket>();
 
@@ -124,7 +126,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
       refused = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: address check failed');
     }
     // The session's reader resumes the socket once it listens, so no byte is lost.
-    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node, refused }).run();
+    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node, refused, fullScan }).run();
   };
 
   const server = createServer({ pauseOnConnect: true }, (s) => { void onConnection(s); });

@@ -14,6 +14,8 @@ let db: TempDatabase;
 let ep: Endpoint;
 let gate: TestGate;
 let directives: Partial<Directives> = {};
+/** Statements the directives apply to (the engine would attach big tables only to statements reading them). */
+let appliesTo: RegExp = /[\s\S]*/;
 
 before(async () => {
   db = await createPgDatabase('pgdir', 'CREATE TABLE series AS SELECT g AS n, repeat(\'x\', 100) AS pad FROM generate_series(1, 50) g');
@@ -21,7 +23,7 @@ before(async () => {
   const judge = gate.judge.bind(gate);
   gate.judge = async (s: SessionContext, sql: string): Promise<Judgement> => {
     const j = await judge(s, sql);
-    return { ...j, statements: j.statements.map((d) => ({ ...d, directives: { ...d.directives, ...directives } })) };
+    return { ...j, statements: j.statements.map((d) => (appliesTo.test(d.facts.text) ? { ...d, directives: { ...d.directives, ...directives } } : d)) };
   };
   ep = await startEndpoint(gate);
 });
@@ -132,6 +134,36 @@ test('masking: binary result format and COPY of masked columns are refused (fail
   await assert.rejects(c.query('COPY series TO STDOUT'), (e: { code?: string }) => e.code === '0A000');
   gate.judge = realJudge;
   await c.end();
+  directives = {};
+});
+
+test('full-scan guard: a big table read without an index is EXPLAINed on the session and refused; parameters refused', async () => {
+  directives = { fullScanMaxRows: 1000, bigTables: [{ schema: 'public', table: 'series', rows: 5_000_000 }] };
+  appliesTo = /series/;
+  const c = await pgThrough(ep.url('alice', db.name));
+  await assert.rejects(c.query('SELECT count(*) FROM series'), (e: { code?: string; message: string }) => e.code === '54000' && /full-scan-guard/.test(e.message));
+  await assert.rejects(c.query({ text: 'SELECT n FROM series WHERE n = $1', values: [1] }), (e: { code?: string }) => e.code === '54000');
+  await c.query('BEGIN');
+  await assert.rejects(c.query('SELECT * FROM series'), (e: { code?: string }) => e.code === '54000');
+  await assert.rejects(c.query('SELECT 1'), (e: { code?: string }) => e.code === '25P02', 'refusal inside BEGIN aborts, as usual');
+  await c.query('ROLLBACK');
+  directives = { fullScanMaxRows: 1000, bigTables: [{ schema: 'public', table: 'other_table', rows: 5_000_000 }] };
+  assert.equal((await c.query('SELECT count(*)::int AS n FROM series')).rows[0].n, 50, 'a plan not touching the big table passes');
+  directives = {};
+  appliesTo = /[\s\S]*/;
+  await c.end();
+});
+
+test('pipeline: a statement needing an idle upstream after unsynchronised messages is refused, not deadlocked', async () => {
+  directives = { fullScanMaxRows: 1000, bigTables: [{ schema: 'public', table: 'series', rows: 5_000_000 }] };
+  const raw = await RawClient.open(ep.port, 'bob', db.name, PASSWORD);
+  const out = names(await raw.roundTrip(
+    serialize.parse({ name: 's1', text: 'SELECT 1' }), serialize.bind({ statement: 's1' }), serialize.execute({}),
+    serialize.parse({ text: 'SELECT * FROM series' }), serialize.bind({}), serialize.execute({}), serialize.sync(),
+  ));
+  assert.deepEqual(out.map((m) => m.name), ['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'error', 'readyForQuery']);
+  assert.match(out[4].message, /send Sync first/);
+  raw.close();
   directives = {};
 });
 
