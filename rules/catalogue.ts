@@ -9,7 +9,7 @@ export const RULES: Readonly<Record<string, string>> = {
   'unresolved-column': 'a column reference that cannot be resolved against the catalog is refused (fail closed)',
   'unresolved-table': 'a table reference that cannot be resolved against the catalog is refused (fail closed)',
   'untracked-setting': 'session settings that would change how the server reads text are refused unless tracked',
-  'statement-kinds': 'which kinds of statement a role may run (default: select, show, explain, set, use, transaction)',
+  'statement-kinds': 'which kinds of statement a role may run (default: select, show, explain, set, use, transaction, deallocate)',
   'dynamic-sql': 'PREPARE FROM a variable, DO blocks, dynamic EXECUTE, unlisted procedures/functions and server file I/O',
   'column-acl': 'table and column grants per privilege; every place a column is read needs select on it',
   'label-no-read-up': 'no reading columns or views labelled above your clearance without an explicit grant; only trusted users write above it',

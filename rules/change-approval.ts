@@ -55,5 +55,5 @@ export function check({ facts, principal, context }: RuleInput, policy: Pick<Pol
   const text = `this ${type.toUpperCase()} change on ${env} instance ${principal.instanceName} (estimated rows ${rows}) needs approval by flow '${flow.name}' ` +
     `(stages: ${stages}); submit it as a change ticket in the sqlgate console (Tickets → New, or POST /api/tickets) and it runs once approved`;
   r.outcomes.push({ rule: id, outcome: 'needs-approval', detail: `flow '${flow.name}', stages ${stages}, est. rows ${rows}` });
-  return { ...r, approval: { rule: id, code: 'NEEDS_APPROVAL', text } };
+  return { outcomes: r.outcomes, refusals: r.refusals, approval: { rule: id, code: 'NEEDS_APPROVAL', text } };
 }

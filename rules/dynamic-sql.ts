@@ -10,6 +10,31 @@ import { result, type RuleInput, type RuleResult } from './rule.js';
 
 export const id = 'dynamic-sql';
 
+/**
+ * PostgreSQL catalog functions that client tools call (psql's \\d, JDBC and
+ * ODBC metadata) and that read only the catalog, never table data. The
+ * analysis does not trust them (they are not pure); the policy may.
+ */
+const METADATA_FUNCTIONS = new Set([
+  'pg_table_is_visible', 'pg_type_is_visible', 'pg_function_is_visible', 'pg_collation_is_visible', 'pg_conversion_is_visible',
+  'pg_opclass_is_visible', 'pg_operator_is_visible', 'pg_opfamily_is_visible', 'pg_statistics_obj_is_visible',
+  'pg_ts_config_is_visible', 'pg_ts_dict_is_visible', 'pg_ts_parser_is_visible', 'pg_ts_template_is_visible',
+  'format_type', 'pg_get_userbyid', 'obj_description', 'col_description', 'shobj_description', 'pg_get_expr',
+  'pg_get_indexdef', 'pg_get_constraintdef', 'pg_get_triggerdef', 'pg_get_viewdef', 'pg_get_ruledef', 'pg_get_partkeydef',
+  'pg_get_function_arguments', 'pg_get_function_result', 'pg_get_function_identity_arguments', 'pg_get_serial_sequence',
+  'pg_get_statisticsobjdef_columns', 'pg_encoding_to_char', 'pg_char_to_encoding', 'pg_relation_is_publishable',
+  'pg_total_relation_size', 'pg_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_size_pretty', 'pg_tablespace_location',
+  'has_table_privilege', 'has_schema_privilege', 'has_database_privilege', 'has_column_privilege', 'has_function_privilege',
+  'has_sequence_privilege', 'has_any_column_privilege', 'pg_has_role', 'pg_is_in_recovery', 'pg_postmaster_start_time',
+  'pg_get_keywords', 'array_to_string', 'current_setting', 'pg_get_function_sqlbody',
+]);
+
+function isMetadataFunction(name: string | undefined): boolean {
+  if (!name) return false;
+  const n = name.toLowerCase();
+  return METADATA_FUNCTIONS.has(n.startsWith('pg_catalog.') ? n.slice('pg_catalog.'.length) : n);
+}
+
 const FILE_IO = new Set(['load-data', 'copy-from-file', 'copy-to-file', 'copy-program', 'into-outfile', 'file-function']);
 
 function globMatch(pattern: string, value: string): boolean {
@@ -39,7 +64,8 @@ function verdict(d: DynamicFacts, principal: Principal): string | undefined {
     case 'call':
       return procedureAllowed(principal, d.name) ? undefined : `procedure ${d.name ?? '(unknown)'} is not in your roles' procedures`;
     case 'untrusted-function':
-      return procedureAllowed(principal, d.name) ? undefined : `function ${d.name ?? '(unknown)'} is not known to be safe`;
+      return principal.dialect === 'postgres' && isMetadataFunction(d.name) || procedureAllowed(principal, d.name)
+        ? undefined : `function ${d.name ?? '(unknown)'} is not known to be safe`;
     default:
       if (FILE_IO.has(d.kind)) return principal.fileIo ? undefined : `server file access (${d.kind}${d.name ? ' ' + d.name : ''}) is not allowed for your roles`;
       return `${d.kind} is not understood`;

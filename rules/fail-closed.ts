@@ -21,18 +21,20 @@ export function ruleFor(code: Unresolved['code']): string {
   }
 }
 
+const CLEAN: RuleResult & { raw: boolean } = { outcomes: [], refusals: [], raw: false };
+
 /** `raw` is true when the statement is let through unanalysed. */
 export function check({ facts, principal }: Pick<RuleInput, 'facts' | 'principal'>): RuleResult & { raw: boolean } {
-  const r = result();
   const u = facts.unresolved;
-  if (!u) return { ...r, raw: false };
+  if (!u) return CLEAN;
+  const r = result();
   const rule = ruleFor(u.code);
   if (principal.definition.raw_passthrough) {
     r.outcomes.push({ rule, outcome: 'allow', detail: `raw passthrough for ${principal.user}: ${u.message}` });
-    return { ...r, raw: true };
+    return { outcomes: r.outcomes, refusals: r.refusals, raw: true };
   }
   const text = u.code === 'UNTRACKED_SETTING' ? u.message : `${u.message}; statements sqlgate cannot ${u.code === 'UNPARSED_STATEMENT' ? 'parse' : 'resolve'} are refused`;
   r.refusals.push({ rule, code: u.code, text });
   r.outcomes.push({ rule, outcome: 'deny', detail: u.message });
-  return { ...r, raw: false };
+  return { outcomes: r.outcomes, refusals: r.refusals, raw: false };
 }

@@ -6,7 +6,7 @@
  * Effective limits: DEFAULT_LIMITS < policy.limits < instance.limits < user.limits.
  */
 import { DEFAULT_LIMITS, type Limits } from './policy-schema.js';
-import type { Directives, MaskDirective } from '../governance/decision.js';
+import type { Directives, MaskDirective, RuleOutcome } from '../governance/decision.js';
 import { hasSkipHint, result, type RuleInput, type RuleResult } from './rule.js';
 
 export const ROW_CAP = 'row-cap';
@@ -25,14 +25,34 @@ export function effectiveLimits(...layers: readonly (Limits | undefined)[]): Req
   return out;
 }
 
+/** The trace lines of the limits depend only on the limits: build them once per limits object. */
+const limitLines = new WeakMap<Required<Limits>, { rows: RuleOutcome; noRows: RuleOutcome; rest: readonly RuleOutcome[]; noBig: RuleOutcome }>();
+
+function linesFor(l: Required<Limits>) {
+  let x = limitLines.get(l);
+  if (!x) {
+    x = {
+      rows: { rule: ROW_CAP, outcome: 'info', detail: `at most ${l.max_rows_per_query} rows per result; more are cut` },
+      noRows: { rule: ROW_CAP, outcome: 'info', detail: 'returns no rows' },
+      rest: [
+        { rule: DAILY_ROW_QUOTA, outcome: 'info', detail: `${l.max_rows_per_day} rows per day` },
+        { rule: DAILY_QUERY_QUOTA, outcome: 'info', detail: `${l.max_queries_per_day} statements per day` },
+        { rule: STATEMENT_TIMEOUT, outcome: 'info', detail: `cancelled upstream after ${l.statement_timeout_ms} ms` },
+      ],
+      noBig: { rule: FULL_SCAN_GUARD, outcome: 'info', detail: `no table above ${l.full_scan_max_rows} rows` },
+    };
+    limitLines.set(l, x);
+  }
+  return x;
+}
+
 export function directives({ facts, principal, context }: RuleInput, masks: readonly MaskDirective[]): RuleResult & { directives: Directives } {
   const r = result();
   const l = principal.limits;
+  const lines = linesFor(l);
   const returnsRows = facts.outputs.length > 0 || facts.kind === 'select' || facts.kind === 'show' || facts.kind === 'explain';
-  r.outcomes.push({ rule: ROW_CAP, outcome: returnsRows ? 'cut' : 'info', detail: `at most ${l.max_rows_per_query} rows per result` });
-  r.outcomes.push({ rule: DAILY_ROW_QUOTA, outcome: 'info', detail: `${l.max_rows_per_day} rows per day` });
-  r.outcomes.push({ rule: DAILY_QUERY_QUOTA, outcome: 'info', detail: `${l.max_queries_per_day} statements per day` });
-  r.outcomes.push({ rule: STATEMENT_TIMEOUT, outcome: 'info', detail: `cancelled upstream after ${l.statement_timeout_ms} ms` });
+  r.outcomes.push(returnsRows ? lines.rows : lines.noRows);
+  for (const o of lines.rest) r.outcomes.push(o);
   let fullScan: number | undefined = l.full_scan_max_rows;
   const skipped: string[] = [];
   if (hasSkipHint(facts, FULL_SCAN_GUARD) && principal.maySkip.has(FULL_SCAN_GUARD)) {
@@ -51,10 +71,13 @@ export function directives({ facts, principal, context }: RuleInput, masks: read
       const rows = context.tableRows(t);
       if (rows !== undefined && rows > fullScan) bigTables.push({ schema: t.schema, table: t.table, rows });
     }
-    r.outcomes.push({ rule: FULL_SCAN_GUARD, outcome: 'info', detail: bigTables.length ? `plan check for ${bigTables.map((b) => `${b.schema}.${b.table} (~${b.rows} rows)`).join(', ')}` : `no table above ${fullScan} rows` });
+    r.outcomes.push(bigTables.length
+      ? { rule: FULL_SCAN_GUARD, outcome: 'info', detail: `plan check for ${bigTables.map((b) => `${b.schema}.${b.table} (~${b.rows} rows)`).join(', ')}` }
+      : lines.noBig);
   }
   return {
-    ...r,
+    outcomes: r.outcomes,
+    refusals: r.refusals,
     skipped,
     directives: {
       masks,

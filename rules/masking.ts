@@ -58,5 +58,5 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
   // An output that mixes a masked and an unmasked bare source (UNION) is masked whole: the directive is per position.
   for (const m of masks) r.outcomes.push({ rule: id, outcome: 'mask', detail: `output ${m.index} (${showColumn(d, m.column)}) masked: ${m.kind}` });
   if (masks.length === 0 && r.refusals.length === 0) r.outcomes.push({ rule: id, outcome: 'allow', detail: 'no masked column read' });
-  return { ...r, masks };
+  return { outcomes: r.outcomes, refusals: r.refusals, masks };
 }

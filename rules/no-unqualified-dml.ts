@@ -16,7 +16,7 @@ export function check({ facts, principal }: RuleInput): RuleResult {
   const wk = writeKind(facts);
   if (!w || !(wk === 'update' || wk === 'delete' || wk === 'truncate')) {
     r.outcomes.push({ rule: id, outcome: 'allow', detail: 'not an UPDATE/DELETE/TRUNCATE' });
-    return { ...r, skipped: [] };
+    return { outcomes: r.outcomes, refusals: r.refusals, skipped: [] };
   }
   const target = showTable(facts.dialect, w.target);
   let problem: string | undefined;
@@ -26,16 +26,16 @@ export function check({ facts, principal }: RuleInput): RuleResult {
   else if (w.hasWhere && !w.whereTouchesTarget && !w.hasLimit) problem = `${wk.toUpperCase()} of ${target} has a WHERE clause that does not depend on the target's columns`;
   if (!problem) {
     r.outcomes.push({ rule: id, outcome: 'allow', detail: `${wk} is qualified` });
-    return { ...r, skipped: [] };
+    return { outcomes: r.outcomes, refusals: r.refusals, skipped: [] };
   }
   if (hasSkipHint(facts, id)) {
     if (principal.maySkip.has(id)) {
       r.outcomes.push({ rule: id, outcome: 'skip', detail: `${problem}; skipped by hint (role may_skip)` });
-      return { ...r, skipped: [id] };
+      return { outcomes: r.outcomes, refusals: r.refusals, skipped: [id] };
     }
     problem += '; your roles may not skip this check';
   }
   r.refusals.push({ rule: id, code: 'UNQUALIFIED_DML', text: problem });
   r.outcomes.push({ rule: id, outcome: 'deny', detail: problem });
-  return { ...r, skipped: [] };
+  return { outcomes: r.outcomes, refusals: r.refusals, skipped: [] };
 }

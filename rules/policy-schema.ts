@@ -202,6 +202,13 @@ export const listener = z.strictObject({
   /** Addresses allowed to send a PROXY protocol header; from anyone else it is refused. */
   trusted_proxies: ipAllowList.optional(),
   login_timeout_ms: z.number().int().positive().default(10_000),
+  /**
+   * PostgreSQL listeners: the password method asked for. Default: SCRAM-SHA-256
+   * when the user has a SCRAM verifier, else md5. `password` (cleartext) is
+   * refused on connections without TLS. A user without the verifier a method
+   * needs gets SCRAM, as PostgreSQL does for md5.
+   */
+  auth_method: z.enum(['scram-sha-256', 'md5', 'password']).optional(),
 });
 export type Listener = z.infer<typeof listener>;
 

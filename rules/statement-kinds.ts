@@ -8,8 +8,12 @@ import { result, writeKind, type RuleInput, type RuleResult } from './rule.js';
 
 export const id = 'statement-kinds';
 
-/** What a role may run when its policy entry lists no statement_kinds. */
-export const READ_ONLY_KINDS: readonly StatementKind[] = ['select', 'show', 'explain', 'set', 'use', 'transaction'];
+/**
+ * What a role may run when its policy entry lists no statement_kinds.
+ * DEALLOCATE only forgets prepared statements; drivers send DEALLOCATE ALL
+ * when they reset a pooled connection.
+ */
+export const READ_ONLY_KINDS: readonly StatementKind[] = ['select', 'show', 'explain', 'set', 'use', 'transaction', 'deallocate'];
 
 export function check({ facts, principal }: RuleInput): RuleResult {
   const r = result();

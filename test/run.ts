@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   env.PG_URL = await ensure('PostgreSQL', env.PG_URL || DEFAULT_PG_URL);
   const targets = process.argv.slice(2);
   const files = (targets.length ? targets : [here]).flatMap(testFiles);
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { stdio: 'inherit', env });
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 

@@ -35,6 +35,8 @@ export async function initAnalysis(): Promise<void> {
 interface Session {
   database: string | undefined;
   searchPath: readonly string[];
+  /** A SET LOCAL search_path is in force until the transaction ends. */
+  localPath?: boolean;
 }
 
 /** Analyses every statement of a (possibly multi-statement) text. */
@@ -51,13 +53,26 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
       const facts = finish(low, piece.text, pgFingerprint(piece.text), hints, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
+      if (facts.sessionChange?.kind === 'search-path' && facts.sessionChange.local) session.localPath = true;
+      // The path before SET LOCAL comes back at the end of the transaction;
+      // which one that was is not known here, so later names fail closed.
+      if (facts.kind === 'transaction' && session.localPath && /^(commit|rollback|prepare_transaction)$/.test(facts.verb)) {
+        session.searchPath = [];
+        session.localPath = false;
+      }
     }
     if (out.length === 0) out.push(emptyFacts('postgres', sql));
     return out;
   }
   const stmts = splitMysql(sql);
   for (const s of stmts) {
-    const { lowered: low, nestedTexts } = lowerMysqlText(s);
+    let lowering: ReturnType<typeof lowerMysqlText>;
+    try {
+      lowering = lowerMysqlText(s);
+    } catch (err) {
+      lowering = { lowered: lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }), nestedTexts: [] };
+    }
+    const { lowered: low, nestedTexts } = lowering;
     const facts = finish(low, s.text, s.digest, s.hints, ctx, session, nestedTexts);
     out.push(facts);
     applySession(facts.sessionChange, session);
@@ -89,6 +104,8 @@ function base(dialect: Dialect, text: string, fingerprint: string, hints: readon
 function unparsed(dialect: Dialect, text: string, fingerprint: string, hints: readonly Hint[], message: string): StatementFacts {
   return { ...base(dialect, text, fingerprint, hints), unresolved: { code: 'UNPARSED_STATEMENT', message } };
 }
+
+let nestingDepth = 0;
 
 const viewCache = new WeakMap<CatalogTable, Query | null>();
 
@@ -157,7 +174,13 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
   }
   // PREPARE s FROM 'text': the text is what EXECUTE will run; judge it now.
   for (const n of nested) {
-    for (const f of analyze(n, { ...ctx, database: session.database, searchPath: session.searchPath })) facts = merge(facts, f);
+    if (nestingDepth >= 4) { facts = { ...facts, unresolved: facts.unresolved ?? { code: 'UNPARSED_STATEMENT', message: 'prepared text nested too deeply' } }; break; }
+    nestingDepth++;
+    try {
+      for (const f of analyze(n, { ...ctx, database: session.database, searchPath: session.searchPath })) facts = merge(facts, f);
+    } finally {
+      nestingDepth--;
+    }
   }
   // Rows of a prepared statement or a cursor come back later (EXECUTE,
   // FETCH), where no mask can be tied to them: nothing of it counts as a

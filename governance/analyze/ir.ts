@@ -22,7 +22,7 @@ export type Expr =
   /** `*` or `t.*` (outputs, count(*) excluded). */
   | { readonly kind: 'star'; readonly path: readonly string[] }
   /** A constant; `value` only for the booleans/NULL the always-true test looks at. */
-  | { readonly kind: 'literal'; readonly value?: boolean | null }
+  | { readonly kind: 'literal'; readonly value?: boolean | null; readonly ordinal?: number }
   /** `$1`, `?`, `@var`, `@@sys`. */
   | { readonly kind: 'param' }
   | { readonly kind: 'func'; readonly name: string; readonly args: readonly Expr[]; readonly aggregate: boolean; readonly window?: readonly Expr[]; readonly star?: boolean }
@@ -70,6 +70,8 @@ export interface SelectQuery {
   readonly windows: readonly Expr[];
   readonly orderBy: readonly OrderItem[];
   readonly limit: boolean;
+  /** LIMIT/OFFSET expressions when they are more than constants (PostgreSQL allows subqueries). */
+  readonly limitExprs?: readonly Expr[];
   /** `SELECT ... INTO @x` / `INTO OUTFILE`: outputs do not reach the client. */
   readonly into?: 'variable' | 'outfile' | 'table';
 }
@@ -82,6 +84,7 @@ export interface SetOpQuery {
   readonly right: Query;
   readonly orderBy: readonly OrderItem[];
   readonly limit: boolean;
+  readonly limitExprs?: readonly Expr[];
 }
 
 export interface ValuesQuery {

@@ -251,9 +251,17 @@ const EXPRESSION_WORDS = new Set(('like rlike regexp in is and or not xor betwee
  */
 export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): string {
   const parts: string[] = [];
+  // Numbers in ORDER BY / GROUP BY lists are output positions, not values.
+  let positional = false;
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
     const prev = tokens[k - 1];
+    if (t.kind === 'word') {
+      const w = t.text.toLowerCase();
+      if (w === 'by' && prev?.kind === 'word' && /^(order|group)$/i.test(prev.text)) positional = true;
+      else if (w !== 'asc' && w !== 'desc' && w !== 'with' && w !== 'rollup' && w !== 'nulls' && w !== 'first' && w !== 'last') positional = false;
+    } else if (t.text === ')' || t.kind === 'semicolon') positional = false;
+    if (positional && t.kind === 'number') { parts.push(t.text); continue; }
     // A string right after an expression (`phone 'x'`, `AS 'x'`) is a column
     // alias: it names an output, so it stays in the shape.
     const aliasPosition = t.kind === 'string' && prev !== undefined

@@ -61,6 +61,7 @@ function expr(n: Node): Expr {
   if (typeof n !== 'object') return { kind: 'literal' };
   if (n.ast) return { kind: 'subquery', mode: 'scalar', query: query(n.ast) };
   const t: string = n.type;
+  if (t === 'number' && Number.isInteger(n.value)) return { kind: 'literal', ordinal: n.value };
   if (LITERAL_TYPES.has(t)) return { kind: 'literal' };
   switch (t) {
     case 'bool': case 'boolean': return { kind: 'literal', value: n.value === true || String(n.value).toLowerCase() === 'true' };
@@ -97,6 +98,10 @@ function expr(n: Node): Expr {
       if (name === 'exists' && args.length === 1 && (args[0]?.ast || args[0]?.type === 'select')) {
         return { kind: 'subquery', mode: 'exists', query: query(args[0].ast ?? args[0]) };
       }
+      // x = ANY (SELECT …), x > ALL (SELECT …): comparisons with a subquery.
+      if ((name === 'any' || name === 'all' || name === 'some') && args.length === 1 && (args[0]?.ast || args[0]?.type === 'select')) {
+        return { kind: 'subquery', mode: 'in', query: query(args[0].ast ?? args[0]) };
+      }
       // ON DUPLICATE KEY UPDATE a = VALUES(a): the inserted value of column a.
       if (name === 'values' && args.length === 1) return expr(args[0]);
       const window = n.over ? windowExprs(n.over) : undefined;
@@ -121,6 +126,8 @@ function expr(n: Node): Expr {
       const window = n.over ? windowExprs(n.over) : [];
       return { kind: 'func', name: funcName(n), args: args.map(expr), aggregate: false, window };
     }
+    // @x := expr inside a query stores the value where a later SELECT @x can read it.
+    case 'assign': return { kind: 'op', op: 'ASSIGN', args: [expr(n.right)] };
     case 'cast': return { kind: 'op', op: 'CAST', args: [expr(n.expr)] };
     case 'case': {
       const args: Expr[] = [];
@@ -139,15 +146,13 @@ function expr(n: Node): Expr {
 /** Every expression inside an unknown node, so nothing read is missed. */
 function generic(n: Node): Expr[] {
   const out: Expr[] = [];
-  const walk = (x: Node, depth: number) => {
-    if (!x || typeof x !== 'object' || depth > 50) return;
-    if (Array.isArray(x)) { for (const y of x) walk(y, depth + 1); return; }
-    for (const v of Object.values(x)) {
-      if (v && typeof v === 'object' && !Array.isArray(v) && (typeof (v as Node).type === 'string' || (v as Node).ast)) out.push(expr(v));
-      else walk(v, depth + 1);
-    }
+  const visit = (x: Node, depth: number) => {
+    if (!x || typeof x !== 'object' || depth > 60) return;
+    if (Array.isArray(x)) { for (const y of x) visit(y, depth + 1); return; }
+    if (depth > 0 && (typeof x.type === 'string' || x.ast)) { out.push(expr(x)); return; }
+    for (const v of Object.values(x)) visit(v, depth + 1);
   };
-  walk(n, 0);
+  visit(n, 0);
   return out;
 }
 
@@ -396,7 +401,7 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
   if (first === '(') first = w.find((x) => x !== '(') ?? '(';
   switch (first) {
     case 'SELECT': case 'WITH': case 'TABLE': case 'VALUES': case 'INSERT': case 'REPLACE': case 'UPDATE': case 'DELETE':
-      return relational(parseText);
+      return relational(withoutIndexHints(tokens, parseText), tokensWithoutIndexHints(tokens));
     case 'EXPLAIN': case 'DESCRIBE': case 'DESC': return explain(tokens, w);
     case 'ANALYZE':
       if (w[1] === 'TABLE' || w[1] === 'NO_WRITE_TO_BINLOG' || w[1] === 'LOCAL') return ok(lowered('other', 'analyze_table'));
@@ -444,7 +449,7 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
     case 'LOCK': case 'UNLOCK': return ok(lowered('lock', `${first.toLowerCase()}_tables`));
     case 'LOAD': return loadData(tokens, w);
     case 'GRANT': case 'REVOKE': return ok(lowered('grant', first.toLowerCase()));
-    case 'CREATE': case 'ALTER': case 'DROP': case 'RENAME': case 'TRUNCATE': return ddl(tokens, w, parseText);
+    case 'CREATE': case 'ALTER': case 'DROP': case 'RENAME': case 'TRUNCATE': return ddl(tokens, w);
     case 'OPTIMIZE': case 'CHECK': case 'REPAIR': case 'CHECKSUM': case 'FLUSH': case 'RESET': case 'PURGE': case 'INSTALL': case 'UNINSTALL': case 'SHUTDOWN': case 'BINLOG': case 'CACHE': case 'SIGNAL': case 'RESIGNAL':
       return ok(lowered('other', first.toLowerCase()));
     default:
@@ -452,12 +457,92 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
   }
 }
 
-function relational(parseText: string): MysqlLowering {
+/**
+ * Index hints (USE/FORCE/IGNORE INDEX|KEY [FOR …] (…)) choose a plan, not
+ * data; node-sql-parser rejects some of them, so they are dropped before
+ * parsing.
+ */
+function withoutIndexHints(tokens: readonly Token[], parseText: string): string {
+  const keep = tokensWithoutIndexHints(tokens);
+  return keep.length === tokens.length ? parseText : joinTokens(keep);
+}
+
+function tokensWithoutIndexHints(tokens: readonly Token[]): Token[] {
+  const w = words(tokens);
+  let found = false;
+  const keep: Token[] = [];
+  // Scheduling/error-handling modifiers after UPDATE/DELETE/INSERT/REPLACE
+  // change neither rows nor columns; the parser rejects some of them.
+  let start = 0;
+  if (/^(UPDATE|DELETE|INSERT|REPLACE)$/.test(w[0] ?? '')) {
+    keep.push(tokens[0]);
+    start = 1;
+    while (/^(LOW_PRIORITY|HIGH_PRIORITY|DELAYED|QUICK)$/.test(w[start] ?? '') || (w[start] === 'IGNORE' && w[0] !== 'INSERT')) { start++; found = true; }
+  }
+  for (let k = start; k < tokens.length; k++) {
+    if ((w[k] === 'USE' || w[k] === 'FORCE' || w[k] === 'IGNORE') && (w[k + 1] === 'INDEX' || w[k + 1] === 'KEY')) {
+      let j = k + 2;
+      if (w[j] === 'FOR') { j++; if (w[j] === 'JOIN') j++; else if ((w[j] === 'ORDER' || w[j] === 'GROUP') && w[j + 1] === 'BY') j += 2; else { keep.push(tokens[k]); continue; } }
+      if (w[j] !== '(') { keep.push(tokens[k]); continue; }
+      let depth = 0;
+      for (; j < tokens.length; j++) {
+        if (w[j] === '(') depth++;
+        else if (w[j] === ')' && --depth === 0) break;
+      }
+      k = j;
+      found = true;
+      continue;
+    }
+    keep.push(tokens[k]);
+  }
+  void found;
+  return keep;
+}
+
+/** Words the parser may consume without keeping them in the tree. */
+const KEYWORDS = new Set(('select from where and or not as on join inner left right outer cross using in is null like between exists case when then else end '
+  + 'distinct distinctrow all any some union except intersect group by order having limit offset asc desc with recursive insert into values value update set '
+  + 'delete replace ignore low_priority high_priority delayed quick duplicate key for share lock mode of nowait skip locked interval true false unknown div mod '
+  + 'xor regexp rlike binary collate escape separator straight_join sql_calc_found_rows sql_no_cache sql_cache sql_small_result sql_big_result '
+  + 'sql_buffer_result over partition window rows range unbounded preceding following current row rollup outfile dumpfile lateral '
+  + 'day hour minute second microsecond week month quarter year day_hour day_minute day_second hour_minute hour_second minute_second '
+  + 'day_microsecond hour_microsecond minute_microsecond second_microsecond char signed unsigned decimal integer int date datetime time json double float '
+  + 'sounds cast convert character utf8 utf8mb4 latin1 returning default index primary force use natural count sum avg min max boolean language expansion').split(' '));
+
+/**
+ * node-sql-parser has been seen to drop text silently (executable comments);
+ * make sure every name in the statement made it into the tree, or refuse.
+ */
+function droppedWord(tokens: readonly Token[], ast: Node): string | undefined {
+  const seen = new Set<string>();
+  const walk = (x: Node, depth: number) => {
+    if (x === null || x === undefined || depth > 200) return;
+    if (typeof x === 'string') { seen.add(x.toLowerCase()); return; }
+    if (typeof x !== 'object') return;
+    if (Array.isArray(x)) { for (const y of x) walk(y, depth + 1); return; }
+    for (const [k, v] of Object.entries(x)) {
+      if (k === 'tableList' || k === 'columnList') continue;
+      walk(v, depth + 1);
+    }
+  };
+  walk(ast, 0);
+  for (const t of tokens) {
+    if (t.kind !== 'word' && t.kind !== 'quoted-ident') continue;
+    const name = unquoteIdent(t.text).toLowerCase();
+    if (t.kind === 'word' && KEYWORDS.has(name)) continue;
+    if (!seen.has(name) && ![...seen].some((x) => x.endsWith(`.${name}`) || x.startsWith(`${name}.`) || x.endsWith(`::${name}`))) return unquoteIdent(t.text);
+  }
+  return undefined;
+}
+
+function relational(parseText: string, tokens?: readonly Token[]): MysqlLowering {
   const ast = astify(parseText);
   const first = /^[\s(]*([A-Za-z]+)/.exec(parseText)?.[1]?.toLowerCase() ?? 'other';
   const kindOf: Record<string, StatementKind> = { select: 'select', with: 'select', table: 'select', values: 'select', insert: 'insert', replace: 'replace', update: 'update', delete: 'delete' };
   let kind = kindOf[first] ?? 'other';
   if (!ast) return unparsed(kind, first, 'statement could not be parsed');
+  const lost = tokens ? droppedWord(tokens, ast) : undefined;
+  if (lost !== undefined) return unparsed(kind, first, `the parser lost part of the statement (${lost})`);
   if (kind === 'select' && ast.type !== 'select') kind = (kindOf[ast.type] ?? 'other');
   const r = lowerRel(ast);
   if (!r.rel) return unparsed(kind, first, `unsupported statement type ${ast.type}`);
@@ -468,7 +553,7 @@ function explain(tokens: readonly Token[], w: readonly string[]): MysqlLowering 
   // DESCRIBE t / EXPLAIN t: column list of a table.
   const { name, next } = readQName(tokens, 1);
   if (name && (next >= tokens.length || tokens[next].kind === 'word' || tokens[next].kind === 'quoted-ident') && !/^(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH|TABLE|ANALYZE|EXTENDED|PARTITIONS|FORMAT|FOR)$/.test(w[1] ?? '')) {
-    return ok(lowered('show', 'describe', { ddlTargets: [] , sideQueries: [] }));
+    return ok(lowered('show', 'describe'));
   }
   let i = 1;
   let analyze = false;
@@ -555,7 +640,7 @@ function loadData(tokens: readonly Token[], w: readonly string[]): MysqlLowering
   }));
 }
 
-function ddl(tokens: readonly Token[], w: readonly string[], parseText: string): MysqlLowering {
+function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
   const verb0 = w[0].toLowerCase();
   const targets: QName[] = [];
   const sideQueries: Query[] = [];
@@ -578,7 +663,7 @@ function ddl(tokens: readonly Token[], w: readonly string[], parseText: string):
     return ok(lowered('ddl', 'rename_table', { ddlTargets: targets }));
   }
   // Skip modifiers to the object keyword.
-  let i = skipWords(w, 1, ['OR', 'REPLACE', 'TEMPORARY', 'ONLINE', 'OFFLINE', 'IGNORE', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'AGGREGATE', 'DEFINITER']);
+  let i = skipWords(w, 1, ['OR', 'REPLACE', 'TEMPORARY', 'ONLINE', 'OFFLINE', 'IGNORE', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'AGGREGATE']);
   while (w[i] === 'ALGORITHM' || w[i] === 'DEFINER' || w[i] === 'SQL') {
     if (w[i] === 'SQL') i += 3; // SQL SECURITY DEFINER|INVOKER
     else { i += 2; while (i < w.length && w[i] !== 'VIEW' && w[i] !== 'PROCEDURE' && w[i] !== 'FUNCTION' && w[i] !== 'TRIGGER' && w[i] !== 'EVENT' && w[i] !== 'SQL' && w[i] !== 'ALGORITHM' && w[i] !== 'DEFINER') i++; }
@@ -619,6 +704,5 @@ function ddl(tokens: readonly Token[], w: readonly string[], parseText: string):
     if (r.name) targets.push(r.name);
     return ok(lowered('ddl', verb, { ddlTargets: targets }));
   }
-  void parseText;
   return ok(lowered('ddl', verb));
 }

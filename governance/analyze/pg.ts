@@ -142,6 +142,8 @@ function expr(n: Node): Expr {
     case 'A_Const':
       if (v.isnull) return { kind: 'literal', value: null };
       if (v.boolval !== undefined) return { kind: 'literal', value: v.boolval.boolval === true };
+      // ORDER BY 1 / GROUP BY 1 name an output by position.
+      if (v.ival !== undefined) return { kind: 'literal', ordinal: Number(v.ival.ival ?? 0) };
       return { kind: 'literal' };
     case 'ParamRef': return { kind: 'param' };
     case 'A_Expr': {
@@ -277,11 +279,13 @@ export function query(n: Node): Query {
   const w = withClause(v.withClause);
   const orderBy: OrderItem[] = (v.sortClause ?? []).map((s: Node) => ({ expr: sortExpr(s) }));
   const limit = !!(v.limitCount || v.limitOffset);
+  const limitExprs: Expr[] = [v.limitCount, v.limitOffset].filter(Boolean).map(expr).filter((e) => e.kind !== 'literal' && e.kind !== 'param');
   if (v.op && v.op !== 'SETOP_NONE') {
     return {
       kind: 'setop', op: v.op.replace('SETOP_', '').toLowerCase() + (v.all ? ' all' : ''),
       ...(w ? { with: w } : {}),
       left: query({ SelectStmt: v.larg }), right: query({ SelectStmt: v.rarg }), orderBy, limit,
+      ...(limitExprs.length ? { limitExprs } : {}),
     };
   }
   if (v.valuesLists) {
@@ -302,6 +306,7 @@ export function query(n: Node): Query {
     windows,
     orderBy,
     limit,
+    ...(limitExprs.length ? { limitExprs } : {}),
     ...(v.intoClause ? { into: 'table' as const } : {}),
   };
 }
@@ -425,9 +430,6 @@ const TXN: Record<string, string> = {
   TRANS_STMT_PREPARE: 'prepare_transaction', TRANS_STMT_COMMIT_PREPARED: 'commit_prepared', TRANS_STMT_ROLLBACK_PREPARED: 'rollback_prepared',
 };
 
-/** Settings that change how the server reads text or encodes results (DESIGN.md decision 11). */
-const LEXING_SETTINGS = new Set(['client_encoding', 'standard_conforming_strings', 'backslash_quote', 'escape_string_warning', 'session_authorization', 'role', 'default_transaction_read_only', 'names']);
-
 function snake(t: string): string {
   return t.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
@@ -524,6 +526,12 @@ export function lowerPg(ast: Node): Lowered {
       return lowered('ddl', v.is_procedure ? 'create_procedure' : 'create_function', { dynamic });
     }
     case 'VacuumStmt': return lowered('other', v.is_vacuumcmd ? 'vacuum' : 'analyze');
+    // Rows of a cursor were judged when it was declared (as never maskable).
+    // The cursor's query was judged at DECLARE only if it was declared in SQL
+    // this session; a cursor opened inside a function was not: fail closed.
+    case 'FetchStmt': return lowered('other', v.ismove ? 'move' : 'fetch');
+    // LOAD 'library' puts server-side code into the backend.
+    case 'LoadStmt': return lowered('other', 'load', { dynamic: [{ kind: 'file-function', name: 'LOAD' }] });
     default:
       if (/^(Create|Alter|Drop|Comment|Reindex|Cluster|Refresh)/.test(t)) return lowered('ddl', snake(t));
       return lowered('other', snake(t));
@@ -546,9 +554,9 @@ function lowerSet(v: Node): Lowered {
   const value = (v.args ?? []).map(constString).join(', ') || undefined;
   const verb = v.kind === 'VAR_RESET' ? 'reset' : local ? 'set_local' : 'set';
   const settingName = v.kind === 'VAR_SET_MULTI' ? name.replace(/^transaction.*/, 'transaction') : name;
-  const more: Partial<Lowered> = { sessionChange: { kind: 'setting', name: settingName, value } };
-  void LEXING_SETTINGS;
-  return lowered('set', verb, more);
+  // Every other setting is reported; the endpoint decides which to track,
+  // pin or refuse (client_encoding, standard_conforming_strings... change lexing).
+  return lowered('set', verb, { sessionChange: { kind: 'setting', name: settingName, value } });
 }
 
 function lowerCopy(v: Node): Lowered {

@@ -165,6 +165,7 @@ export class Resolver {
         for (const extra of right.slice(left.length)) cols.push(extra);
         scope.outputs = cols;
         for (const o of q.orderBy) this.#clause(o.expr, scope, 'order-by');
+        for (const l of q.limitExprs ?? []) this.#clause(l, scope, 'other');
         return cols;
       }
       case 'select': {
@@ -178,6 +179,7 @@ export class Resolver {
         for (const w of q.windows) this.#clause(w, scope, 'window');
         for (const d of q.distinctOn ?? []) this.#clause(d, scope, 'order-by');
         for (const o of q.orderBy) this.#clause(o.expr, scope, 'order-by');
+        for (const l of q.limitExprs ?? []) this.#clause(l, scope, 'other');
         if (q.into === 'variable' || q.into === 'outfile' || q.into === 'table') {
           // The values go somewhere other than the client: every output is a read.
           for (const o of outs) this.#readAll(o.sources, 'other');
@@ -221,8 +223,14 @@ export class Resolver {
     const e = t.expr;
     if (e.kind === 'star') return this.#star(e.path, scope);
     if (e.kind === 'field' && e.field === '*') {
-      const srcs = this.#expr(e, scope, 'whole-row', false);
-      return [{ name: '*', sources: srcs.map(nonBare) }];
+      // `(t).*` is one output per column of t: expand so positions line up.
+      const rel = e.base.kind === 'column' ? this.#findRel(e.base.path, scope) : undefined;
+      this.#expr(e, scope, 'whole-row', false);
+      if (!rel || rel.opaque) {
+        this.fail('UNRESOLVED_COLUMN', 'cannot tell how many columns (…).* expands to');
+        return [];
+      }
+      return rel.columns.map((c) => ({ name: c.name, sources: c.sources.map(nonBare) }));
     }
     const sources = this.#expr(e, scope, 'output-expression', true);
     const bare = e.kind === 'column';
@@ -408,6 +416,12 @@ export class Resolver {
   // ---------------------------------------------------------------- expressions
 
   #clause(e: Expr, scope: Scope, place: ReadPlace): void {
+    // ORDER BY 2 / GROUP BY 2 sort or group by the second output: an oracle like naming it.
+    if (e.kind === 'literal' && e.ordinal !== undefined && (place === 'order-by' || place === 'group-by')) {
+      const o = scope.outputs?.[e.ordinal - 1];
+      if (o) this.#readAll(o.sources, place);
+      return;
+    }
     this.#readAll(this.#expr(e, scope, place, false), place);
   }
 
@@ -442,7 +456,7 @@ export class Resolver {
       case 'field': {
         const base = e.base;
         if (base.kind === 'column') {
-          const rel = this.#findRel(base.path, scope, true);
+          const rel = this.#findRel(base.path, scope);
           if (rel && !this.#hasColumn(base.path, scope)) {
             this.#wholeRow(base.path, scope);
             const srcs = rel.columns.flatMap((c) => c.sources);
@@ -462,6 +476,7 @@ export class Resolver {
       }
       case 'op':
       case 'other': {
+        if (e.kind === 'op' && e.op === 'ASSIGN') this.addDynamic({ kind: 'set-variable-from-query' });
         const out: Src[] = [];
         for (const a of e.args) out.push(...this.#expr(a, scope, place, false));
         return out.map(nonBare);
@@ -490,7 +505,7 @@ export class Resolver {
   }
 
   #wholeRow(path: readonly string[], scope: Scope): void {
-    const rels = path.length === 0 ? scope.rels : [this.#findRel(path, scope, true)].filter((r): r is Relation => r !== undefined);
+    const rels = path.length === 0 ? scope.rels : [this.#findRel(path, scope)].filter((r): r is Relation => r !== undefined);
     for (const r of rels) {
       if (r.table && this.#viewDepth === 0) this.#wholeRows.set(objectKey(r.table), r.table);
       // A derived table or CTE: the whole row is every base column under it.
@@ -504,12 +519,11 @@ export class Resolver {
   }
 
   /** Finds the relation a qualifier names, innermost scope first. */
-  #findRel(path: readonly string[], scope: Scope, quiet = false): Relation | undefined {
+  #findRel(path: readonly string[], scope: Scope): Relation | undefined {
     for (let s: Scope | undefined = scope; s; s = s.parent) {
       const r = s.rels.find((rel) => this.#relMatches(rel, path));
       if (r) return r;
     }
-    if (!quiet) return undefined;
     return undefined;
   }
 
@@ -543,7 +557,7 @@ export class Resolver {
       }
       // PostgreSQL: a bare table name used as a value is the whole row.
       if (d === 'postgres') {
-        const rel = this.#findRel(path, scope, true);
+        const rel = this.#findRel(path, scope);
         if (rel) {
           this.#wholeRow(path, scope);
           const srcs = rel.columns.flatMap((c) => c.sources);
@@ -572,7 +586,7 @@ export class Resolver {
   #touchTrack(path: readonly string[], scope: Scope): void {
     const touched = this.#touched!;
     if (path.length > 1) {
-      const r = this.#findRel(path.slice(0, -1), scope, true);
+      const r = this.#findRel(path.slice(0, -1), scope);
       if (r) touched.add(r);
       return;
     }
@@ -606,13 +620,16 @@ export class Resolver {
     return { alias: alias ?? t.name, table: id, columns };
   }
 
-  #targetColumn(rel: Relation, name: string): ColumnId | undefined {
+  /** The written column, plus the base column behind it when the target is a view. */
+  #targetColumn(rel: Relation, name: string): ColumnId[] {
     const c = rel.columns.find((x) => sameColumnName(this.#ctx.dialect, x.name, name));
-    if (!c) {
+    if (!c || !rel.table) {
       this.fail('UNRESOLVED_COLUMN', `unknown column ${name} in ${rel.alias}`);
-      return undefined;
+      return [];
     }
-    return { ...rel.table!, column: c.name };
+    const own: ColumnId = { ...rel.table, column: c.name };
+    const base = c.sources.filter((x) => objectKey(x.column) !== objectKey(own));
+    return [own, ...base.map((x) => x.column)];
   }
 
   #returning(list: readonly Target[], scope: Scope): RelColumn[] {
@@ -630,7 +647,7 @@ export class Resolver {
     const columns: ColumnId[] = [];
     if (rel) {
       const names = w.columns ?? rel.columns.map((c) => c.name);
-      for (const n of names) { const c = this.#targetColumn(rel, n); if (c) columns.push(c); }
+      for (const n of names) columns.push(...this.#targetColumn(rel, n));
     }
     if (w.source) {
       // Data copied into the table is read: INSERT ... SELECT secret moves it.
@@ -644,7 +661,7 @@ export class Resolver {
     }
     if (w.upsert) {
       for (const s of w.upsert.sets) {
-        if (rel) { const c = this.#targetColumn(rel, s.column); if (c && !columns.some((x) => x.column === c.column)) columns.push(c); }
+        if (rel) for (const c of this.#targetColumn(rel, s.column)) if (!columns.some((x) => objectKey(x) === objectKey(c))) columns.push(c);
         this.#clause(s.value, scope, 'set');
       }
       if (w.upsert.where) this.#clause(w.upsert.where, scope, 'where');
@@ -662,21 +679,20 @@ export class Resolver {
       else rel = targets.find((r) => r.columns.some((c) => sameColumnName(this.#ctx.dialect, c.name, s.column))) ;
       if (!rel || !rel.table) { this.fail('UNRESOLVED_COLUMN', `cannot tell which table column ${s.qualifier ? s.qualifier + '.' : ''}${s.column} belongs to`); }
       else {
-        const c = this.#targetColumn(rel, s.column);
-        if (c) { const l = written.get(rel) ?? []; l.push(c); written.set(rel, l); }
+        const cs = this.#targetColumn(rel, s.column);
+        if (cs.length) { const l = written.get(rel) ?? []; l.push(...cs); written.set(rel, l); }
       }
       this.#clause(s.value, scope, 'set');
     }
     return written;
   }
 
-  #whereFacts(where: Expr | undefined, scope: Scope, targets: readonly Relation[]): { hasWhere: boolean; alwaysTrue: boolean; touches: Set<Relation> } {
+  #whereFacts(where: Expr | undefined, scope: Scope): { hasWhere: boolean; alwaysTrue: boolean; touches: Set<Relation> } {
     const touched = new Set<Relation>();
     if (where) {
       this.#touched = touched;
       try { this.#clause(where, scope, 'where'); } finally { this.#touched = undefined; }
     }
-    void targets;
     return { hasWhere: where !== undefined, alwaysTrue: where !== undefined && alwaysTrue(where), touches: touched };
   }
 
@@ -685,7 +701,7 @@ export class Resolver {
     for (const f of [...w.tables, ...w.from]) this.#from(f, scope, scope.parent);
     const rels = scope.rels.slice(before);
     const candidates = rels.filter((r) => r.table);
-    const where = this.#whereFacts(w.where, scope, candidates);
+    const where = this.#whereFacts(w.where, scope);
     const written = this.#assign(w.sets, scope, w.kind === 'update' && this.#ctx.dialect === 'postgres' ? candidates.slice(0, 1) : candidates);
     for (const o of w.orderBy) this.#clause(o.expr, scope, 'order-by');
     const returning = this.#returning(w.returning, scope);
@@ -720,7 +736,7 @@ export class Resolver {
       if (!r || !r.table) this.fail('UNRESOLVED_TABLE', `DELETE target ${path.join('.')} is not in FROM`);
       else targets.push(r);
     }
-    const where = this.#whereFacts(w.where, scope, targets);
+    const where = this.#whereFacts(w.where, scope);
     for (const o of w.orderBy) this.#clause(o.expr, scope, 'order-by');
     const returning = this.#returning(w.returning, scope);
     for (const rel of targets) {
@@ -746,7 +762,7 @@ export class Resolver {
     const cols = written.get(target) ?? [];
     for (const v of w.insertValues) this.#clause(v, scope, 'set');
     if (target?.table) {
-      for (const n of w.insertColumns) { const c = this.#targetColumn(target, n); if (c) cols.push(c); }
+      for (const n of w.insertColumns) cols.push(...this.#targetColumn(target, n));
       this.#writes.push({ target: target.table, columns: cols, truncate: false, hasWhere: true, hasLimit: false, alwaysTrue: alwaysTrue(w.on), whereTouchesTarget: touched.has(target) });
       this.#untrackTargets([target], rels);
     }
@@ -807,6 +823,15 @@ function exprName(e: Expr): string {
     case 'column': return e.path[e.path.length - 1];
     case 'func': return e.name.split('.').pop()!;
     case 'field': return e.field === '*' ? '*' : e.field;
+    // PostgreSQL's naming: a cast keeps its argument's name, a scalar subquery its output's.
+    case 'op': return e.op === 'CAST' && e.args.length === 1 ? exprName(e.args[0]) : e.op === 'CASE' ? 'case' : '?column?';
+    case 'subquery': {
+      if (e.mode === 'exists') return 'exists';
+      if (e.mode === 'array') return 'array';
+      const q = e.query;
+      if (q.kind === 'select' && q.targets.length === 1) return q.targets[0].alias ?? exprName(q.targets[0].expr);
+      return '?column?';
+    }
     default: return '?column?';
   }
 }

@@ -4,8 +4,8 @@
  *
  *   {"kind":"audit","seq":N,"prev":"<hash of record N-1>", …event…, "hash":"<hex>"}
  *
- * `hash` = SHA-256 of the exact line text without its `hash` member, that is
- * of `JSON.stringify(record minus hash)`. The first record of a file has
+ * `hash` = SHA-256 of the exact line text without its `hash` member (the
+ * writer serializes once with JSON.stringify and appends the hash last). The first record of a file has
  * seq 1 and prev = GENESIS. Because the line must equal the JSON.stringify of
  * its own parse, any byte edit (even whitespace or a duplicated key) breaks it.
  */

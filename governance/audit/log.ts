@@ -1,5 +1,6 @@
 /**
- * The audit sink: one JSON line per AuditEvent, written with pino, chained by
+ * The audit sink: one JSON line per AuditEvent, written through pino's
+ * destination (sonic-boom: synchronous or buffered file writes), chained by
  * hashes (chain.ts) so that `sqlgate audit verify` finds any edited, deleted,
  * reordered or truncated record. The chain continues across restarts: on
  * open, the last record of the file is read and checked.
@@ -14,11 +15,11 @@
  */
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { SqlgateError } from '../errors.js';
 import type { AuditEvent } from './event.js';
 import { GENESIS, checkLine, sha256Hex } from './chain.js';
-import { redactSql, scrubSecrets } from './redact.js';
+import { SENSITIVE, redactSql, scrubSecrets } from './redact.js';
 
 export interface AuditLogOptions {
   readonly file: string;
@@ -46,7 +47,6 @@ export class AuditLog {
   readonly file: string;
   readonly #node: string;
   readonly #dest: SonicBoom;
-  readonly #logger: Logger;
   #seq: number;
   #prev: string;
   #failure: Error | undefined;
@@ -58,11 +58,13 @@ export class AuditLog {
     this.#seq = seq;
     this.#prev = prev;
     const sync = opts.sync !== false;
-    this.#dest = pino.destination({ fd, sync, minLength: 0, maxLength: sync ? 0 : (opts.maxBufferBytes ?? 16 * 1024 * 1024) });
+    // Async: one write(2) takes everything pending (up to 1 MiB), so the sink drains as fast as it fills.
+    this.#dest = pino.destination({
+      fd, sync, minLength: 0, maxWrite: 1024 * 1024,
+      maxLength: sync ? 0 : (opts.maxBufferBytes ?? 16 * 1024 * 1024),
+    });
     this.#dest.on('error', (err: Error) => this.#fail(err));
     this.#dest.on('drop', () => this.#fail(new Error('audit buffer overflow: the sink cannot keep up')));
-    // The level formatter names the record kind; no time/pid/hostname: the event carries its own.
-    this.#logger = pino({ base: undefined, timestamp: false, formatters: { level: () => ({ kind: 'audit' }) } }, this.#dest);
   }
 
   /**
@@ -110,18 +112,21 @@ export class AuditLog {
   /** Appends one record. Throws AUDIT_UNAVAILABLE if the sink has failed or is closed. */
   write(event: AuditEvent): AuditReceipt {
     this.#check();
-    const body = { seq: this.#seq + 1, prev: this.#prev, ...this.#clean(event) };
-    // pino writes `{"kind":"audit",…body,"hash":…}`; hash the same text minus the hash.
-    const hash = sha256Hex(JSON.stringify({ kind: 'audit', ...body }));
+    const seq = this.#seq + 1;
+    // The record is serialized once, and the hash covers exactly the bytes
+    // written (minus the hash member appended last), so the chain does not
+    // depend on any serializer agreeing with another.
+    const text = JSON.stringify({ kind: 'audit', seq, prev: this.#prev, ...this.#clean(event) });
+    const hash = sha256Hex(text);
     try {
-      this.#logger.info({ ...body, hash });
+      this.#dest.write(`${text.slice(0, -1)},"hash":"${hash}"}\n`);
     } catch (e) {
       this.#fail(e as Error);
     }
     this.#check();
-    this.#seq = body.seq;
+    this.#seq = seq;
     this.#prev = hash;
-    return { seq: body.seq, hash };
+    return { seq, hash };
   }
 
   /** Forces buffered records to the file. Throws AUDIT_UNAVAILABLE on failure. */
@@ -174,7 +179,8 @@ export class AuditLog {
       if (Array.isArray(v)) return v.map(scrub);
       if (typeof v === 'bigint') return v.toString();
       if (v && typeof v === 'object') {
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), scrub(x)]));
+        // A member named like a secret (password, api_key, token…) loses its value whatever it holds.
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), SENSITIVE.test(k) ? '***' : scrub(x)]));
       }
       if (typeof v === 'number' && !Number.isFinite(v)) return null;
       return v;

@@ -15,7 +15,7 @@ import type { Dialect } from '../facts.js';
 export interface CatalogColumn {
   readonly name: string;
   readonly type: string;
-  /** 1-based position, as the server numbers it. */
+  /** 1-based position as the server numbers it (PostgreSQL attnum: gaps where columns were dropped). */
   readonly ordinal: number;
   readonly nullable: boolean;
 }
@@ -250,7 +250,8 @@ export async function loadPgCatalog(client: PgQueryable): Promise<Catalog> {
     const k = String(c.oid);
     let list = byOid.get(k);
     if (!list) byOid.set(k, list = []);
-    list.push({ name: c.c, type: c.t, ordinal: list.length + 1, nullable: c.nl });
+    // attnum, not a dense index: it is what RowDescription's column number carries.
+    list.push({ name: c.c, type: c.t, ordinal: Number(c.o), nullable: c.nl });
   }
   const tables: CatalogTable[] = rels.map((r) => {
     const isView = r.k === 'v' || r.k === 'm';

@@ -68,9 +68,9 @@ export function decide(facts: StatementFacts, context: DecideContext): EngineDec
   const refusals: Refusal[] = [];
   const skipped: string[] = [];
   const take = (r: RuleResult) => {
-    trace.push(...r.outcomes);
-    refusals.push(...r.refusals);
-    if (r.skipped) skipped.push(...r.skipped);
+    for (const o of r.outcomes) trace.push(o);
+    for (const x of r.refusals) refusals.push(x);
+    if (r.skipped) for (const x of r.skipped) skipped.push(x);
   };
   const input = { facts, principal, context };
 

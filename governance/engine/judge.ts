@@ -74,6 +74,22 @@ export function catalogEstimate(facts: StatementFacts, catalog: EngineCatalog): 
   return t && t.rows > 0 ? t.rows : undefined;
 }
 
+/**
+ * Decisions of cached facts, per policy object, user, instance, catalog
+ * snapshot, estimate and approval: everything a decision depends on. The
+ * facts object is the analysis cache's entry, so an entry dies with it.
+ * Decisions handed out are shared: treat them as immutable.
+ */
+const decisionCache = new WeakMap<StatementFacts, Map<string, EngineDecision>>();
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+
+function idOf(o: object): number {
+  let id = ids.get(o);
+  if (id === undefined) ids.set(o, (id = nextId++));
+  return id;
+}
+
 function catalogHelpers(catalog: EngineCatalog) {
   return {
     tableRows: (t: TableId) => catalog.lookup(t.database, t.schema, t.table)?.rows,
@@ -91,10 +107,19 @@ export async function judge<C extends EngineCatalog>(session: SessionContext, sq
   for (let i = 0; i < facts.length; i++) {
     const f = facts[i];
     const est = opts.estimate ? await opts.estimate(f, catalog) : catalogEstimate(f, catalog);
-    decisions.push(decide(f, {
-      policy: opts.policy, user: session.user, instance: session.instance,
-      estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
-    }));
+    const key = `${idOf(opts.policy)}\u0000${session.user}\u0000${session.instance}\u0000${idOf(catalog)}:${catalog.version}\u0000${est}\u0000${opts.approved === true}`;
+    let byKey = decisionCache.get(f);
+    let d = byKey?.get(key);
+    if (!d) {
+      d = decide(f, {
+        policy: opts.policy, user: session.user, instance: session.instance,
+        estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
+      });
+      if (!byKey) decisionCache.set(f, (byKey = new Map()));
+      else if (byKey.size >= 64) byKey.clear();
+      byKey.set(key, d);
+    }
+    decisions.push(d);
     const change = f.sessionChange;
     if (!change || i === facts.length - 1) continue;
     let changed = false;

@@ -33,7 +33,10 @@ export interface ReloadResult {
  * accepted reload; `invalid` (issues) after a refused one.
  */
 export class PolicyHolder extends EventEmitter {
+  /** Absolute path of the policy file. */
   readonly path: string;
+  /** The path as given, used in messages so they match `sqlgate check`. */
+  readonly #shown: string;
   #policy: Policy;
   #version = 1;
   #digest: string;
@@ -44,9 +47,10 @@ export class PolicyHolder extends EventEmitter {
   #onHup: (() => void) | undefined;
   #closed = false;
 
-  private constructor(path: string, policy: Policy, digest: string, opts: PolicyHolderOptions) {
+  private constructor(path: string, shown: string, policy: Policy, digest: string, opts: PolicyHolderOptions) {
     super();
     this.path = path;
+    this.#shown = shown;
     this.#policy = policy;
     this.#digest = digest;
     this.#log = opts.logger ?? pino({ name: 'sqlgate' }, pino.destination(2));
@@ -56,8 +60,8 @@ export class PolicyHolder extends EventEmitter {
   /** Loads the file (throws PolicyError if invalid) and starts watching it. */
   static open(path: string, opts: PolicyHolderOptions = {}): PolicyHolder {
     const abs = resolve(path);
-    const text = readText(abs);
-    const holder = new PolicyHolder(abs, parsePolicy(text, path), digest(text), opts);
+    const text = readText(abs, path);
+    const holder = new PolicyHolder(abs, path, parsePolicy(text, path), digest(text), opts);
     if (opts.watch !== false) holder.#watch();
     if (opts.sighup !== false) {
       holder.#onHup = () => {
@@ -88,13 +92,13 @@ export class PolicyHolder extends EventEmitter {
     let text: string;
     let policy: Policy;
     try {
-      text = readText(this.path);
+      text = readText(this.path, this.#shown);
       if (onlyIfChanged && digest(text) === this.#digest) return { ok: true, issues: [] };
-      policy = parsePolicy(text, this.path);
+      policy = parsePolicy(text, this.#shown);
     } catch (e) {
       const issues = e instanceof PolicyError
         ? e.issues
-        : [{ file: this.path, line: 0, column: 0, path: '', message: (e as Error).message }];
+        : [{ file: this.#shown, line: 0, column: 0, path: '', message: (e as Error).message }];
       this.#log.error({ policy: this.path, version: this.#version, issues: issues.map(formatIssue) },
         'policy reload refused; the last good policy stays in force');
       this.emit('invalid', issues);
@@ -141,12 +145,12 @@ export class PolicyHolder extends EventEmitter {
   }
 }
 
-function readText(path: string): string {
+function readText(path: string, shown: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new PolicyError([{ file: path, line: 0, column: 0, path: '', message: `cannot read: ${err.code ?? err.message}` }]);
+    throw new PolicyError([{ file: shown, line: 0, column: 0, path: '', message: `cannot read: ${err.code ?? err.message}` }]);
   }
 }
 

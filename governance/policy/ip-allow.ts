@@ -11,8 +11,9 @@
  * consequence worth knowing: an IPv6 block that contains `::ffff:0:0/96`
  * (`::/0`, say) contains every IPv4 address too.
  *
- * The arithmetic is done on bigints rather than with `net.BlockList`, whose
- * treatment of mapped addresses differs between Node.js releases.
+ * The arithmetic is done on bigints rather than with `net.BlockList`, which
+ * cannot say which entry is malformed (the loader must name its line) and
+ * has no entry count; the tests use BlockList as an independent oracle.
  */
 import { SqlgateError } from '../errors.js';
 
@@ -136,6 +137,7 @@ interface Interval {
 function parseEntry(raw: string): Interval | string {
   const text = raw.trim();
   if (text === '') return 'empty entry';
+  if (text.includes(',')) return 'one entry per list item (commas separate entries only in the string form)';
   if (text.includes('%')) return 'zone indexes (%) are not allowed';
   const slash = text.indexOf('/');
   if (slash >= 0) {

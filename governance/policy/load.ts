@@ -162,7 +162,11 @@ function zodIssues(issues: readonly z.core.$ZodIssue[], loc: Locator): PolicyIss
       }
       continue;
     }
-    const message = loc.exists(path) || i.code !== 'invalid_type' ? i.message : 'required field is missing';
+    const last = path[path.length - 1];
+    let message = loc.exists(path) || i.code !== 'invalid_type' ? i.message : 'required field is missing';
+    if (i.code === 'invalid_union' && (last === 'ip_allow' || last === 'trusted_proxies')) {
+      message = 'expected a comma-separated string or a YAML list of address strings (at most 1,000)';
+    }
     out.push(loc.issue(path, message));
   }
   return out;
@@ -177,6 +181,36 @@ export function parseListen(text: string): { host: string; port: number } | unde
   return { host: m[1] ?? m[2], port };
 }
 
+/** Problems with one allow list, pointing at the bad entry. */
+function allowListIssues(value: unknown, path: PathKey[], loc: Locator): PolicyIssue[] {
+  if (typeof value !== 'string' && !(Array.isArray(value) && value.every((v) => typeof v === 'string'))) return [];
+  try {
+    parseAllowList(value);
+    return [];
+  } catch (e) {
+    if (!(e instanceof AllowListError)) throw e;
+    if (typeof value === 'string') {
+      const at = loc.entryOffset(loc.node(path), allowListEntries(value), e.index);
+      return [loc.at(at, path, e.message)];
+    }
+    return [loc.issue([...path, e.index], e.message)];
+  }
+}
+
+/** Every allow list in a policy that has not passed the schema yet (so its errors come with the schema's). */
+function rawAllowListIssues(raw: unknown, loc: Locator): PolicyIssue[] {
+  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {});
+  const r = obj(raw);
+  const out = allowListIssues(r.ip_allow, ['ip_allow'], loc);
+  for (const section of ['instances', 'users'] as const) {
+    for (const [name, v] of Object.entries(obj(r[section]))) out.push(...allowListIssues(obj(v).ip_allow, [section, name, 'ip_allow'], loc));
+  }
+  if (Array.isArray(r.listeners)) {
+    r.listeners.forEach((l, k) => out.push(...allowListIssues(obj(l).trusted_proxies, ['listeners', k, 'trusted_proxies'], loc)));
+  }
+  return out;
+}
+
 /** The checks that need more than one field at a time. */
 function crossCheck(p: Policy, loc: Locator): PolicyIssue[] {
   const out: PolicyIssue[] = [];
@@ -184,19 +218,7 @@ function crossCheck(p: Policy, loc: Locator): PolicyIssue[] {
   const instances = new Set(Object.keys(p.instances));
 
   const allow = (value: string | readonly string[] | undefined, path: PathKey[]) => {
-    if (value === undefined) return;
-    try {
-      parseAllowList(value);
-    } catch (e) {
-      if (!(e instanceof AllowListError)) throw e;
-      if (typeof value === 'string') {
-        const node = loc.node(path);
-        const at = loc.entryOffset(node, allowListEntries(value), e.index);
-        out.push(loc.at(at, path, e.message));
-      } else {
-        out.push(loc.issue([...path, e.index], e.message));
-      }
-    }
+    out.push(...allowListIssues(value, path, loc));
   };
   const role = (name: string, path: PathKey[]) => {
     if (!roles.has(name)) out.push(loc.issue(path, `role '${name}' is not defined under roles`));
@@ -279,7 +301,8 @@ function deepFreeze<T>(o: T): T {
  */
 export function parsePolicy(text: string, file: string): Policy {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  // merge: `<<: *defaults` lets a policy share limits or grants between entries.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, merge: true });
   if (doc.errors.length) throw new PolicyError(yamlIssues(doc, file));
   const loc = new Locator(doc, lines, file, text);
   let raw: unknown;
@@ -290,7 +313,12 @@ export function parsePolicy(text: string, file: string): Policy {
     throw new PolicyError([{ file, line: 0, column: 0, path: '', message: `YAML: ${(e as Error).message}` }]);
   }
   const parsed = policySchema.safeParse(raw ?? undefined);
-  if (!parsed.success) throw new PolicyError(zodIssues(parsed.error.issues, loc));
+  if (!parsed.success) {
+    const schemaIssues = zodIssues(parsed.error.issues, loc);
+    // Entry errors in allow lists the schema did not already fault.
+    const extra = rawAllowListIssues(raw, loc).filter((a) => !schemaIssues.some((z) => z.path.startsWith(a.path.replace(/\[\d+\]$/, ''))));
+    throw new PolicyError([...schemaIssues, ...extra]);
+  }
   const issues = crossCheck(parsed.data, loc);
   if (issues.length) throw new PolicyError(issues);
   return deepFreeze(parsed.data);

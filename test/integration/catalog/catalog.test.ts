@@ -64,8 +64,8 @@ test('PostgreSQL: relations, columns, qualified view definitions, reltuples afte
     assert.ok(t);
     assert.equal(t.database, db.name);
     assert.equal(t.schema, 'public');
-    // Dropped columns are gone and ordinals are dense.
-    assert.deepEqual(t.columns.map((x) => [x.name, x.ordinal, x.nullable]), [['id', 1, false], ['phone', 2, true]]);
+    // Dropped columns are gone; ordinals are attnums, as RowDescription reports them.
+    assert.deepEqual(t.columns.map((x) => [x.name, x.ordinal, x.nullable]), [['id', 1, false], ['phone', 3, true]]);
     assert.equal(t.columns[1].type, 'character varying(20)');
     assert.equal(t.rows, 500);
     assert.ok(typeof t.oid === 'number' && t.oid > 0);
@@ -82,6 +82,12 @@ test('PostgreSQL: relations, columns, qualified view definitions, reltuples afte
     assert.deepEqual(f.outputs[0].sources.map((s) => `${s.column.schema}.${s.column.table}.${s.column.column}:${s.bare}`), ['public.customers.phone:true']);
     const fn = cat.functions?.().find((x) => x.name === 'leak');
     assert.deepEqual(fn, { schema: 'hr', name: 'leak', kind: 'function', language: 'sql', securityDefiner: true });
+    // A psql-style metadata query resolves against the loaded pg_catalog.
+    const meta = analyze(`SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v') AND n.nspname OPERATOR(pg_catalog.~) '^(hr)$' COLLATE pg_catalog.default
+      AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1, 2`, { dialect: 'postgres', catalog: cat, database: db.name, searchPath: ['public'] })[0];
+    assert.equal(meta.unresolved, undefined, meta.unresolved?.message);
+    assert.deepEqual(meta.dynamic, []);
     // The loader leaves the session's search_path alone.
     const sp = await c.query('SHOW search_path');
     assert.match(sp.rows[0].search_path, /public/);

@@ -106,6 +106,10 @@ const MY_ONLY = [
   "SELECT id FROM customers WHERE phone <=> NULL",
   "WITH Customers AS (SELECT 1 AS x) SELECT phone FROM customers",
   "PREPARE s FROM 'SELECT phone FROM customers'",
+  "SELECT MATCH(phone) AGAINST ('5*') FROM customers",
+  "SELECT id FROM customers WHERE MATCH(phone) AGAINST ('5*' IN BOOLEAN MODE)",
+  "SELECT id FROM orders WHERE customer_id = ANY (SELECT id FROM customers WHERE phone = 1)",
+  "SELECT id FROM orders WHERE note > ALL (SELECT phone FROM customers)",
   "EXECUTE IMMEDIATE 'SELECT phone FROM customers'",
   "SELECT id FROM customers WHERE id IN (SELECT id FROM customers /*!90000 WHERE phone = 1 */)",
 ];
@@ -152,4 +156,13 @@ test('hidden or unqualified writes are seen', () => {
     assert.ok(w, sql);
     assert.ok(w.truncate || !w.hasWhere || w.alwaysTrue || !w.whereTouchesTarget, sql);
   }
+});
+
+test('ORDER BY / GROUP BY by position and LIMIT subqueries are oracles too', () => {
+  for (const d of ['postgres', 'mysql'] as const) {
+    assert.ok(run(d, 'SELECT phone FROM customers ORDER BY 1')[0].reads.some((r) => r.column.column === 'phone' && r.place === 'order-by'), d);
+    assert.ok(run(d, 'SELECT id, phone, count(*) FROM customers GROUP BY 1, 2')[0].reads.some((r) => r.column.column === 'phone' && r.place === 'group-by'), d);
+    assert.ok(!run(d, 'SELECT phone, id FROM customers ORDER BY 2')[0].reads.some((r) => r.column.column === 'phone'), d);
+  }
+  assert.ok(leaks('postgres', "SELECT id FROM orders LIMIT (SELECT count(*) FROM customers WHERE phone LIKE '5%')"));
 });

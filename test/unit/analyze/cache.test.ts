@@ -64,3 +64,14 @@ test('MySQL statements differing only in literals share one analysis, with their
   assert.equal(e1.write?.hasWhere, true);
   assert.equal(e2.write?.hasWhere, false);
 });
+
+test('ORDER BY positions stay in the MySQL digest', () => {
+  clearAnalysisCache();
+  const my = { dialect: 'mysql' as const, catalog: myCatalog, database: 'shop', searchPath: [] };
+  const a = analyzeCached('SELECT id, phone FROM customers ORDER BY 1 LIMIT 5', my)[0];
+  const b = analyzeCached('SELECT id, phone FROM customers ORDER BY 2 LIMIT 9', my)[0];
+  assert.notEqual(a.fingerprint, b.fingerprint);
+  assert.ok(b.reads.some((r) => r.column.column === 'phone'));
+  assert.ok(!a.reads.some((r) => r.column.column === 'phone'));
+  assert.equal(analyzeCached('SELECT id FROM customers ORDER BY 1 LIMIT 7', my)[0].fingerprint, 'SELECT id FROM customers ORDER BY 1 LIMIT ?');
+});

@@ -60,6 +60,15 @@ test('subqueries: scalar, IN, EXISTS, correlated', () => {
   assert.ok(reads(h).includes('customers.email'));
 });
 
+test('ANY/ALL subqueries are comparisons, not functions; MATCH … AGAINST reads its columns', () => {
+  const f = my('SELECT id FROM orders WHERE customer_id = ANY (SELECT id FROM customers WHERE phone = 1)');
+  assert.deepEqual(f.dynamic, []);
+  assert.ok(reads(f).includes('customers.phone'));
+  const m = my("SELECT id FROM customers WHERE MATCH(name, email) AGAINST ('x' IN BOOLEAN MODE)");
+  assert.equal(m.unresolved, undefined, m.unresolved?.message);
+  assert.deepEqual(reads(m, 'where'), ['customers.email', 'customers.name']);
+});
+
 test('GROUP_CONCAT and aggregates are computed reads', () => {
   const f = my("SELECT GROUP_CONCAT(phone ORDER BY email SEPARATOR ','), COUNT(*), MAX(total) FROM customers JOIN orders ON orders.customer_id = customers.id");
   assert.ok(out(f, 0).includes('customers.phone~'));
@@ -155,6 +164,9 @@ test('dynamic SQL and file access', () => {
   const s = my('SET @x := (SELECT phone FROM customers LIMIT 1)');
   assert.ok(s.dynamic.some((d) => d.kind === 'set-variable-from-query'));
   assert.ok(exposes(s, 'customers.phone'));
+  const assign = my('SELECT @x := phone FROM customers LIMIT 1');
+  assert.ok(assign.dynamic.some((d) => d.kind === 'set-variable-from-query'));
+  assert.ok(exposes(assign, 'customers.phone'));
   const into = my('SELECT phone INTO @p FROM customers LIMIT 1');
   assert.ok(into.dynamic.some((d) => d.kind === 'set-variable-from-query'));
   assert.ok(exposes(into, 'customers.phone'));
@@ -180,4 +192,22 @@ test('CREATE VIEW / CREATE TABLE … SELECT read their query', () => {
   const t = my('CREATE TABLE copy AS SELECT phone FROM customers');
   assert.ok(touches(t, 'customers.phone'));
   assert.deepEqual(t.ddlTargets.map((x) => x.table), ['copy']);
+});
+
+test('index hints are dropped before parsing; unsupported joins fail closed', () => {
+  const f = my('SELECT o.id, c.phone FROM orders o FORCE INDEX FOR JOIN (PRIMARY) JOIN customers c USE INDEX (PRIMARY) ON c.id = o.customer_id');
+  assert.equal(f.unresolved, undefined);
+  assert.deepEqual(out(f, 1), ['customers.phone']);
+  const n = my('SELECT note FROM customers NATURAL JOIN orders');
+  assert.ok(n.unresolved || out(n, 0).length === 2);
+});
+
+test('statement modifiers (LOW_PRIORITY, QUICK, IGNORE, DELAYED) do not defeat parsing', () => {
+  for (const sql of ['DELETE LOW_PRIORITY QUICK IGNORE FROM orders WHERE id = 1', 'UPDATE LOW_PRIORITY IGNORE orders SET total = 1 WHERE id = 2',
+    'INSERT LOW_PRIORITY IGNORE INTO orders (id) VALUES (1)', 'REPLACE DELAYED INTO orders (id) VALUES (1)']) {
+    const f = my(sql);
+    assert.equal(f.unresolved, undefined, sql);
+    assert.equal(f.write?.target.table, 'orders', sql);
+  }
+  assert.equal(my('DELETE IGNORE FROM orders').write?.hasWhere, false);
 });

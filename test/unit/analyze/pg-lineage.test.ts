@@ -242,6 +242,7 @@ test('statement kinds and session changes', () => {
     ['DROP TABLE orders, hr.salaries', 'ddl', 'drop_table'], ['GRANT SELECT ON orders TO bob', 'grant', 'grant'], ['LOCK TABLE orders', 'lock', 'lock'],
     ['PREPARE q AS SELECT phone FROM customers', 'prepare', 'prepare'], ['EXECUTE q', 'execute', 'execute'], ['DEALLOCATE q', 'deallocate', 'deallocate'],
     ['CREATE VIEW v AS SELECT phone FROM customers', 'ddl', 'create_view'], ['VACUUM orders', 'other', 'vacuum'],
+    ['FETCH 10 FROM c', 'select', 'fetch'], ['CLOSE c', 'other', 'close_portal'], ["LOAD 'auto_explain'", 'other', 'load'],
   ];
   for (const [sql, kind, verb] of cases) {
     const f = pg(sql);
@@ -277,4 +278,23 @@ test('* lines up with the server column by column, or is refused', () => {
   assert.equal(pg("SELECT * FROM json_populate_record(null::customers, '{}') r, customers c").unresolved?.code, 'UNRESOLVED_COLUMN');
   const r = pg("SELECT r.a FROM jsonb_to_record('{}') AS r(a int, b text)");
   assert.equal(r.unresolved, undefined);
+});
+
+test('(t).* expands to one output per column, so later positions line up', () => {
+  const f = pg('SELECT (c).*, c.phone FROM customers c');
+  assert.equal(f.outputs.length, 6);
+  assert.deepEqual(out(f, 5), ['customers.phone']);
+  assert.deepEqual(out(f, 2), ['customers.phone~']);
+});
+
+test('SET LOCAL search_path lasts until the end of the transaction; after it, names fail closed', () => {
+  const all = run('postgres', 'BEGIN; SET LOCAL search_path TO hr; SELECT ssn FROM customers; COMMIT; SELECT phone FROM customers');
+  assert.deepEqual(out(all[2], 0), ['customers.ssn']);
+  assert.equal(all[4].unresolved?.code, 'UNRESOLVED_TABLE');
+});
+
+test('writing through a view names the base column too', () => {
+  const u = pg("UPDATE v_contacts SET contact = 'x' WHERE id = 1");
+  assert.equal(u.write?.target.table, 'v_contacts');
+  assert.deepEqual(u.write?.columns.map((c) => `${c.table}.${c.column}`), ['v_contacts.contact', 'customers.phone']);
 });

@@ -135,10 +135,12 @@ test('passwords and secrets never reach the file', async () => {
       }));
     });
     log.write(event(99, { sql: 'SELECT 1', detail: { dsn: 'mysql://root:TopS3cret-DSN@127.0.0.1/x' } }));
+    log.write(event(100, { sql: 'SELECT 1', detail: { password: 'TopS3cret-KEY', nested: { apiKey: ['TopS3cret-KEY'], serviceToken: 'TopS3cret-KEY' } } }));
     await log.close();
     const text = readFileSync(t.file, 'utf8');
     for (const [, secret] of SECRET_STATEMENTS) assert.ok(!text.includes(secret), `leaked: ${secret}`);
     assert.ok(!text.includes('TopS3cret-DSN'));
+    assert.ok(!text.includes('TopS3cret-KEY'));
     assert.ok(verifyAuditFile(t.file).ok);
   } finally {
     t.done();

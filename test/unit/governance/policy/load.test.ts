@@ -191,6 +191,20 @@ test('bad ip_allow entry in an instance list and in trusted_proxies', () => {
     8, 'listeners[0].trusted_proxies[1]', /bogus/);
 });
 
+test('allow-list entry errors are reported together with schema errors', () => {
+  const text = variant(26, '      - 10.0.0.0/33').replace('    clearance: 1', '    clearance: 9');
+  const issues = issuesOf(text);
+  assert.deepEqual(issues.map((i) => [i.line, i.path]), [[21, 'users.alice.clearance'], [26, 'users.alice.ip_allow[1]']]);
+});
+
+test('an allow list of the wrong shape says what is expected', () => {
+  one(variant(8, 'ip_allow: 5'), 8, 'ip_allow', /comma-separated string or a YAML list/);
+});
+
+test('a comma inside a YAML list item is explained', () => {
+  one(variant(26, '      - 10.0.0.2, 10.0.0.3'), 26, 'users.alice.ip_allow[1]', /one entry per list item/);
+});
+
 test('more than 1,000 ip_allow entries', () => {
   const many = Array.from({ length: 1001 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', ');
   const issues = issuesOf(variant(8, `ip_allow: [${many}]`));
@@ -229,6 +243,13 @@ test('aliases are followed but bounded', () => {
   const text = variant(32, '        privileges: &p [select]').replace('    approver: true', '    approver: true\n    grants: [{ table: u, privileges: *p }]');
   const p = parsePolicy(text, 'p.yaml');
   assert.deepEqual(p.roles.boss.grants[0].privileges, ['select']);
+});
+
+test('merge keys share settings between entries', () => {
+  const text = variant(21, '    clearance: 1\n    limits: &lim { max_rows_per_query: 10, max_queries_per_day: 5 }')
+    .replace('  boss:\n', '  boss:\n    description: x\n') + 'limits:\n  <<: *lim\n  max_rows_per_query: 20\n';
+  const p = parsePolicy(text, 'p.yaml');
+  assert.deepEqual(p.limits, { max_rows_per_query: 20, max_queries_per_day: 5 });
 });
 
 test('loadPolicyFile: unreadable file and a file on disk', () => {

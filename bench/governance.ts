@@ -1,0 +1,108 @@
+/**
+ * Governance micro-benchmark: µs per decision for each dialect on a realistic
+ * statement mix, three ways — analysis cache miss (parse + resolve + rules),
+ * cache hit (cached facts and decision, the steady state of an application
+ * repeating its statement shapes), and the rules alone (decide() on ready
+ * facts, uncached). CPU time (user+sys) is printed beside wall time: on a
+ * shared machine it is the stable figure. Prints a table; no asserts.
+ * Run: npm run build && node dist/bench/governance.js
+ */
+import { performance } from 'node:perf_hooks';
+import * as analysis from '../governance/analyze/analyze.js';
+import { judge } from '../governance/engine/judge.js';
+import { decide } from '../governance/engine/decide.js';
+import type { SessionContext } from '../governance/decision.js';
+import type { Dialect } from '../governance/facts.js';
+import { shopPolicy } from '../test/security/policy-fixture.js';
+import { shopCatalog } from '../test/security/corpus-runner.js';
+
+const MIX: Record<Dialect, string[]> = {
+  mysql: [
+    'SELECT id, name, city FROM customers WHERE id = 42',
+    "SELECT c.name, o.amount, o.status FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.created_at > '2024-01-01' ORDER BY o.amount DESC LIMIT 50",
+    'SELECT status, COUNT(*), SUM(amount) FROM orders GROUP BY status HAVING SUM(amount) > 100',
+    'SELECT name, phone, id_card FROM customers WHERE city = ? LIMIT 20',
+    "SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE city = 'Paris')",
+    'WITH big AS (SELECT customer_id, SUM(amount) AS total FROM orders GROUP BY customer_id) SELECT c.name, b.total FROM big b JOIN customers c ON c.id = b.customer_id',
+    "UPDATE orders SET status = 'shipped' WHERE id = 7",
+    "INSERT INTO orders (id, customer_id, amount, status) VALUES (1, 2, 3.5, 'new')",
+    'DELETE FROM orders WHERE id = 9',
+    "SELECT id FROM customers WHERE phone LIKE '138%'",
+  ],
+  postgres: [
+    'SELECT id, name, city FROM customers WHERE id = $1',
+    "SELECT c.name, o.amount, o.status FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.created_at > '2024-01-01' ORDER BY o.amount DESC LIMIT 50",
+    'SELECT status, count(*), sum(amount) FROM orders GROUP BY status HAVING sum(amount) > 100',
+    'SELECT name, phone, id_card FROM customers WHERE city = $1 LIMIT 20',
+    "SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE city = 'Paris')",
+    'WITH big AS (SELECT customer_id, sum(amount) AS total FROM orders GROUP BY customer_id) SELECT c.name, b.total FROM big b JOIN customers c ON c.id = b.customer_id',
+    "UPDATE orders SET status = 'shipped' WHERE id = 7",
+    "INSERT INTO orders (id, customer_id, amount, status) VALUES (1, 2, 3.5, 'new')",
+    'DELETE FROM orders WHERE id = 9',
+    'SELECT to_jsonb(c) FROM customers c',
+  ],
+};
+
+const USERS = ['analyst', 'support', 'writer', 'dba'];
+
+/** Wall and CPU (user+sys) µs per call: on a shared machine the CPU figure is the stable one. */
+async function time(iterations: number, fn: (i: number) => Promise<unknown> | unknown): Promise<[number, number]> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) await fn(i);
+  const wall = ((performance.now() - t0) * 1000) / iterations;
+  const c = process.cpuUsage(c0);
+  return [wall, (c.user + c.system) / iterations];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const init = (analysis as Record<string, unknown>).initAnalysis;
+  if (typeof init === 'function') await (init as () => Promise<void>)();
+  const policy = shopPolicy();
+  const rows: string[][] = [];
+  for (const dialect of ['mysql', 'postgres'] as const) {
+    const catalog = shopCatalog(dialect);
+    const mix = MIX[dialect];
+    const session = (user: string): SessionContext => ({
+      user, clientIp: '127.0.0.1', instance: dialect === 'mysql' ? 'shop_mysql' : 'shop_pg', dialect,
+      database: 'shop', searchPath: dialect === 'postgres' ? ['public'] : [], door: dialect, sessionId: 'bench',
+    });
+    const sessions = USERS.map(session);
+    const ctx = { dialect, catalog, database: 'shop', searchPath: sessions[0].searchPath };
+    const missN = dialect === 'mysql' ? 300 : 1500;
+    const hitN = 20000;
+    const miss: [number, number][] = [];
+    const hit: [number, number][] = [];
+    const rules: [number, number][] = [];
+    const factsList = mix.map((sql) => analysis.analyze(sql, ctx));
+    for (let round = 0; round < 3; round++) {
+      // miss: uncached analysis + rules, as the first sight of a statement shape
+      miss.push(await time(missN, (i) => judge(sessions[i % sessions.length], mix[i % mix.length], { policy, analyze: analysis.analyze, catalogFor: () => catalog })));
+      // hit: cached facts, the steady state of an application repeating its statements
+      hit.push(await time(hitN, (i) => judge(sessions[i % sessions.length], mix[i % mix.length], { policy, analyze: analysis.analyzeCached, catalogFor: () => catalog })));
+      rules.push(await time(hitN, (i) => {
+        const s = sessions[i % sessions.length];
+        for (const f of factsList[i % mix.length]) decide(f, { policy, user: s.user, instance: s.instance });
+      }));
+    }
+    const row = (path: string, xs: [number, number][], n: number) =>
+      rows.push([dialect, path, median(xs.map((x) => x[1])).toFixed(1), median(xs.map((x) => x[0])).toFixed(1), String(n * 3)]);
+    row('miss: analyse + rules', miss, missN);
+    row('hit: cached analysis and decision', hit, hitN);
+    row('rules only: decide() on ready facts', rules, hitN);
+  }
+  const head = ['dialect', 'path', 'CPU µs/decision', 'wall µs/decision', 'decisions'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(`governance decisions, ${MIX.mysql.length}-statement mix per dialect, users ${USERS.join('/')}, node ${process.version}; median of 3 rounds`);
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+await main();

@@ -1,0 +1,159 @@
+/**
+ * The Gate the doors hold (governance/gate.ts), built on the engine: address
+ * and identity checks at connection time, judge() per client message, the
+ * audit sink, and the upstream targets with their service accounts.
+ *
+ * The policy is read per call (`current()`), so a reload applies to the next
+ * statement of every live session; compiled allow lists and principals are
+ * cached per policy object, so a reload also invalidates them.
+ */
+import type { AuditEvent } from './audit/event.js';
+import type { SessionContext } from './decision.js';
+import type { Gate, UpstreamTarget } from './gate.js';
+import { SqlgateError, ruleMessage } from './errors.js';
+import type { Policy, Verifiers } from '../rules/policy-schema.js';
+import type { Catalog } from './catalog/catalog.js';
+import type { StatementFacts } from './facts.js';
+import { parseAllowList, type AllowList } from './policy/ip-allow.js';
+import { analyzeCached } from './analyze/analyze.js';
+import { judge, type Analyzer, type EngineJudgement } from './engine/judge.js';
+
+/** Where the gate reads the policy: a function, or a PolicyHolder-like object. */
+export type PolicySource = (() => Policy) | { current(): Policy };
+
+export interface GateOptions {
+  readonly policy: PolicySource;
+  readonly audit: { write(event: AuditEvent): void };
+  /** The catalog of an instance (and database, for PostgreSQL). */
+  readonly catalogFor: (instance: string, database: string | undefined) => Promise<Catalog>;
+  /** Node id for audit records (defaults to the policy's node_id or the host name). */
+  readonly node?: string;
+  /** Analysis; defaults to the cached analysis of governance/analyze. */
+  readonly analyze?: Analyzer<Catalog>;
+  /** Affected-row estimate for change-approval; default: the target table's catalog estimate. */
+  readonly estimate?: (session: SessionContext, facts: StatementFacts, catalog: Catalog) => number | undefined | Promise<number | undefined>;
+}
+
+/** Options for one judgement beyond the Gate interface (ticket execution). */
+export interface JudgeExtras {
+  /** The change was approved through a ticket: change-approval passes. */
+  readonly approved?: boolean;
+  /** An affected-row estimate measured by the caller (ticket dry run). */
+  readonly estimatedRows?: number;
+}
+
+export interface EngineGate extends Gate {
+  judge(session: SessionContext, sql: string, extras?: JudgeExtras): Promise<EngineJudgement>;
+  readonly node: string;
+}
+
+/** With no global list in the policy, only loopback may connect (a new deployment's default). */
+export const DEFAULT_GLOBAL_ALLOW = '127.0.0.1, ::1';
+
+interface CompiledLists {
+  readonly global: AllowList;
+  readonly instances: Map<string, AllowList>;
+  readonly users: Map<string, AllowList>;
+}
+
+const listCache = new WeakMap<Policy, CompiledLists>();
+
+function listsFor(policy: Policy): CompiledLists {
+  let l = listCache.get(policy);
+  if (!l) {
+    l = { global: parseAllowList(policy.ip_allow ?? DEFAULT_GLOBAL_ALLOW), instances: new Map(), users: new Map() };
+    listCache.set(policy, l);
+  }
+  return l;
+}
+
+function cached(map: Map<string, AllowList>, key: string, value: string | readonly string[] | undefined): AllowList {
+  let l = map.get(key);
+  if (!l) map.set(key, (l = parseAllowList(value ?? [])));
+  return l;
+}
+
+function refusedMessage(session: SessionContext, sql: string, code: 'UPSTREAM_UNAVAILABLE' | 'INTERNAL', text: string): EngineJudgement {
+  const facts: StatementFacts = {
+    dialect: session.dialect, kind: 'other', verb: 'unjudged', text: sql, fingerprint: '', tablesRead: [], outputs: [], reads: [],
+    wholeRows: [], write: undefined, ddlTargets: [], dynamic: [], hints: [], sessionChange: undefined, unresolved: undefined,
+  };
+  const err = new SqlgateError(code, ruleMessage(text));
+  const d = {
+    verdict: 'deny' as const, rules: [], error: { code, message: err.message, sqlstate: err.sqlstate, errno: err.errno },
+    directives: { masks: [], maxRows: undefined, maxResultBytes: undefined, timeoutMs: undefined, maxRowsPerDay: undefined, maxQueriesPerDay: undefined, fullScanMaxRows: undefined, bigTables: [] },
+    trace: [{ rule: 'engine', outcome: 'deny' as const, detail: text }], skipped: [], facts, raw: false,
+  };
+  return { verdict: 'deny', statements: [d], refusal: d, raw: false };
+}
+
+export function createGate(opts: GateOptions): EngineGate {
+  const current: () => Policy = typeof opts.policy === 'function' ? opts.policy : ((h) => () => h.current())(opts.policy);
+  const analyze: Analyzer<Catalog> = opts.analyze ?? analyzeCached;
+  const node = opts.node ?? current().node_id ?? process.env.HOSTNAME ?? 'sqlgate';
+
+  const gate: EngineGate = {
+    node,
+    policy: current,
+
+    checkAddress(instance: string, clientIp: string, user?: string): void {
+      const policy = current();
+      const lists = listsFor(policy);
+      const inst = policy.instances[instance];
+      if (!lists.global.matches(clientIp)) {
+        throw new SqlgateError('IP_NOT_ALLOWED', ruleMessage(`client address ${clientIp} is not on the allow list`, 'ip-allow-list'), { rule: 'ip-allow-list' });
+      }
+      if (!inst) throw new SqlgateError('UPSTREAM_UNAVAILABLE', ruleMessage(`unknown instance ${instance}`));
+      if (!cached(lists.instances, instance, inst.ip_allow).matches(clientIp)) {
+        throw new SqlgateError('IP_NOT_ALLOWED', ruleMessage(`client address ${clientIp} is not on the allow list of instance ${instance}`, 'ip-allow-list'), { rule: 'ip-allow-list' });
+      }
+      if (user === undefined) return;
+      const u = policy.users[user];
+      // Unknown and disabled users get the same answer: existence is not disclosed.
+      if (!u || u.disabled) throw new SqlgateError('AUTH_FAILED', ruleMessage(`authentication failed for user ${user}`));
+      if (u.tenant !== inst.tenant) {
+        throw new SqlgateError('TENANT_MISMATCH', ruleMessage(`user ${user} (tenant ${u.tenant}) may not use instance ${instance} of another tenant`, 'tenant-isolation'), { rule: 'tenant-isolation' });
+      }
+      if (!cached(lists.users, user, u.ip_allow).matches(clientIp)) {
+        throw new SqlgateError('IP_NOT_ALLOWED', ruleMessage(`client address ${clientIp} is not on the allow list of user ${user}`, 'ip-allow-list'), { rule: 'ip-allow-list' });
+      }
+    },
+
+    verifiers(user: string): Verifiers | undefined {
+      return current().users[user]?.password;
+    },
+
+    async judge(session: SessionContext, sql: string, extras: JudgeExtras = {}): Promise<EngineJudgement> {
+      const policy = current();
+      try {
+        return await judge(session, sql, {
+          policy,
+          analyze,
+          catalogFor: (database) => opts.catalogFor(session.instance, database),
+          ...(extras.estimatedRows !== undefined ? { estimate: () => extras.estimatedRows }
+            : opts.estimate ? { estimate: (f: StatementFacts, c: Catalog) => opts.estimate!(session, f, c) } : {}),
+          ...(extras.approved ? { approved: true } : {}),
+        });
+      } catch (err) {
+        // No catalog, no judgement: refuse rather than guess.
+        const text = `cannot judge the statement: ${(err as Error).message}`;
+        return refusedMessage(session, sql, err instanceof SqlgateError && err.code === 'UPSTREAM_UNAVAILABLE' ? 'UPSTREAM_UNAVAILABLE' : 'INTERNAL', text);
+      }
+    },
+
+    audit(event: AuditEvent): void {
+      opts.audit.write(event);
+    },
+
+    upstream(instance: string): UpstreamTarget {
+      const inst = current().instances[instance];
+      if (!inst) throw new SqlgateError('UPSTREAM_UNAVAILABLE', ruleMessage(`unknown instance ${instance}`));
+      return {
+        instance, protocol: inst.protocol, host: inst.host, port: inst.port, user: inst.user,
+        password: inst.password_env ? process.env[inst.password_env] : undefined,
+        database: inst.database, tls: inst.tls,
+      };
+    },
+  };
+  return gate;
+}

@@ -1,0 +1,35 @@
+/**
+ * Turning a MaskDirective into the value the client sees. Works on the
+ * field's text as the server would print it, by Unicode code points.
+ * (A candidate to move to governance/ so every door masks alike.)
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { MaskDirective } from '../../governance/decision.js';
+import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
+
+let processKey: Buffer | undefined;
+
+/** The keyed-hash key: the policy's `mask_key_env` variable, else a random per-process key. */
+export function maskKey(envName: string | undefined): Buffer {
+  const fromEnv = envName ? process.env[envName] : undefined;
+  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
+  processKey ??= randomBytes(32);
+  return processKey;
+}
+
+/** `138****5678`: keep the ends, replace the middle (everything, when the value is too short to keep ends). */
+export function partialMask(text: string, keepFirst: number, keepLast: number, maskChar: string): string {
+  const chars = [...text];
+  if (chars.length <= keepFirst + keepLast) return maskChar.repeat(chars.length);
+  return chars.slice(0, keepFirst).join('') + maskChar.repeat(chars.length - keepFirst - keepLast) + chars.slice(chars.length - keepLast).join('');
+}
+
+/** The rewrite for one masked output; NULL stays NULL except that `null` masks everything to NULL. */
+export function fieldMask(d: MaskDirective, key: Buffer): FieldRewrite {
+  switch (d.kind) {
+    case 'null': return () => null;
+    case 'alias': return (t) => (t === null ? null : d.alias);
+    case 'hash': return (t) => (t === null ? null : createHmac('sha256', key).update(t, 'utf8').digest('hex').slice(0, 16));
+    case 'partial': return (t) => (t === null ? null : partialMask(t, d.keepFirst, d.keepLast, d.maskChar));
+  }
+}

@@ -1,0 +1,938 @@
+/**
+ * sqlgate acting as a PostgreSQL server towards one client: startup, TLS,
+ * authentication against stored verifiers, then every statement judged by the
+ * gate before it reaches the upstream, results relayed as bytes, one audit
+ * record per statement.
+ *
+ * Refusals ride on the upstream's own error handling: a refused statement is
+ * replaced by a statement that fails upstream with a syntax error, and the
+ * upstream's ErrorResponse is swapped for sqlgate's. The upstream then skips
+ * to Sync, aborts a transaction block, and reports the transaction status, all
+ * exactly as PostgreSQL would have for the refused statement.
+ * Reference: https://www.postgresql.org/docs/15/protocol-flow.html
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContextOptions } from 'node:tls';
+import { serialize } from 'pg-protocol';
+import type { AuditEvent } from '../../governance/audit/event.js';
+import type { Decision, Judgement, SessionContext } from '../../governance/decision.js';
+import { ERROR_CODES, SqlgateError, ruleMessage, type ErrorCode } from '../../governance/errors.js';
+import type { Gate } from '../../governance/gate.js';
+import { ScramError, ScramServer, parseScramVerifier } from '../../governance/auth/scram.js';
+import { checkCleartext, checkMd5Response } from '../../governance/auth/password-checks.js';
+import type { Listener } from '../../rules/policy-schema.js';
+import * as bw from '../../wire/postgres/backend-writer.js';
+import {
+  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, tagRows,
+} from '../../wire/postgres/backend-parser.js';
+import {
+  parseFrontendMessage, parsePasswordMessage, parseSaslInitialResponse, parseStartupPacket,
+} from '../../wire/postgres/frontend-parser.js';
+import {
+  BackendCode, PROTOCOL_3_0, type ErrorFields, type Frame, type FrontendMessage, type TransactionStatus,
+} from '../../wire/postgres/messages.js';
+import type { SessionPool } from './pool.js';
+import { SocketInput } from './socket-input.js';
+import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
+
+/** What a session needs from its listener. */
+export interface ClientSessionOptions {
+  readonly gate: Gate;
+  readonly listener: Listener;
+  readonly instance: string;
+  readonly pool: SessionPool;
+  /** TLS material; undefined means SSLRequest is declined. */
+  readonly tls: SecureContextOptions | undefined;
+  /** The client address (the PROXY header's when a trusted proxy sent one). */
+  readonly clientIp: string;
+  readonly node: string;
+}
+
+/** Text that fails in the upstream's raw parser, before any catalog access: stands in for a refused statement. */
+const POISON_SQL = 'sqlgate refused statement';
+
+/** Startup parameters passed on; anything else could change how text is read or what runs, so it is refused. */
+const STARTUP_SETTINGS = new Set([
+  'application_name', 'client_encoding', 'datestyle', 'timezone', 'extra_float_digits', 'intervalstyle',
+  'search_path', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'standard_conforming_strings',
+]);
+
+/** Client encodings whose multibyte characters can contain ASCII bytes such as `'` or `\`: sqlgate would lex differently. */
+const UNSAFE_ENCODINGS = new Set(['SJIS', 'SHIFTJIS', 'BIG5', 'GBK', 'UHC', 'GB18030', 'JOHAB', 'WIN932', 'WIN936', 'WIN949', 'WIN950', 'CP932', 'CP936', 'CP949', 'CP950']);
+
+function unsafeEncoding(v: string): boolean {
+  return UNSAFE_ENCODINGS.has(v.toUpperCase().replace(/[-_]/g, ''));
+}
+
+/** Statements that may change search_path or who `$user` is: re-read it from the server afterwards. */
+const PATH_SUSPECT = /search_path|set_config|\breset\b|\bdiscard\b|\brole\b|session\s+authorization/i;
+const ROLLBACK_LIKE = /\brollback\b|\babort\b|\brelease\b/i;
+
+/** One statement on its way through the upstream, for the audit and the row cap. */
+interface Running {
+  readonly sql: string;
+  readonly decision: Decision | undefined;
+  readonly raw: boolean;
+  readonly arrived: Date;
+  start: number;
+  rows: number;
+  cut: boolean;
+  copyOut: boolean;
+  timedOut: boolean;
+  timer: NodeJS.Timeout | undefined;
+  readonly maxRows: number | undefined;
+  readonly maxBytes: number | undefined;
+  /** DataRow bytes forwarded so far. */
+  bytes: number;
+  /** Which cap cut the result, if one did. */
+  cutBy: 'row-cap' | 'max-result-bytes' | undefined;
+  /** Rows counted against the cap: shared by every Execute of one portal. */
+  counter: { rows: number };
+}
+
+/** What each message forwarded upstream is waiting for, in order. */
+type Pending =
+  | { readonly kind: 'simple'; readonly items: Running[]; index: number }
+  | { readonly kind: 'parse' | 'bind' | 'describe' | 'close' }
+  | { readonly kind: 'execute'; readonly item: Running | undefined }
+  | { readonly kind: 'sync' }
+  | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
+  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; readonly done: () => void };
+
+const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-ext']);
+
+function errorFields(err: SqlgateError): ErrorFields {
+  return { severity: err.severity, code: err.sqlstate, message: err.message };
+}
+
+function fieldsOf(code: ErrorCode, message: string): ErrorFields {
+  const spec = ERROR_CODES[code];
+  return { severity: spec.severity, code: spec.sqlstate, message };
+}
+
+/** Values of a DataRow in text format. */
+function dataRowValues(body: Buffer): (string | null)[] {
+  const n = body.readInt16BE(0);
+  const out: (string | null)[] = [];
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(o);
+    o += 4;
+    if (len < 0) { out.push(null); continue; }
+    out.push(body.toString('utf8', o, o + len));
+    o += len;
+  }
+  return out;
+}
+
+/** search_path text as the server shows it → schema names, `$user` resolved. */
+export function parseSearchPath(text: string, currentUser: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    while (text[i] === ' ' || text[i] === ',') i++;
+    if (i >= text.length) break;
+    let name = '';
+    if (text[i] === '"') {
+      for (i++; i < text.length; i++) {
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') { name += '"'; i++; } else { i++; break; }
+        } else name += text[i];
+      }
+    } else {
+      const end = text.indexOf(',', i);
+      name = text.slice(i, end < 0 ? text.length : end).trim().toLowerCase();
+      i = end < 0 ? text.length : end;
+    }
+    out.push(name === '$user' ? currentUser : name);
+  }
+  return out;
+}
+
+/** Splits a libpq `options` string into `-c name=value` / `--name=value` settings; undefined if it holds anything else. */
+function optionSettings(options: string): [string, string][] | undefined {
+  const words: string[] = [];
+  let cur = '';
+  let has = false;
+  for (let i = 0; i < options.length; i++) {
+    const c = options[i];
+    if (c === '\\' && i + 1 < options.length) { cur += options[++i]; has = true; }
+    else if (/\s/.test(c)) { if (has) words.push(cur); cur = ''; has = false; }
+    else { cur += c; has = true; }
+  }
+  if (has) words.push(cur);
+  const out: [string, string][] = [];
+  for (let i = 0; i < words.length; i++) {
+    let setting: string;
+    if (words[i] === '-c' && i + 1 < words.length) setting = words[++i];
+    else if (words[i].startsWith('--')) setting = words[i].slice(2);
+    else if (words[i].startsWith('-c')) setting = words[i].slice(2);
+    else return undefined;
+    const eq = setting.indexOf('=');
+    if (eq <= 0) return undefined;
+    out.push([setting.slice(0, eq).replace(/-/g, '_'), setting.slice(eq + 1)]);
+  }
+  return out;
+}
+
+/** Resolves when a socket can take more writes, or is gone. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { socket.off('drain', done); socket.off('close', done); resolve(); };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+export class ClientSession {
+  private socket: Socket;
+  private input: SocketInput;
+  private tlsActive = false;
+  private user: string | undefined;
+  private database: string | undefined;
+  private readonly sessionId = randomUUID();
+  private upstream: UpstreamSession | undefined;
+  private ctx: SessionContext | undefined;
+  private readonly pending: Pending[] = [];
+  private discardUntilSync = false;
+  private upstreamSkipping = false;
+  private status: TransactionStatus = 'I';
+  /** Prepared statements parsed through sqlgate: text, decision, and the search_path they were judged under. */
+  private readonly statements = new Map<string, { sql: string; decision: Decision | undefined; path: string }>();
+  /** A statement name no client uses: Bind to it fails upstream, standing in for a refused Bind. */
+  private readonly poisonStatement = `sqlgate refused ${randomUUID()}`;
+  private readonly portals = new Map<string, { sql: string; decision: Decision | undefined; rows: number }>();
+  private pathDirty = false;
+  private boundarySinceDirty = true;
+  private pathTouchedInTxn = false;
+  private idleWaiters: (() => void)[] = [];
+  private auditFailed = false;
+  private closed = false;
+  private releaseKey: (() => void) | undefined;
+  private holdsUserSlot = false;
+  private readonly outQueue: Buffer[] = [];
+  private flushScheduled = false;
+  private clientEncodingOk = true;
+  /** Set while a socket's write buffer is full: reading from the other side waits for it (back-pressure). */
+  private clientDrain: Promise<void> | undefined;
+  private upstreamDrain: Promise<void> | undefined;
+
+  constructor(socket: Socket, private readonly opts: ClientSessionOptions) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    this.input = new SocketInput(socket, 256 * 1024 * 1024);
+  }
+
+  /** Runs the whole session; resolves when it is over. Never throws. */
+  async run(): Promise<void> {
+    const timer = setTimeout(() => this.fatal(fieldsOf('LOGIN_TIMEOUT', 'sqlgate: login timed out')), this.opts.listener.login_timeout_ms);
+    try {
+      const ok = await this.startup();
+      clearTimeout(timer);
+      if (!ok || this.closed) return this.close();
+      await this.relayLoop();
+    } catch (err) {
+      clearTimeout(timer);
+      if (err instanceof SqlgateError) this.fatal({ severity: 'FATAL', code: err.sqlstate, message: err.message });
+      else this.fatal(fieldsOf('INTERNAL', 'sqlgate: internal error'));
+    } finally {
+      this.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- startup
+
+  /**
+   * Queues bytes for the client; flushed once per event-loop turn. Frames that
+   * are adjacent views of one upstream chunk are merged back into one slice,
+   * so an unchanged result goes out as the bytes that came in, in one write.
+   */
+  private write(buf: Buffer): void {
+    if (this.closed) return;
+    const last = this.outQueue[this.outQueue.length - 1];
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
+      this.outQueue[this.outQueue.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
+    } else {
+      this.outQueue.push(buf);
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const q = this.outQueue;
+    if (q.length === 0 || this.socket.destroyed) { q.length = 0; return; }
+    let ok: boolean;
+    if (q.length === 1) {
+      ok = this.socket.write(q[0]);
+    } else {
+      this.socket.cork();
+      ok = true;
+      for (const b of q) ok = this.socket.write(b) && ok;
+      this.socket.uncork();
+    }
+    q.length = 0;
+    if (!ok && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
+  };
+
+  private fatal(f: ErrorFields): void {
+    if (this.closed) return;
+    this.flush();
+    this.socket.end(bw.errorResponse({ ...f, severity: 'FATAL' }));
+    this.close();
+  }
+
+  private loginAudit(decision: 'allowed' | 'refused', error?: ErrorFields): void {
+    this.safeAudit({
+      time: new Date().toISOString(), node: this.opts.node, session: this.sessionId, user: this.user,
+      clientIp: this.opts.clientIp, door: 'postgres', type: 'login', instance: this.opts.instance, database: this.database,
+      sql: undefined, fingerprint: undefined, decision, rules: [], durationMs: undefined, rowsReturned: undefined,
+      rowsAffected: undefined, error: error ? { code: error.code, message: error.message } : undefined,
+      detail: { tls: this.tlsActive },
+    });
+  }
+
+  private refuseLogin(f: ErrorFields): false {
+    this.loginAudit('refused', f);
+    this.fatal(f);
+    return false;
+  }
+
+  /** Startup phase up to ReadyForQuery; false when the connection is over (refused, cancel request, gone). */
+  private async startup(): Promise<boolean> {
+    let params: ReadonlyMap<string, string>;
+    for (;;) {
+      const body = await this.input.startup();
+      if (!body) return false;
+      const p = parseStartupPacket(body);
+      if (p.kind === 'ssl-request') {
+        if (this.tlsActive || !this.opts.tls) { this.socket.write(bw.SSL_DECLINE); continue; }
+        // Bytes sent after SSLRequest but before the handshake would be read as if encrypted (CVE-2021-23214).
+        if (this.input.reader.buffered > 0) throw new SqlgateError('PROTOCOL_VIOLATION', 'sqlgate: unencrypted data after SSL request');
+        await this.upgradeTls();
+        continue;
+      }
+      if (p.kind === 'gssenc-request') { this.socket.write(bw.SSL_DECLINE); continue; }
+      if (p.kind === 'cancel-request') {
+        await this.opts.pool.cancel(p.processId, p.secretKey);
+        return false;
+      }
+      if (p.protocolVersion !== PROTOCOL_3_0 || [...p.params.keys()].some((k) => k.startsWith('_pq_.'))) {
+        const unknown = [...p.params.keys()].filter((k) => k.startsWith('_pq_.'));
+        this.socket.write(bw.negotiateProtocolVersion(0, unknown));
+      }
+      params = new Map([...p.params].filter(([k]) => !k.startsWith('_pq_.')));
+      break;
+    }
+    this.user = params.get('user');
+    this.database = params.get('database') || this.user;
+    const { listener, gate, instance } = this.opts;
+    if (listener.require_tls && !this.tlsActive) {
+      return this.refuseLogin(fieldsOf('TENANT_MISMATCH', 'sqlgate: this listener requires TLS (connect with sslmode=require)'));
+    }
+    if (!this.user) return this.refuseLogin({ severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' });
+    if (params.has('replication')) return this.refuseLogin(fieldsOf('UNSUPPORTED', 'sqlgate: replication connections are not supported'));
+    const upstreamParams: Record<string, string> = { database: this.database! };
+    for (const [k, v] of params) {
+      if (k === 'user' || k === 'database') continue;
+      const settings: [string, string][] | undefined = k === 'options' ? optionSettings(v) : [[k, v]];
+      if (!settings) return this.refuseLogin(fieldsOf('UNTRACKED_SETTING', 'sqlgate: startup options other than -c name=value are not supported'));
+      for (const [name, value] of settings) {
+        const lname = name.toLowerCase();
+        if (!STARTUP_SETTINGS.has(lname) || (lname === 'standard_conforming_strings' && value.toLowerCase() !== 'on')
+          || (lname === 'client_encoding' && unsafeEncoding(value))) {
+          return this.refuseLogin(fieldsOf('UNTRACKED_SETTING', `sqlgate: startup setting "${name}=${value}" is not supported`));
+        }
+      }
+      upstreamParams[k] = v;
+    }
+    try {
+      gate.checkAddress(instance, this.opts.clientIp, this.user);
+    } catch (err) {
+      if (err instanceof SqlgateError) return this.refuseLogin(errorFields(err));
+      throw err;
+    }
+    if (!(await this.authenticate())) return false;
+    const policyUser = gate.policy().users[this.user];
+    if (!this.opts.pool.acquire(this.user, policyUser?.max_connections)) {
+      return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
+    }
+    this.holdsUserSlot = true;
+    this.socket.write(bw.AUTHENTICATION_OK);
+    try {
+      this.upstream = await UpstreamSession.connect(gate.upstream(instance), upstreamParams);
+    } catch (err) {
+      if (err instanceof UpstreamLoginError) {
+        this.loginAudit('refused', err.fields);
+        this.socket.end(err.raw);
+        return false;
+      }
+      if (err instanceof SqlgateError) return this.refuseLogin(errorFields(err));
+      return this.refuseLogin(fieldsOf('UPSTREAM_UNAVAILABLE', `sqlgate: upstream ${instance} is unavailable`));
+    }
+    if (this.closed) return false;
+    const up = this.upstream;
+    for (const ps of up.parameterStatus) this.socket.write(ps.raw);
+    const key = this.opts.pool.mintKey(up);
+    this.releaseKey = key.release;
+    this.socket.write(bw.backendKeyData(key.processId, key.secretKey));
+    this.status = up.status;
+    this.ctx = {
+      user: this.user, clientIp: this.opts.clientIp, instance, dialect: 'postgres', database: this.database,
+      searchPath: [], door: 'postgres', sessionId: this.sessionId,
+    };
+    this.startUpstreamPump();
+    await this.refreshSearchPath();
+    if (this.closed) return false;
+    this.loginAudit('allowed');
+    this.write(bw.readyForQuery(this.status));
+    return true;
+  }
+
+  private async upgradeTls(): Promise<void> {
+    this.input.detach();
+    this.socket.write(bw.SSL_ACCEPT);
+    const tls = new TLSSocket(this.socket, { isServer: true, ...this.opts.tls });
+    await new Promise<void>((resolve, reject) => {
+      tls.once('secure', resolve);
+      tls.once('error', reject);
+      tls.once('close', () => reject(new SqlgateError('PROTOCOL_VIOLATION', 'sqlgate: TLS handshake failed')));
+    });
+    tls.on('error', () => this.close());
+    this.socket = tls;
+    this.input = new SocketInput(tls, 256 * 1024 * 1024);
+    this.tlsActive = true;
+  }
+
+  /** Password exchange; true when the user proved who they are. */
+  private async authenticate(): Promise<boolean> {
+    const user = this.user!;
+    const verifiers = this.opts.gate.verifiers(user);
+    const method = this.opts.listener.auth_method;
+    const failed = () => this.refuseLogin(fieldsOf('AUTH_FAILED', `password authentication failed for user "${user}"`));
+    if (method === 'password') {
+      if (!this.tlsActive) return this.refuseLogin(fieldsOf('AUTH_FAILED', 'sqlgate: cleartext password login requires TLS (connect with sslmode=require)'));
+      this.socket.write(bw.AUTHENTICATION_CLEARTEXT);
+      const f = await this.passwordMessage();
+      if (!f) return false;
+      return checkCleartext(user, verifiers, parsePasswordMessage(f.body)) ? true : failed();
+    }
+    if (verifiers?.md5 && (method === 'md5' || !verifiers.scram_sha_256)) {
+      const salt = randomBytes(4);
+      this.socket.write(bw.authenticationMd5(salt));
+      const f = await this.passwordMessage();
+      if (!f) return false;
+      return checkMd5Response(verifiers.md5, salt, parsePasswordMessage(f.body)) ? true : failed();
+    }
+    const scram = new ScramServer(verifiers?.scram_sha_256 ? parseScramVerifier(verifiers.scram_sha_256) : undefined);
+    this.socket.write(bw.AUTHENTICATION_SASL_SCRAM);
+    try {
+      const first = await this.passwordMessage();
+      if (!first) return false;
+      const init = parseSaslInitialResponse(first.body);
+      if (init.mechanism !== 'SCRAM-SHA-256' || !init.data) {
+        return this.refuseLogin(fieldsOf('PROTOCOL_VIOLATION', 'sqlgate: client selected an invalid SASL authentication mechanism'));
+      }
+      this.socket.write(bw.authenticationSaslContinue(scram.clientFirst(init.data.toString('utf8'))));
+      const fin = await this.passwordMessage();
+      if (!fin) return false;
+      const serverFinal = scram.clientFinal(fin.body.toString('utf8'));
+      if (serverFinal === undefined) return failed();
+      this.socket.write(bw.authenticationSaslFinal(serverFinal));
+      return true;
+    } catch (err) {
+      if (err instanceof ScramError) return failed();
+      throw err;
+    }
+  }
+
+  private async passwordMessage(): Promise<Frame | undefined> {
+    const f = await this.input.next();
+    if (!f) return undefined;
+    if (f.type !== 0x70) throw new SqlgateError('PROTOCOL_VIOLATION', `sqlgate: expected password response, got message type ${f.type}`);
+    return f;
+  }
+
+  // ---------------------------------------------------------------- relay
+
+  private async relayLoop(): Promise<void> {
+    for (;;) {
+      if (this.upstreamDrain) await this.upstreamDrain;
+      const f = await this.input.next();
+      if (!f || this.closed) return;
+      const msg = parseFrontendMessage(f);
+      if (msg.kind === 'terminate') return;
+      if (this.discardUntilSync && msg.kind !== 'sync') continue;
+      await this.onClientMessage(msg, f);
+      if (this.closed) return;
+    }
+  }
+
+  private forward(raw: Buffer, p?: Pending): void {
+    if (p) {
+      if (this.upstreamSkipping && p.kind !== 'sync' && EXTENDED.has(p.kind)) {
+        // The upstream is skipping to Sync after an error: this message gets no answer.
+        if (p.kind === 'execute' && p.item) this.finish(p.item, { notExecuted: true });
+      } else {
+        this.pending.push(p);
+      }
+      if (p.kind === 'sync') this.upstreamSkipping = false;
+    }
+    const up = this.upstream!;
+    if (!up.write(raw) && !this.upstreamDrain) this.upstreamDrain = drained(up.socket).then(() => { this.upstreamDrain = undefined; });
+  }
+
+  private async onClientMessage(msg: FrontendMessage, f: Frame): Promise<void> {
+    switch (msg.kind) {
+      case 'query':
+        return this.onQuery(msg.sql, f.raw);
+      case 'parse':
+        return this.onParse(msg.name, msg.sql, f.raw);
+      case 'bind': {
+        const st = this.statements.get(msg.statement);
+        if (st) {
+          // PostgreSQL re-analyses a prepared statement when search_path changed since it was
+          // prepared, so its names may now mean other tables: judge it again under the new path.
+          if (this.pathDirty) {
+            const untracked = await this.ensurePathKnown();
+            if (untracked) return this.refuseBind(st.sql, undefined, untracked);
+          }
+          if (st.path !== this.pathKey()) {
+            const j = await this.judge(st.sql);
+            if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
+            st.decision = j.judgement.statements[0];
+            st.path = this.pathKey();
+          }
+          this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
+        } else this.portals.set(msg.portal, { sql: `EXECUTE ${JSON.stringify(msg.statement)} /* prepared outside the extended protocol */`, decision: undefined, rows: 0 });
+        return this.forward(f.raw, { kind: 'bind' });
+      }
+      case 'describe':
+        return this.forward(f.raw, { kind: 'describe' });
+      case 'execute': {
+        // A portal over a statement sqlgate did not see parsed (SQL PREPARE, judged then) is still audited.
+        const portal = this.portals.get(msg.portal);
+        const item = this.running(portal?.sql ?? `EXECUTE ${JSON.stringify(msg.portal)} /* unknown portal */`, portal?.decision, false);
+        // Row caps hold per portal, across Executes with a row limit.
+        if (portal) item.counter = portal;
+        if (item) this.startTimer(item);
+        return this.forward(f.raw, { kind: 'execute', item });
+      }
+      case 'close':
+        if (msg.target === 'S') this.statements.delete(msg.name);
+        else this.portals.delete(msg.name);
+        return this.forward(f.raw, { kind: 'close' });
+      case 'sync':
+        this.discardUntilSync = false;
+        if (this.pathDirty) this.boundarySinceDirty = true;
+        return this.forward(f.raw, { kind: 'sync' });
+      case 'flush':
+      case 'copy-data':
+      case 'copy-done':
+      case 'copy-fail':
+        return this.forward(f.raw);
+      case 'function-call':
+        return this.refuseSimple(fieldsOf('UNSUPPORTED', ruleMessage('the function-call protocol message is not supported; use SELECT', 'dynamic-sql')));
+      case 'password':
+        throw new SqlgateError('PROTOCOL_VIOLATION', 'sqlgate: unexpected password message');
+      case 'terminate':
+        return;
+    }
+  }
+
+  private running(sql: string, decision: Decision | undefined, raw: boolean): Running {
+    return {
+      sql, decision, raw, arrived: new Date(), start: performance.now(), rows: 0, cut: false, copyOut: false,
+      timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
+      bytes: 0, cutBy: undefined, counter: { rows: 0 },
+    };
+  }
+
+  private startTimer(item: Running): void {
+    const ms = item.decision?.directives.timeoutMs;
+    if (!ms) return;
+    item.timer = setTimeout(() => {
+      item.timedOut = true;
+      void this.upstream?.cancel().catch(() => undefined);
+    }, ms);
+    item.timer.unref();
+  }
+
+  /** Judges a message's text; a refusal comes back as the error the client sees. */
+  private async judge(sql: string): Promise<{ judgement: Judgement } | { refused: ErrorFields; judgement: Judgement | undefined }> {
+    if (this.auditFailed) return { refused: fieldsOf('AUDIT_UNAVAILABLE', 'sqlgate: the audit log is unavailable; statements are refused'), judgement: undefined };
+    const untracked = await this.ensurePathKnown();
+    if (untracked) return { refused: untracked, judgement: undefined };
+    let judgement: Judgement;
+    try {
+      judgement = await this.opts.gate.judge(this.ctx!, sql);
+    } catch (err) {
+      const e = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: the statement could not be judged');
+      return { refused: { severity: 'ERROR', code: e.sqlstate, message: e.message }, judgement: undefined };
+    }
+    if (judgement.verdict !== 'allow') {
+      const r = judgement.refusal?.error ?? judgement.statements.find((d) => d.error)?.error;
+      return { refused: { severity: 'ERROR', code: r?.sqlstate ?? '42501', message: r?.message ?? 'sqlgate: statement refused' }, judgement };
+    }
+    const masked = judgement.statements.find((d) => d.directives.masks.length > 0);
+    if (masked) {
+      // Fail closed until this endpoint rewrites masked fields on the wire.
+      return { refused: fieldsOf('UNSUPPORTED', ruleMessage('masked columns are not yet served on the PostgreSQL endpoint', masked.directives.masks[0].rule)), judgement };
+    }
+    return { judgement };
+  }
+
+  private auditRefusal(sql: string, judgement: Judgement | undefined, error: ErrorFields): void {
+    const time = new Date().toISOString();
+    const decisions = judgement?.statements.length ? judgement.statements : [undefined];
+    for (const d of decisions) {
+      this.safeAudit(this.event(time, d?.facts.text ?? sql, d, {
+        decision: d?.verdict === 'needs-approval' ? 'needs-approval' : 'refused',
+        rules: d?.rules ?? [], durationMs: 0, error: { code: error.code, message: d?.error?.message ?? error.message },
+        detail: d && d.verdict === 'allow' ? { reason: 'another statement in the same message was refused' } : undefined,
+      }));
+    }
+  }
+
+  private markPathSuspect(sql: string): void {
+    if (PATH_SUSPECT.test(sql) || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(sql))) {
+      this.pathDirty = true;
+      this.boundarySinceDirty = false;
+      this.pathTouchedInTxn = true;
+    }
+  }
+
+  private async onQuery(sql: string, raw: Buffer): Promise<void> {
+    const j = await this.judge(sql);
+    if ('refused' in j) {
+      this.auditRefusal(sql, j.judgement, j.refused);
+      return this.refuseSimple(j.refused);
+    }
+    const { judgement } = j;
+    const items = judgement.raw
+      ? [this.running(sql, undefined, true)]
+      : judgement.statements.map((d) => this.running(d.facts.text, d, false));
+    if (items[0]) this.startTimer(items[0]);
+    this.markPathSuspect(sql);
+    this.forward(raw, { kind: 'simple', items, index: 0 });
+    if (this.pathDirty) this.boundarySinceDirty = true;
+  }
+
+  private async onParse(name: string, sql: string, raw: Buffer): Promise<void> {
+    const j = await this.judge(sql);
+    if ('refused' in j) {
+      this.auditRefusal(sql, j.judgement, j.refused);
+      this.statements.delete(name);
+      this.discardUntilSync = true;
+      this.forward(serialize.parse({ name, text: POISON_SQL }), { kind: 'poison-ext', error: j.refused });
+      return;
+    }
+    this.statements.set(name, { sql, decision: j.judgement.statements[0], path: this.pathKey() });
+    this.markPathSuspect(sql);
+    this.forward(raw, { kind: 'parse' });
+  }
+
+  private pathKey(): string {
+    return this.ctx!.searchPath.join('\u0000');
+  }
+
+  /** A refused Bind: the upstream fails a Bind to a statement that does not exist, then skips to Sync. */
+  private refuseBind(sql: string, judgement: Judgement | undefined, error: ErrorFields): void {
+    this.auditRefusal(sql, judgement, error);
+    this.discardUntilSync = true;
+    this.forward(serialize.bind({ statement: this.poisonStatement }), { kind: 'poison-ext', error });
+  }
+
+  /** A refused simple-protocol message: the upstream fails a stand-in, we answer with our error. */
+  private refuseSimple(error: ErrorFields): void {
+    this.forward(serialize.query(POISON_SQL), { kind: 'poison-simple', error });
+  }
+
+  /**
+   * Before judging: if search_path may have changed, wait until the upstream is
+   * idle and read it. In a pipeline without a Sync since the change there is
+   * no safe point to ask, so the statement is refused.
+   */
+  private async ensurePathKnown(): Promise<ErrorFields | undefined> {
+    if (!this.pathDirty) return undefined;
+    if (!this.boundarySinceDirty) {
+      return fieldsOf('UNTRACKED_SETTING', 'sqlgate: search_path may have changed earlier in this pipeline; send Sync before the next statement');
+    }
+    await this.whenIdle();
+    if (this.status === 'E' || this.closed) return undefined;
+    await this.refreshSearchPath();
+    return undefined;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async refreshSearchPath(): Promise<void> {
+    const rows: (string | null)[][] = [];
+    let entry: Extract<Pending, { kind: 'internal' }> | undefined;
+    await new Promise<void>((done) => {
+      entry = { kind: 'internal', rows, failed: false, done };
+      this.forward(serialize.query("SELECT pg_catalog.current_setting('search_path'), current_user"), entry);
+    });
+    if (entry!.failed || !rows[0] || rows[0][0] === null || rows[0][1] === null) return;
+    this.ctx!.searchPath = parseSearchPath(rows[0][0], rows[0][1]);
+    this.pathDirty = false;
+  }
+
+  // ---------------------------------------------------------------- upstream → client
+
+  private startUpstreamPump(): void {
+    const up = this.upstream!;
+    void (async () => {
+      try {
+        for (;;) {
+          if (this.clientDrain) await this.clientDrain;
+          const f = await up.input.next();
+          if (!f) break;
+          this.onUpstreamFrame(f);
+          if (this.closed) return;
+        }
+      } catch {
+        // fall through: the upstream spoke nonsense or went away
+      }
+      if (!this.closed) {
+        this.fatal(fieldsOf('UPSTREAM_UNAVAILABLE', 'sqlgate: the upstream connection was lost'));
+      }
+    })();
+  }
+
+  private head(): Pending | undefined {
+    return this.pending[0];
+  }
+
+  private currentItem(): Running | undefined {
+    const h = this.head();
+    if (!h) return undefined;
+    if (h.kind === 'simple') return h.items[h.index];
+    if (h.kind === 'execute') return h.item;
+    return undefined;
+  }
+
+  private onUpstreamFrame(f: Frame): void {
+    const h = this.head();
+    switch (f.type) {
+      case BackendCode.ParameterStatus: {
+        const p = parseParameterStatus(f.body);
+        if (p.name === 'client_encoding' && unsafeEncoding(p.value)) this.clientEncodingOk = false;
+        this.write(f.raw);
+        if (!this.clientEncodingOk) this.fatal(fieldsOf('UNTRACKED_SETTING', `sqlgate: client_encoding ${p.value} is not supported`));
+        return;
+      }
+      case BackendCode.NoticeResponse:
+      case BackendCode.NotificationResponse:
+        return this.write(f.raw);
+      case BackendCode.ReadyForQuery:
+        return this.onReady(f);
+      case BackendCode.ErrorResponse:
+        return this.onError(f);
+      case BackendCode.ParseComplete:
+      case BackendCode.BindComplete:
+      case BackendCode.CloseComplete:
+      case BackendCode.NoData:
+        if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close' || h.kind === 'describe')) this.pending.shift();
+        return this.write(f.raw);
+      case BackendCode.RowDescription:
+        if (h?.kind === 'internal') return;
+        if (h?.kind === 'describe') this.pending.shift();
+        return this.write(f.raw);
+      case BackendCode.DataRow: {
+        if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }
+        const item = this.currentItem();
+        if (item) {
+          if (item.cut) return;
+          // Caps count rows and bytes on the wire; past one, the rest is dropped and the client told at completion.
+          if (item.maxRows !== undefined && item.counter.rows >= item.maxRows) { item.cut = true; item.cutBy = 'row-cap'; return; }
+          if (item.maxBytes !== undefined && item.bytes + f.raw.length > item.maxBytes) { item.cut = true; item.cutBy = 'max-result-bytes'; return; }
+          item.rows++;
+          item.counter.rows++;
+          item.bytes += f.raw.length;
+        }
+        return this.write(f.raw);
+      }
+      case BackendCode.CopyOutResponse: {
+        const item = this.currentItem();
+        if (item) item.copyOut = true;
+        return this.write(f.raw);
+      }
+      case BackendCode.CommandComplete:
+      case BackendCode.EmptyQueryResponse:
+      case BackendCode.PortalSuspended: {
+        if (h?.kind === 'internal') return;
+        const tag = f.type === BackendCode.CommandComplete ? parseCommandComplete(f.body) : undefined;
+        const item = this.currentItem();
+        if (item?.cut && tag !== undefined) {
+          const why = item.cutBy === 'row-cap' ? `${item.maxRows} rows` : `${item.maxBytes} bytes`;
+          this.write(bw.noticeResponse({ severity: 'WARNING', code: '01000', message: ruleMessage(`result cut to ${item.rows} rows (limit ${why})`, item.cutBy) }));
+          this.write(bw.commandComplete(/\d+$/.test(tag) ? tag.replace(/\d+$/, String(item.rows)) : tag));
+        } else {
+          this.write(f.raw);
+        }
+        if (h?.kind === 'simple') {
+          if (item) this.finish(item, { tag, suspended: false });
+          h.index++;
+          const next = h.items[h.index];
+          if (next) { next.start = performance.now(); this.startTimer(next); }
+        } else if (h?.kind === 'execute') {
+          this.pending.shift();
+          if (item) this.finish(item, { tag, suspended: f.type === BackendCode.PortalSuspended });
+        }
+        return;
+      }
+      default:
+        if (h?.kind === 'internal') return;
+        return this.write(f.raw);
+    }
+  }
+
+  private onError(f: Frame): void {
+    const h = this.head();
+    const fields = parseErrorFields(f.body);
+    if (!h) return this.write(f.raw);
+    switch (h.kind) {
+      case 'internal':
+        h.failed = true;
+        return;
+      case 'poison-simple':
+        this.write(bw.errorResponse(h.error));
+        return;
+      case 'simple': {
+        const item = h.items[h.index];
+        if (item?.timedOut && fields.code === '57014') {
+          this.write(bw.errorResponse(fieldsOf('STATEMENT_TIMEOUT', ruleMessage('statement ran past its time limit and was cancelled', 'statement-timeout'))));
+        } else {
+          this.write(f.raw);
+        }
+        if (item) this.finish(item, { error: fields });
+        h.index = h.items.length; // the rest of the message does not run
+        return;
+      }
+      case 'sync':
+        // An error at Sync itself (the implicit COMMIT failing, e.g. a deferred constraint): ReadyForQuery follows.
+        return this.write(f.raw);
+      default: {
+        this.pending.shift();
+        if (h.kind === 'poison-ext') {
+          this.write(bw.errorResponse(h.error));
+        } else if (h.kind === 'execute' && h.item?.timedOut && fields.code === '57014') {
+          this.write(bw.errorResponse(fieldsOf('STATEMENT_TIMEOUT', ruleMessage('statement ran past its time limit and was cancelled', 'statement-timeout'))));
+        } else {
+          this.write(f.raw);
+        }
+        if (h.kind === 'execute' && h.item) this.finish(h.item, { error: fields });
+        if (EXTENDED.has(h.kind)) this.skipToSync();
+      }
+    }
+  }
+
+  /** After an extended-protocol error the upstream ignores everything up to Sync. */
+  private skipToSync(): void {
+    while (this.pending.length && this.pending[0].kind !== 'sync') {
+      const p = this.pending.shift()!;
+      if (p.kind === 'execute' && p.item) this.finish(p.item, { notExecuted: true });
+    }
+    if (this.pending.length === 0) this.upstreamSkipping = true;
+  }
+
+  private onReady(f: Frame): void {
+    this.status = parseReadyForQuery(f.body);
+    this.upstream!.status = this.status;
+    let relay = true;
+    // Everything before the message that ends with ReadyForQuery got its answer or never will.
+    while (this.pending.length) {
+      const p = this.pending.shift()!;
+      if (p.kind === 'execute' && p.item) this.finish(p.item, { notExecuted: true });
+      if (p.kind === 'simple') for (let i = p.index; i < p.items.length; i++) this.finish(p.items[i], { notExecuted: true });
+      if (p.kind === 'internal') { relay = false; p.done(); break; }
+      if (p.kind === 'sync' || p.kind === 'simple' || p.kind === 'poison-simple') break;
+    }
+    if (this.status === 'I' && this.pathTouchedInTxn) {
+      this.pathDirty = true;
+      this.pathTouchedInTxn = false;
+    }
+    if (relay) this.write(f.raw);
+    if (this.pending.length === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  private event(time: string, sql: string, d: Decision | undefined, rest: Pick<AuditEvent, 'decision' | 'rules' | 'durationMs' | 'error'> & Partial<AuditEvent>): AuditEvent {
+    return {
+      time, node: this.opts.node, session: this.sessionId, user: this.user, clientIp: this.opts.clientIp, door: 'postgres',
+      type: 'statement', instance: this.opts.instance, database: this.database, sql, fingerprint: d?.facts.fingerprint,
+      rowsReturned: undefined, rowsAffected: undefined, ...rest,
+    };
+  }
+
+  private finish(item: Running, outcome: { tag?: string; error?: ErrorFields; notExecuted?: boolean; suspended?: boolean }): void {
+    if (item.timer) clearTimeout(item.timer);
+    const d = item.decision;
+    const durationMs = Math.round((performance.now() - item.start) * 1000) / 1000;
+    const rules = [...(d?.rules ?? [])];
+    if (item.cutBy) rules.push(item.cutBy);
+    let rowsReturned: number | undefined;
+    let rowsAffected: number | undefined;
+    if (outcome.tag !== undefined) {
+      const { command, rows } = tagRows(outcome.tag);
+      const returned = command === 'SELECT' || command === 'FETCH' || (command === 'COPY' && item.copyOut);
+      if (returned) rowsReturned = item.cut ? item.rows : rows;
+      else rowsAffected = rows;
+    } else if (outcome.suspended) {
+      rowsReturned = item.rows;
+    }
+    const error = outcome.notExecuted
+      ? { code: 'NOT_EXECUTED', message: 'not executed: an earlier statement failed' }
+      : outcome.error ? { code: outcome.error.code, message: outcome.error.message } : undefined;
+    this.safeAudit(this.event(item.arrived.toISOString(), item.sql, d, {
+      decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : 'allowed',
+      rules, durationMs, rowsReturned, rowsAffected, error,
+      detail: outcome.suspended ? { portalSuspended: true } : item.timedOut ? { timedOut: true } : undefined,
+    }));
+  }
+
+  private safeAudit(e: AuditEvent): void {
+    try {
+      this.opts.gate.audit(e);
+    } catch {
+      // The sink failed: from now on statements are refused rather than run unaudited.
+      this.auditFailed = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- end
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.splice(0)) {
+      if (p.kind === 'execute' && p.item) this.finish(p.item, { error: fieldsOf('INTERNAL', 'connection closed before completion') });
+      if (p.kind === 'simple') for (let i = p.index; i < p.items.length; i++) this.finish(p.items[i], { error: fieldsOf('INTERNAL', 'connection closed before completion') });
+      if (p.kind === 'internal') p.done();
+    }
+    for (const w of this.idleWaiters.splice(0)) w();
+    this.releaseKey?.();
+    if (this.holdsUserSlot && this.user) this.opts.pool.release(this.user);
+    this.holdsUserSlot = false;
+    this.upstream?.close();
+    this.input.detach();
+    if (!this.socket.destroyed) {
+      this.flush();
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * What the PostgreSQL listener shares between its sessions: the cancel keys it
+ * minted (a client only ever sees sqlgate's key, never the upstream's) and the
+ * per-user connection counts. Each client session holds one upstream
+ * connection for its whole life (session pooling).
+ */
+import { randomInt, timingSafeEqual } from 'node:crypto';
+
+/** Something a CancelRequest can cancel. */
+export interface Cancellable {
+  cancel(): Promise<void>;
+}
+
+export class SessionPool {
+  private readonly byPid = new Map<number, { secret: Buffer; target: Cancellable }>();
+  private readonly perUser = new Map<string, number>();
+
+  /** Mints a BackendKeyData key for a new session. */
+  mintKey(target: Cancellable): { processId: number; secretKey: number; release: () => void } {
+    let processId: number;
+    do processId = randomInt(1, 0x7fffffff); while (this.byPid.has(processId));
+    const secretKey = randomInt(-0x80000000, 0x7fffffff);
+    const secret = Buffer.alloc(4);
+    secret.writeInt32BE(secretKey);
+    this.byPid.set(processId, { secret, target });
+    return { processId, secretKey, release: () => { this.byPid.delete(processId); } };
+  }
+
+  /** Cancels the session owning the key; a forged or stale key cancels nothing. Returns whether it matched. */
+  async cancel(processId: number, secretKey: number): Promise<boolean> {
+    const entry = this.byPid.get(processId);
+    const given = Buffer.alloc(4);
+    given.writeInt32BE(secretKey);
+    if (!entry || !timingSafeEqual(entry.secret, given)) return false;
+    await entry.target.cancel().catch(() => undefined);
+    return true;
+  }
+
+  /** Takes a connection slot for a user; false when the limit is reached. */
+  acquire(user: string, limit: number | undefined): boolean {
+    const n = this.perUser.get(user) ?? 0;
+    if (limit !== undefined && n >= limit) return false;
+    this.perUser.set(user, n + 1);
+    return true;
+  }
+
+  release(user: string): void {
+    const n = (this.perUser.get(user) ?? 1) - 1;
+    if (n <= 0) this.perUser.delete(user);
+    else this.perUser.set(user, n);
+  }
+
+  get sessions(): number {
+    return this.byPid.size;
+  }
+}

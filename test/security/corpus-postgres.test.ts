@@ -1,0 +1,24 @@
+/**
+ * Security corpus, PostgreSQL: every case of corpus-postgres-cases.ts judged
+ * for every user it names. Cases the analysis gets wrong today stay in the
+ * corpus with their secure expectation and are listed in KNOWN_FAILURES
+ * (printed on every run); a known failure that starts passing fails the test
+ * so the list is kept honest.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { POSTGRES_CASES } from './corpus-postgres-cases.js';
+import { checkCorpus } from './corpus-check.js';
+
+/** `user sql` → why it fails today. */
+export const KNOWN_FAILURES: ReadonlyMap<string, string> = new Map([
+  ['s SELECT DISTINCT phone FROM customers', 'analysis: DISTINCT is not recorded as grouping by the outputs'],
+]);
+
+test('security corpus (PostgreSQL): every case judged as expected', async () => {
+  const summary = await checkCorpus('postgres', POSTGRES_CASES, KNOWN_FAILURES);
+  assert.ok(summary.statements >= 150, `corpus has ${summary.statements} statements`);
+  assert.ok(summary.adversarial >= 80, `adversarial section has ${summary.adversarial} statements`);
+  assert.deepEqual(summary.unexpected, [], 'unexpected outcomes');
+  assert.deepEqual(summary.nowPassing, [], 'known failures that now pass: remove them from KNOWN_FAILURES');
+});

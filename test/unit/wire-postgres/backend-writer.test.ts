@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Parser } from 'pg-protocol/dist/parser.js';
+import * as bw from '../../../wire/postgres/backend-writer.js';
+import { parseErrorFields, tagRows } from '../../../wire/postgres/backend-parser.js';
+
+// pg-protocol's client-side parser is the independent decoder.
+function decode(buf: Buffer): any[] {
+  const out: any[] = [];
+  new Parser().parse(buf, (m) => out.push(m));
+  return out;
+}
+
+test('backend: authentication messages', () => {
+  const msgs = decode(Buffer.concat([
+    bw.AUTHENTICATION_OK, bw.AUTHENTICATION_CLEARTEXT, bw.authenticationMd5(Buffer.from([1, 2, 3, 4])),
+    bw.AUTHENTICATION_SASL_SCRAM, bw.authenticationSaslContinue('r=abc,s=c2FsdA==,i=4096'), bw.authenticationSaslFinal('v=xyz'),
+  ]));
+  assert.deepEqual(msgs.map((m) => m.name), [
+    'authenticationOk', 'authenticationCleartextPassword', 'authenticationMD5Password',
+    'authenticationSASL', 'authenticationSASLContinue', 'authenticationSASLFinal',
+  ]);
+  assert.deepEqual([...msgs[2].salt], [1, 2, 3, 4]);
+  assert.deepEqual(msgs[3].mechanisms, ['SCRAM-SHA-256'], 'never SCRAM-SHA-256-PLUS');
+  assert.equal(msgs[4].data, 'r=abc,s=c2FsdA==,i=4096');
+  assert.equal(msgs[5].data, 'v=xyz');
+});
+
+test('backend: session messages byte for byte', () => {
+  assert.deepEqual(bw.readyForQuery('T'), Buffer.from([0x5a, 0, 0, 0, 5, 0x54]));
+  assert.deepEqual(bw.PARSE_COMPLETE, Buffer.from([0x31, 0, 0, 0, 4]));
+  assert.deepEqual(bw.backendKeyData(7, -1), Buffer.from([0x4b, 0, 0, 0, 12, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff]));
+  const msgs = decode(Buffer.concat([
+    bw.parameterStatus('server_version', '15.0'), bw.backendKeyData(99, 12345), bw.readyForQuery('I'),
+    bw.commandComplete('INSERT 0 3'), bw.EMPTY_QUERY_RESPONSE, bw.BIND_COMPLETE, bw.CLOSE_COMPLETE, bw.NO_DATA, bw.PORTAL_SUSPENDED,
+    bw.rowDescription([{ name: 'n', typeOid: 25 }]), bw.dataRow(['é', null]), bw.readyForQuery('E'),
+  ]));
+  assert.deepEqual(msgs.map((m) => m.name), [
+    'parameterStatus', 'backendKeyData', 'readyForQuery', 'commandComplete', 'emptyQuery', 'bindComplete',
+    'closeComplete', 'noData', 'portalSuspended', 'rowDescription', 'dataRow', 'readyForQuery',
+  ]);
+  assert.equal(msgs[0].parameterValue, '15.0');
+  assert.equal(msgs[1].secretKey, 12345);
+  assert.equal(msgs[3].text, 'INSERT 0 3');
+  assert.equal(msgs[9].fields[0].dataTypeID, 25);
+  assert.deepEqual(msgs[10].fields, ['é', null]);
+  assert.equal(msgs[11].status, 'E');
+});
+
+test('backend: ErrorResponse and NoticeResponse carry severity, SQLSTATE and message', () => {
+  const [e, n] = decode(Buffer.concat([
+    bw.errorResponse({ severity: 'FATAL', code: '28P01', message: 'password authentication failed', hint: 'h' }),
+    bw.noticeResponse({ severity: 'NOTICE', code: '01000', message: 'rows cut' }),
+  ]));
+  assert.equal(e.name, 'error');
+  assert.equal(e.severity, 'FATAL');
+  assert.equal(e.code, '28P01');
+  assert.equal(e.message, 'password authentication failed');
+  assert.equal(e.hint, 'h');
+  assert.equal(n.name, 'notice');
+  assert.equal(n.code, '01000');
+  const f = parseErrorFields(bw.errorResponse({ severity: 'ERROR', code: '42501', message: 'm', detail: 'd' }).subarray(5));
+  assert.deepEqual([f.severity, f.code, f.message, f.detail], ['ERROR', '42501', 'm', 'd']);
+});
+
+test('backend: completion tags to row counts', () => {
+  assert.deepEqual(tagRows('INSERT 0 5'), { command: 'INSERT', rows: 5 });
+  assert.deepEqual(tagRows('SELECT 12'), { command: 'SELECT', rows: 12 });
+  assert.deepEqual(tagRows('COPY 3'), { command: 'COPY', rows: 3 });
+  assert.deepEqual(tagRows('CREATE TABLE'), { command: 'CREATE TABLE', rows: undefined });
+});

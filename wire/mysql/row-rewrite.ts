@@ -1,0 +1,142 @@
+/**
+ * Rewriting result rows field by field, for masking: text-protocol rows
+ * (length-encoded strings), binary-protocol rows (NULL bitmap + typed
+ * values) and the column definitions of rewritten columns, which become
+ * VAR_STRING so that clients expect the masked text. Only the fields asked
+ * for are decoded; the rest are copied as bytes.
+ * Reference: https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response_text_resultset_row.html,
+ * page_protocol_binary_resultset.html (Binary Protocol Resultset Row, value encodings).
+ */
+import { Type } from './constants.js';
+import { readBinaryValue } from './commands.js';
+import { PayloadReader, WireError } from './packet-reader.js';
+import { PacketWriter } from './packet-writer.js';
+import type { ColumnDefinition } from './column-definition.js';
+
+/** Column flags (ColumnDefinitionFlags). */
+const NOT_NULL = 0x1;
+const UNSIGNED = 0x20;
+const ZEROFILL = 0x40;
+const BINARY = 0x80;
+const BLOB = 0x10;
+const ENUM = 0x100;
+const SET = 0x800;
+const NUM = 0x8000;
+
+/** Maps a field's text (null for SQL NULL) to what the client may see (null for NULL). */
+export type FieldRewrite = (text: string | null) => string | null;
+
+/**
+ * The column definition of a rewritten column: same names, but VAR_STRING in
+ * utf8mb4 and nullable, so that the masked text is what clients expect.
+ */
+export function rewriteColumnDefinition(def: ColumnDefinition): Buffer {
+  const out = Buffer.from(def.payload);
+  const r = new PayloadReader(out);
+  for (let i = 0; i < 6; i++) r.skip(r.lenenc());
+  if (def.extended) r.skip(r.lenenc());
+  r.lenenc(); // 0x0c
+  const at = r.pos;
+  out.writeUInt16LE(45, at); // utf8mb4_general_ci
+  out.writeUInt32LE(Math.max(def.columnLength, 1024) >>> 0, at + 2);
+  out[at + 6] = Type.VAR_STRING;
+  out.writeUInt16LE(def.flags & ~(NOT_NULL | UNSIGNED | ZEROFILL | BINARY | BLOB | ENUM | SET | NUM), at + 7);
+  out[at + 9] = 0;
+  return out;
+}
+
+const writer = new PacketWriter(1024);
+
+/** Rewrites the given fields of a text-protocol row. */
+export function rewriteTextRow(payload: Buffer, columns: number, rewrites: ReadonlyMap<number, FieldRewrite>): Buffer {
+  const r = new PayloadReader(payload);
+  writer.reset();
+  for (let i = 0; i < columns; i++) {
+    const len = r.lenencOrNull();
+    const f = rewrites.get(i);
+    const value = len === null ? null : r.bytes(len);
+    if (!f) {
+      if (value === null) writer.u8(0xfb);
+      else writer.lenencBytes(value);
+      continue;
+    }
+    const text = f(value === null ? null : value.toString('utf8'));
+    if (text === null) writer.u8(0xfb);
+    else writer.lenencString(text);
+  }
+  if (r.remaining !== 0) throw new WireError('text row longer than its columns');
+  return writer.finish(0).subarray(4);
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** A binary-protocol value as the text protocol would show it (what a mask works on). */
+export function binaryValueText(type: number, flags: number, v: Buffer): string {
+  const unsigned = (flags & UNSIGNED) !== 0;
+  switch (type) {
+    case Type.TINY: return String(unsigned ? v.readUInt8(0) : v.readInt8(0));
+    case Type.SHORT: case Type.YEAR: return String(unsigned || type === Type.YEAR ? v.readUInt16LE(0) : v.readInt16LE(0));
+    case Type.LONG: case Type.INT24: return String(unsigned ? v.readUInt32LE(0) : v.readInt32LE(0));
+    case Type.LONGLONG: return String(unsigned ? v.readBigUInt64LE(0) : v.readBigInt64LE(0));
+    case Type.FLOAT: return String(v.readFloatLE(0));
+    case Type.DOUBLE: return String(v.readDoubleLE(0));
+    case Type.DATE: case Type.DATETIME: case Type.TIMESTAMP: case Type.DATETIME2: case Type.TIMESTAMP2: {
+      const n = v[0];
+      if (n === 0) return '0000-00-00' + (type === Type.DATE ? '' : ' 00:00:00');
+      const date = `${pad(v.readUInt16LE(1), 4)}-${pad(v[3])}-${pad(v[4])}`;
+      if (type === Type.DATE) return date;
+      const time = n >= 7 ? `${pad(v[5])}:${pad(v[6])}:${pad(v[7])}` : '00:00:00';
+      return `${date} ${time}${n >= 11 ? '.' + pad(v.readUInt32LE(8), 6) : ''}`;
+    }
+    case Type.TIME: case Type.TIME2: {
+      const n = v[0];
+      if (n === 0) return '00:00:00';
+      const neg = v[1] === 1;
+      const hours = v.readUInt32LE(2) * 24 + v[6];
+      return `${neg ? '-' : ''}${pad(hours)}:${pad(v[7])}:${pad(v[8])}${n >= 12 ? '.' + pad(v.readUInt32LE(9), 6) : ''}`;
+    }
+    default: {
+      // length-encoded: strings, DECIMAL, JSON, BIT, ENUM/SET, blobs
+      const r = new PayloadReader(v);
+      return r.bytes(r.lenenc()).toString('utf8');
+    }
+  }
+}
+
+/** Rewrites the given fields of a binary-protocol row; rewritten columns become length-encoded strings. */
+export function rewriteBinaryRow(payload: Buffer, columns: readonly ColumnDefinition[], rewrites: ReadonlyMap<number, FieldRewrite>): Buffer {
+  const n = columns.length;
+  const bitmapLength = (n + 7 + 2) >> 3;
+  const r = new PayloadReader(payload, 1);
+  const bitmap = Buffer.from(r.bytes(bitmapLength));
+  const values: (Buffer | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const bit = i + 2;
+    const isNull = (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0;
+    values.push(isNull ? null : readBinaryValue(r, columns[i].type));
+  }
+  if (r.remaining !== 0) throw new WireError('binary row longer than its columns');
+  writer.reset().u8(0x00);
+  const bitmapAt = writer.length;
+  writer.bytes(bitmap);
+  const out: (Buffer | string | null)[] = values.map((v, i) => {
+    const f = rewrites.get(i);
+    if (!f) return v;
+    return f(v === null ? null : binaryValueText(columns[i].type, columns[i].flags, v));
+  });
+  out.forEach((v, i) => {
+    const bit = i + 2;
+    if (v === null) {
+      bitmap[bit >> 3] |= 1 << (bit & 7);
+      return;
+    }
+    bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    if (typeof v === 'string') writer.lenencString(v);
+    else writer.bytes(v);
+  });
+  const framed = writer.finish(0);
+  bitmap.copy(framed, 4 + bitmapAt);
+  return framed.subarray(4);
+}

@@ -1,0 +1,93 @@
+/**
+ * Splits a byte stream into PostgreSQL protocol messages, whatever the
+ * chunking: a message may span many socket chunks, a chunk may hold many
+ * messages. Frames are views over the received bytes; a message that spans
+ * chunks is copied once, when it is complete.
+ * Reference: https://www.postgresql.org/docs/15/protocol-overview.html#PROTOCOL-MESSAGE-CONCEPTS
+ */
+import { SqlgateError } from '../../governance/errors.js';
+import type { Frame } from './messages.js';
+
+/** PostgreSQL's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
+export const MAX_STARTUP_LENGTH = 10_000;
+/** PostgreSQL caps regular messages at 1 GiB - 1 (PQ_LARGE_MESSAGE_LIMIT). */
+export const MAX_MESSAGE_LENGTH = 0x3fffffff;
+
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private total = 0;
+  private readonly maxLength: number;
+
+  /** maxLength bounds the declared length of one message (length field included). */
+  constructor(maxLength: number = MAX_MESSAGE_LENGTH) {
+    this.maxLength = maxLength;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.total += chunk.length;
+  }
+
+  /** Bytes received and not yet returned as frames. */
+  get buffered(): number {
+    return this.total;
+  }
+
+  /** Everything buffered, removed from the reader (used when switching to TLS or to raw relay). */
+  drain(): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.total);
+    this.chunks = [];
+    this.total = 0;
+    return all;
+  }
+
+  /** The next typed message, or undefined until one is complete. Throws PROTOCOL_VIOLATION on a bad length. */
+  next(): Frame | undefined {
+    if (this.total < 5) return undefined;
+    const head = this.head(5);
+    const length = head.readInt32BE(1);
+    if (length < 4 || length > this.maxLength) {
+      throw new SqlgateError('PROTOCOL_VIOLATION', `invalid message length ${length}`);
+    }
+    const raw = this.take(1 + length);
+    if (!raw) return undefined;
+    return { type: raw[0], body: raw.subarray(5), raw };
+  }
+
+  /**
+   * The next untyped startup-phase packet (SSLRequest, StartupMessage,
+   * CancelRequest...): its body after the length, or undefined until complete.
+   */
+  nextStartup(): Buffer | undefined {
+    if (this.total < 4) return undefined;
+    const length = this.head(4).readInt32BE(0);
+    if (length < 8 || length > MAX_STARTUP_LENGTH) {
+      throw new SqlgateError('PROTOCOL_VIOLATION', `invalid startup packet length ${length}`);
+    }
+    const raw = this.take(length);
+    return raw?.subarray(4);
+  }
+
+  /** At least n contiguous bytes at the front (only called with n <= total). */
+  private head(n: number): Buffer {
+    if (this.chunks[0].length < n) this.merge();
+    return this.chunks[0];
+  }
+
+  private merge(): void {
+    const all = Buffer.concat(this.chunks, this.total);
+    this.chunks = [all];
+  }
+
+  private take(n: number): Buffer | undefined {
+    if (this.total < n) return undefined;
+    if (this.chunks[0].length < n) this.merge();
+    const first = this.chunks[0];
+    const out = first.subarray(0, n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.total -= n;
+    return out;
+  }
+}
