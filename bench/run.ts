@@ -269,8 +269,9 @@ async function main(): Promise<number> {
             fmt(s.cpu.pgbouncer, 1), fmt(s.cpu.sqlgate, 1),
           ]);
           if (mode === 'select-only' && clients === 8) {
+            const ok = Number.isFinite(s.ratios.sqlgateVsPgbouncer.ratio);
             addTarget(TARGETS.pgbenchSvsPgbouncer, s.ratios.sqlgateVsPgbouncer.ratio,
-              pgGate ? fmtRatio(s.ratios.sqlgateVsPgbouncer.ratio) : naFor('postgres'),
+              !pgGate ? naFor('postgres') : ok ? fmtRatio(s.ratios.sqlgateVsPgbouncer.ratio) : `n/a (error: ${(s.errors.sqlgate ?? s.errors.pgbouncer ?? '').slice(0, 100)})`,
               Number.isFinite(s.cpu.sqlgate ?? NaN) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs vs PgBouncer ${fmt(s.cpu.pgbouncer, 1)} µs` : undefined);
           }
         }
@@ -308,7 +309,12 @@ async function main(): Promise<number> {
         report.sysbench.push({ test, threads: 8, ...s, samples: all });
         rows.push([test, viaCell(s.value.direct, s.errors.direct, myDirect, '-'), viaCell(s.value.sqlgate, s.errors.sqlgate, myGate, naFor('mysql')),
           ratioCell(s.ratios.sqlgateVsDirect), fmt(s.cpu.sqlgate, 1)]);
-        if (test === 'oltp_point_select') addTarget(TARGETS.sysbenchPointSelect, s.ratios.sqlgateVsDirect.ratio, myGate ? fmtRatio(s.ratios.sqlgateVsDirect.ratio) : naFor('mysql'));
+        if (test === 'oltp_point_select') {
+          const ok = Number.isFinite(s.ratios.sqlgateVsDirect.ratio);
+          addTarget(TARGETS.sysbenchPointSelect, s.ratios.sqlgateVsDirect.ratio,
+            !myGate ? naFor('mysql') : ok ? fmtRatio(s.ratios.sqlgateVsDirect.ratio) : 'n/a (error)',
+            !ok && s.errors.sqlgate ? s.errors.sqlgate.slice(0, 140) : s.cpu.sqlgate !== undefined && Number.isFinite(s.cpu.sqlgate) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs` : undefined);
+        }
       }
       sections.push(`sysbench, 8 threads, text protocol (queries/s, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds)\n` +
         renderTable(['workload', 'direct', 'sqlgate', 'sqlgate/direct', 'sqlgate µs/q'], rows));

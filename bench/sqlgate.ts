@@ -85,7 +85,8 @@ export function benchPolicy(p: PolicyParams): Record<string, unknown> {
       bench: {
         description: 'bench workloads: pgbench, sysbench, streams',
         grants,
-        statement_kinds: ['select', 'insert', 'update', 'delete', 'transaction', 'set', 'show'],
+        // 'use': a MySQL client naming a database at login switches to it.
+        statement_kinds: ['select', 'insert', 'update', 'delete', 'transaction', 'set', 'show', 'use'],
       },
       bench_masked: { description: 'sees sg_stream.c3 masked', grants: [] },
     },

@@ -80,6 +80,7 @@ test('the generated bench policy is valid against the policy schema', () => {
   assert.ok(parsed.users.sgbench_masked.roles.includes('bench_masked'));
   assert.ok(parsed.limits.max_rows_per_query! >= 1_000_000, 'the 1M-row stream must not be cut');
   assert.ok(parsed.roles.bench.statement_kinds!.includes('transaction'), 'TPC-B needs BEGIN/END');
+  assert.ok(parsed.roles.bench.statement_kinds!.includes('use'), 'a MySQL login naming a database is a USE');
 });
 
 test('listening lines give the actual addresses', () => {
@@ -118,4 +119,20 @@ test('verdicts: met / missed / n/a, min and max targets', () => {
   assert.equal(verdict(TARGETS.addedLatencyP50, 101), 'missed');
   assert.equal(verdict(TARGETS.idleRss, undefined), 'n/a');
   assert.equal(verdict(TARGETS.idleRss, NaN), 'n/a');
+});
+
+test('sysbench errors: the FATAL lines, not the banner', async () => {
+  const { sysbenchError } = await import('../../../bench/workloads/sysbench.js');
+  const out = `sysbench 1.0.20 (using system LuaJIT 2.1.0-beta3)
+
+Running the test with following options:
+Number of threads: 8
+
+FATAL: unable to connect to MySQL server on host '127.0.0.1', port 4000, aborting...
+FATAL: error 1045: Access denied for user 'sgbench'@'localhost'
+`;
+  const e = sysbenchError(out);
+  assert.match(e, /^FATAL: unable to connect/);
+  assert.match(e, /error 1045/);
+  assert.doesNotMatch(e, /LuaJIT/);
 });
