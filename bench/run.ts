@@ -15,13 +15,14 @@ import { byRound, errorLine, type Endpoint, type Sample, type Via } from './endp
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { startPgbouncer, type Pgbouncer } from './pgbouncer.js';
 import { findTools, missingToolsAdvice } from './prereqs.js';
-import { MASKED, startCommandPath, startSqlgate, type Sqlgate } from './sqlgate.js';
+import { MASKED, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
 import { fmt, fmtRatio, renderTable } from './table.js';
 import { TARGETS, verdict, type Target } from './targets.js';
 import { connectRound } from './workloads/connect.js';
 import { classifyDecisionFigure, decisionCost } from './workloads/decision.js';
-import { idleMemory, MIN_RELIABLE, type ServerConnections } from './workloads/idle.js';
+import { idleMemory, MIN_RELIABLE, type IdleResult, type ServerConnections } from './workloads/idle.js';
+import { startIdleMariadb, startIdlePostgres, type IdleServer } from './idle-servers.js';
 import { pointSelectLatency } from './workloads/latency.js';
 import { pgbenchInit, pgbenchRound, type PgbenchMode } from './workloads/pgbench.js';
 import { streamOnce, streamTableSql, STREAM_TABLE, type StreamRun } from './workloads/stream.js';
@@ -435,28 +436,27 @@ async function main(): Promise<number> {
       renderTable(['endpoint', 'conn/s', 'proxy µs/conn'], rows));
   }
 
-  // --- idle connection memory -----------------------------------------------
+  // --- idle connection memory ---------------------------------------------
   if (want.has('idle')) {
-    const pgServer: ServerConnections = {
-      async count() { const c = await pgConnect(); try { return Number((await c.query('SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = $1', ['client backend'])).rows[0].n); } finally { await c.end(); } },
-      async max() { const c = await pgConnect(); try { return Number((await c.query('SHOW max_connections')).rows[0].max_connections); } finally { await c.end(); } },
-    };
-    const myServer: ServerConnections = {
-      async count() { const c = await mysqlConnect(); try { const [r] = await c.query('SELECT count(*) AS n FROM information_schema.processlist'); return Number((r as { n: number }[])[0].n); } finally { await c.end(); } },
-      async max() { const c = await mysqlConnect(); try { const [r] = await c.query('SELECT @@max_connections AS n'); return Number((r as { n: number }[])[0].n); } finally { await c.end(); } },
-    };
+    const pgServer = pgConnections(pgUrl());
+    const myServer = myConnections(mysqlUrl());
     const rows: string[][] = [];
     const sgFigures: number[] = [];
     const idleNotes: string[] = [];
     for (const [label, ep, server] of [['postgres pgbouncer', pgBouncer, pgServer], ['postgres sqlgate', pgGate, pgServer], ['mysql sqlgate', myGate, myServer]] as const) {
       if (!ep) { rows.push([label, label.includes('sqlgate') ? naFor(label.split(' ')[0]) : 'n/a', '', '', '']); continue; }
-      const r = await idleMemory(ep, opts.idle, server);
+      let r = await idleMemory(ep, opts.idle, server);
+      if (label.includes('sqlgate') && r.cappedBy && opts.idleServers) {
+        progress(`idle ${label}: one upstream connection per client, capped at ${r.opened} on the shared server; retrying on a throw-away server with max_connections ${opts.idle + 100}`);
+        report.idle[`${label} (shared server, capped)`] = r;
+        r = await idleOnThrowaway(ep.dialect, opts.idle, users);
+      }
       report.idle[label] = r;
       if (label.includes('sqlgate') && r.kbPerConnection !== undefined && r.reliable) sgFigures.push(r.kbPerConnection);
       if (label.includes('sqlgate') && r.kbPerConnection !== undefined && !r.reliable) idleNotes.push(`${label}: only ${r.opened} connections, too few for a figure (need ${MIN_RELIABLE})`);
       progress(`idle ${label}: ${r.opened ?? 0}/${r.requested} connections, ${fmt(r.kbPerConnection, 1)} KB each${r.cappedBy ? ` (capped by ${r.cappedBy})` : ''}${r.error ? `; ${r.error}` : ''}`);
       rows.push([label, `${r.opened ?? 0}/${r.requested}`, fmt(r.kbPerConnection, 1), `${fmt(r.rssBeforeMb, 1)} → ${fmt(r.rssAfterMb, 1)}`,
-        [r.cappedBy ? `capped: ${r.cappedBy}` : '', r.error ?? ''].filter(Boolean).join('; ')]);
+        [r.server ?? '', r.cappedBy ? `capped: ${r.cappedBy}` : '', r.error ?? ''].filter(Boolean).join('; ')]);
     }
     addTarget(TARGETS.idleRss, sgFigures.length ? Math.max(...sgFigures) : undefined,
       sgFigures.length ? `${fmt(Math.max(...sgFigures), 1)} KB (worse dialect)` : gate ? 'n/a (no reliable figure)' : sqlgateNa, idleNotes.join('; ') || undefined);
@@ -506,6 +506,46 @@ async function main(): Promise<number> {
   writeFileSync(join(dir, 'latest.txt'), sections.join('\n\n') + '\n\n' + targetTable + '\n');
   log(`\nresults: ${file} (${report.seconds} s)`);
   return 0;
+}
+
+/** Server-side connection counts over an admin connection to `url`. */
+function pgConnections(url: string): ServerConnections {
+  return {
+    async count() { const c = await pgConnect(url); try { return Number((await c.query('SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = $1', ['client backend'])).rows[0].n); } finally { await c.end(); } },
+    async max() { const c = await pgConnect(url); try { return Number((await c.query('SHOW max_connections')).rows[0].max_connections); } finally { await c.end(); } },
+  };
+}
+
+function myConnections(url: string): ServerConnections {
+  return {
+    async count() { const c = await mysqlConnect(url); try { const [r] = await c.query('SELECT count(*) AS n FROM information_schema.processlist'); return Number((r as { n: number }[])[0].n); } finally { await c.end(); } },
+    async max() { const c = await mysqlConnect(url); try { const [r] = await c.query('SELECT @@max_connections AS n'); return Number((r as { n: number }[])[0].n); } finally { await c.end(); } },
+  };
+}
+
+/**
+ * The idle figure on a throw-away server that allows `idle` + 100
+ * connections, through a second sqlgate process fronting only it.
+ */
+async function idleOnThrowaway(dialect: 'postgres' | 'mysql', idle: number, users: BenchUsers): Promise<IdleResult> {
+  let server: IdleServer | undefined;
+  let gate2: Sqlgate | undefined;
+  try {
+    server = dialect === 'postgres' ? await startIdlePostgres(idle + 100) : await startIdleMariadb(idle + 100);
+    const up = { host: server.host, port: server.port, user: server.user, password: '', database: server.database };
+    gate2 = await startSqlgate(distDir, dialect === 'postgres' ? up : undefined, dialect === 'mysql' ? up : undefined, users);
+    const e = dialect === 'postgres' ? gate2.pg : gate2.mysql;
+    if (!e) return { requested: idle, error: `sqlgate did not start on the throw-away server: ${gate2.notes.join('; ')}` };
+    const ep: Endpoint = { via: 'sqlgate', dialect, host: e.host, port: e.port, ...users.plain, database: server.database, proxyPid: e.pid };
+    const url = dialect === 'postgres' ? `postgres://postgres@${server.host}:${server.port}/postgres` : `mysql://root@${server.host}:${server.port}/test`;
+    const r = await idleMemory(ep, idle, dialect === 'postgres' ? pgConnections(url) : myConnections(url));
+    return { ...r, server: `throw-away ${dialect === 'postgres' ? 'PostgreSQL' : 'MariaDB'}, max_connections ${idle + 100}` };
+  } catch (err) {
+    return { requested: idle, error: `throw-away server: ${errorLine(err)}` };
+  } finally {
+    await gate2?.stop().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+  }
 }
 
 let code = 1;

@@ -34,6 +34,8 @@ export interface IdleResult {
   /** False when too few connections could be opened for the figure to mean much. */
   readonly reliable?: boolean;
   readonly cappedBy?: string;
+  /** Which server the clients' upstream connections went to, when not the shared one. */
+  readonly server?: string;
   readonly error?: string;
 }
 
