@@ -446,8 +446,8 @@ async function main(): Promise<number> {
     for (const [label, ep, server] of [['postgres pgbouncer', pgBouncer, pgServer], ['postgres sqlgate', pgGate, pgServer], ['mysql sqlgate', myGate, myServer]] as const) {
       if (!ep) { rows.push([label, label.includes('sqlgate') ? naFor(label.split(' ')[0]) : 'n/a', '', '', '']); continue; }
       let r = await idleMemory(ep, opts.idle, server);
-      if (label.includes('sqlgate') && r.cappedBy && opts.idleServers) {
-        progress(`idle ${label}: one upstream connection per client, capped at ${r.opened} on the shared server; retrying on a throw-away server with max_connections ${opts.idle + 100}`);
+      if (label.includes('sqlgate') && opts.idleServers && (r.cappedBy || (r.upstreamPerClient && (r.opened ?? 0) < opts.idle))) {
+        progress(`idle ${label}: one upstream connection per client, stopped at ${r.opened} on the shared server; retrying on a throw-away server with max_connections ${opts.idle + 100}`);
         report.idle[`${label} (shared server, capped)`] = r;
         r = await idleOnThrowaway(ep.dialect, opts.idle, users);
       }
