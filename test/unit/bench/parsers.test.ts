@@ -56,6 +56,14 @@ test('options: defaults, quick, --only, bad input', () => {
   assert.equal(q.rounds, 5);
   assert.deepEqual(q.clients, [8]);
   assert.deepEqual(parseOptions(['--clients', '1,32']).clients, [1, 32]);
+  assert.equal(d.idleServers, true);
+  assert.equal(d.cpuProf, false);
+  const f = parseOptions(['--no-idle-servers', '--cpu-prof']);
+  assert.equal(f.idleServers, false);
+  assert.equal(f.cpuProf, true);
+  assert.equal(d.streamRounds, 2, 'default: two 1M-row stream rounds');
+  assert.equal(q.streamRounds, 5, '--rounds given: it applies to the stream too');
+  assert.equal(parseOptions(['--quick']).streamRounds, 1);
   assert.throws(() => parseOptions(['--only', 'pgbench,nope']), /unknown workload/);
   assert.throws(() => parseOptions(['--rounds', '0']), /positive integer/);
   assert.throws(() => parseOptions(['--rounds']), /positive integer/);
