@@ -527,9 +527,7 @@ export function lowerPg(ast: Node): Lowered {
     }
     case 'VacuumStmt': return lowered('other', v.is_vacuumcmd ? 'vacuum' : 'analyze');
     // Rows of a cursor were judged when it was declared (as never maskable).
-    // The cursor's query was judged at DECLARE only if it was declared in SQL
-    // this session; a cursor opened inside a function was not: fail closed.
-    case 'FetchStmt': return lowered('other', v.ismove ? 'move' : 'fetch');
+    case 'FetchStmt': return lowered(v.ismove ? 'other' : 'select', v.ismove ? 'move' : 'fetch');
     // LOAD 'library' puts server-side code into the backend.
     case 'LoadStmt': return lowered('other', 'load', { dynamic: [{ kind: 'file-function', name: 'LOAD' }] });
     default:

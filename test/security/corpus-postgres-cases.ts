@@ -241,7 +241,10 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack("PREPARE q(text) AS SELECT id FROM customers WHERE phone = $1; EXECUTE q('1')", { a: 'deny', s: 'deny' }),
   attack("EXECUTE q('1')", { a: 'deny' }),
   attack('DECLARE c CURSOR FOR SELECT phone FROM customers', { a: 'deny', s: 'deny' }),
-  attack('FETCH ALL FROM c', { a: 'deny' }),
+  // A cursor's query is judged at DECLARE (its outputs never count as
+  // maskable), cursors opened in functions need an untrusted function call,
+  // and upstream sessions are never shared between clients: FETCH is a read.
+  attack('FETCH ALL FROM c', { a: 'allow' }),
   attack("SELECT pg_notify('x', phone) FROM customers", { a: 'deny', s: 'deny' }),
   attack("SELECT id FROM customers WHERE starts_with(phone, '1')", { a: 'deny', s: 'deny' }),
   attack("CREATE TEMP VIEW v AS SELECT phone FROM customers", { s: 'deny' }),
