@@ -473,10 +473,12 @@ async function main(): Promise<number> {
       for (const t of [TARGETS.decisionCached, TARGETS.decisionUncachedPg, TARGETS.decisionUncachedMysql]) addTarget(t, undefined, `n/a (${!d.available ? 'bench/governance not merged' : d.text ? 'printed as text, see above' : 'bench/governance failed'})`);
     } else {
       const rows = Object.entries(d.figures).map(([k, v]) => [k, fmt(v, 2)]);
-      sections.push(`governance decision cost (from dist/bench/governance.js)\n` + renderTable(['figure', 'value'], rows));
+      sections.push(`governance decision cost (from dist/bench/governance.js; targets judged on the worse dialect, CPU time where printed)\n` + renderTable(['figure', 'value'], rows));
       const classified = Object.entries(d.figures).map(([k, v]) => ({ k, c: classifyDecisionFigure(k, v) })).filter((x) => x.c);
       const pick = (kind: 'cached' | 'uncached', dialect?: 'postgres' | 'mysql') => {
-        const xs = classified.filter((x) => x.c!.kind === kind && (!dialect || x.c!.dialect === dialect || x.c!.dialect === undefined));
+        let xs = classified.filter((x) => x.c!.kind === kind && (!dialect || x.c!.dialect === dialect || x.c!.dialect === undefined));
+        // CPU time is the stable figure on a shared machine; prefer it to wall time when both are printed.
+        if (xs.some((x) => /cpu/i.test(x.k))) xs = xs.filter((x) => /cpu/i.test(x.k));
         return xs.length ? Math.max(...xs.map((x) => x.c!.us)) : undefined;
       };
       const show = (v: number | undefined) => (v === undefined ? 'n/a (no figure named for it)' : `${fmt(v, 2)} µs`);

@@ -144,3 +144,25 @@ FATAL: error 1045: Access denied for user 'sgbench'@'localhost'
   assert.match(e, /error 1045/);
   assert.doesNotMatch(e, /LuaJIT/);
 });
+
+test('decision figures from the table bench/governance prints', async () => {
+  const { parseTextTable } = await import('../../../bench/workloads/decision.js');
+  const out = `governance decisions, 12-statement mix per dialect, users a/b, node v20.19.0; median of 3 rounds
+dialect   path                                 CPU µs/decision  wall µs/decision  decisions
+--------  -----------------------------------  ---------------  ----------------  ---------
+mysql     miss: analyse + rules                812.4            901.0             900
+mysql     hit: cached analysis and decision    3.1              3.4               60000
+mysql     rules only: decide() on ready facts  1.2              1.3               60000
+postgres  miss: analyse + rules                61.5             70.2              4500
+postgres  hit: cached analysis and decision    2.8              3.0               60000
+`;
+  const f = parseTextTable(out)!;
+  assert.equal(f['mysql.miss: analyse + rules.CPU µs/decision'], 812.4);
+  assert.equal(f['postgres.hit: cached analysis and decision.wall µs/decision'], 3);
+  assert.equal(f['mysql.rules only: decide() on ready facts.decisions'], 60000);
+  assert.deepEqual(classifyDecisionFigure('mysql.miss: analyse + rules.CPU µs/decision', 812.4), { kind: 'uncached', dialect: 'mysql', us: 812.4 });
+  assert.deepEqual(classifyDecisionFigure('postgres.hit: cached analysis and decision.CPU µs/decision', 2.8), { kind: 'cached', dialect: 'postgres', us: 2.8 });
+  assert.equal(classifyDecisionFigure('mysql.rules only: decide() on ready facts.CPU µs/decision', 1.2), undefined, 'neither cached nor uncached');
+  assert.equal(classifyDecisionFigure('mysql.hit: cached analysis and decision.decisions', 60000), undefined, 'a count, not a time');
+  assert.equal(parseTextTable('no table here'), undefined);
+});
