@@ -472,7 +472,7 @@ async function main(): Promise<number> {
       sections.push(`governance decision cost: n/a (${d.error ?? 'no figures'})` + (d.text ? `; its output:\n${d.text}` : ''));
       for (const t of [TARGETS.decisionCached, TARGETS.decisionUncachedPg, TARGETS.decisionUncachedMysql]) addTarget(t, undefined, `n/a (${!d.available ? 'bench/governance not merged' : d.text ? 'printed as text, see above' : 'bench/governance failed'})`);
     } else {
-      const rows = Object.entries(d.figures).map(([k, v]) => [k, fmt(v, 2)]);
+      const rows = Object.entries(d.figures).map(([k, v]) => [k, fmt(v)]);
       sections.push(`governance decision cost (from dist/bench/governance.js; targets judged on the worse dialect, CPU time where printed)\n` + renderTable(['figure', 'value'], rows));
       const classified = Object.entries(d.figures).map(([k, v]) => ({ k, c: classifyDecisionFigure(k, v) })).filter((x) => x.c);
       const pick = (kind: 'cached' | 'uncached', dialect?: 'postgres' | 'mysql') => {
