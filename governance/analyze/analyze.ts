@@ -41,6 +41,7 @@ import { initPg, lowerPg, pgColumnRefs, pgFingerprint, pgHints, pgParse, pgReady
 import { parseSync } from 'libpg-query';
 import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
 import { splitMysql, type MysqlStatement } from './lexer.js';
+import { pgDigest } from './pg-digest.js';
 
 /** Who is asking and where: everything besides the text that changes the analysis. */
 export interface AnalyzeContext {
@@ -298,11 +299,7 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
   const key = `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  if (ctx.dialect !== 'mysql') {
-    const facts = analyze(sql, ctx);
-    cache.set(key, facts);
-    return facts;
-  }
+  if (ctx.dialect === 'postgres') return analyzePgCached(sql, ctx, key);
   // MySQL parsing is slow: statements that differ only in literals share one
   // analysis through their digests. Analysis never depends on literal values
   // (a constant predicate counts as always true whatever it is), and the
@@ -319,6 +316,37 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
   const facts = analyzeWith(sql, ctx, stmts);
   cache.set(key, facts);
   if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
+  return facts;
+}
+
+/**
+ * Statement kinds PostgreSQL shares by digest: plain data statements, whose
+ * facts never carry a literal value (EXPLAIN options, DO and function bodies,
+ * SET values, COPY file names, PREPAREd statements are left out).
+ */
+const PG_SHAREABLE = new Set(['select', 'insert', 'update', 'delete', 'merge']);
+
+/**
+ * PostgreSQL parsing (libpg-query) costs about a millisecond under load:
+ * single statements that differ only in literals share one analysis through
+ * the digest lexer (`pg-digest.ts`), keyed like the MySQL ones. Shared facts
+ * get the new statement's text; the fingerprint (libpg-query's, which
+ * ignores constants) stays the shape's.
+ */
+function analyzePgCached(sql: string, ctx: AnalyzeContext, key: string): StatementFacts[] {
+  const d = pgReady() ? pgDigest(sql) : undefined;
+  const dkey = d ? `postgres-digest\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${d.digest}` : undefined;
+  const shared = dkey ? cache.get(dkey) : undefined;
+  if (d && shared && shared.length === 1) {
+    // Not stored under the exact text: fresh literals every time would only churn the cache.
+    return [{ ...shared[0], text: d.text }];
+  }
+  const facts = analyze(sql, ctx);
+  cache.set(key, facts);
+  if (dkey && d && facts.length === 1 && facts[0].text === d.text && PG_SHAREABLE.has(facts[0].kind)
+    && facts[0].dynamic.every((x) => x.kind !== 'prepare-from-text' && x.kind !== 'execute-dynamic' && x.kind !== 'do-block')) {
+    cache.set(dkey, facts);
+  }
   return facts;
 }
 

@@ -896,8 +896,15 @@ function constantValue(e: Expr): boolean | null | undefined {
   return undefined;
 }
 
+function noOrdinal(k: string, v: unknown): unknown {
+  return k === 'ordinal' ? undefined : v;
+}
+
 function sameExpr(a: Expr, b: Expr): boolean {
-  if (a.kind !== 'column' || b.kind !== 'column') return JSON.stringify(a) === JSON.stringify(b) && !isConstant(a);
+  // Literal values (integer ordinals) are left out of the comparison: the
+  // outcome must not depend on them (`a + 1 = a + 2` counts as the same
+  // expression, the stricter reading).
+  if (a.kind !== 'column' || b.kind !== 'column') return JSON.stringify(a, noOrdinal) === JSON.stringify(b, noOrdinal) && !isConstant(a);
   return a.path[a.path.length - 1].toLowerCase() === b.path[b.path.length - 1].toLowerCase()
     && (a.path.length === 1 || b.path.length === 1 || a.path.join('.') === b.path.join('.'));
 }

@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { pgDigest } from '../../../governance/analyze/pg-digest.js';
+import { analyze, analyzeCached, clearAnalysisCache } from '../../../governance/analyze/analyze.js';
+import { pgCatalog } from './fixtures.js';
+
+const ctx = { dialect: 'postgres' as const, catalog: pgCatalog, database: 'shop', searchPath: ['public'] };
+const dig = (s: string) => pgDigest(s)?.digest;
+const same = (a: string, b: string) => {
+  assert.ok(dig(a) !== undefined, `no digest for ${a}`);
+  assert.equal(dig(a), dig(b), `${a} / ${b}`);
+};
+const differ = (a: string, b: string) => assert.notEqual(dig(a) ?? `exact:${a}`, dig(b) ?? `exact:${b}`, `${a} / ${b}`);
+const none = (s: string) => assert.equal(pgDigest(s), undefined, s);
+
+test('each literal form becomes a placeholder', () => {
+  same("SELECT id FROM customers WHERE name = 'a'", "SELECT id FROM customers WHERE name = 'it''s'");
+  same("SELECT 'a\\' FROM customers", "SELECT 'b' FROM customers"); // standard_conforming_strings: \ is plain
+  same("SELECT E'a\\'b' FROM t", "SELECT e'\\\\' FROM t");
+  same("SELECT E'it''s\\n' FROM t", "SELECT E'x' FROM t");
+  same("SELECT U&'d\\0061t' FROM t", "SELECT u&'x' FROM t");
+  same("SELECT B'1010', X'1F' FROM t", "SELECT b'', x'ffff' FROM t");
+  same("SELECT N'abc' FROM t", "SELECT n'' FROM t");
+  same('SELECT $$a\'b$$ FROM t', "SELECT $tag$ $$ ' $x$ $tag$ FROM t");
+  same('SELECT 1, 2.5, 1e10, .5, 3.e-2 FROM t', 'SELECT 99, 0.0, 2.5E+3, 0.25, 1.5 FROM t');
+  same('SELECT id FROM t LIMIT 10 OFFSET 5', 'SELECT id FROM t LIMIT 20 OFFSET 0');
+  // Literal classes stay apart.
+  differ("SELECT '1' FROM t", 'SELECT 1 FROM t');
+  differ('SELECT 1 FROM t', 'SELECT 1.0 FROM t');
+  differ("SELECT E'x' FROM t", "SELECT 'x' FROM t");
+  differ("SELECT B'1' FROM t", "SELECT X'1' FROM t");
+  differ('SELECT $$x$$ FROM t', "SELECT 'x' FROM t");
+});
+
+test('identifiers, keywords, operators and parameters stay in the shape', () => {
+  same('SELECT Phone FROM Customers', 'select phone from customers');
+  differ('SELECT "Phone" FROM t', 'SELECT "phone" FROM t');
+  differ('SELECT "a""b" FROM t', 'SELECT "a""c" FROM t');
+  differ('SELECT \u00c9 FROM t', 'SELECT \u00e9 FROM t'); // only ASCII letters fold
+  differ('SELECT t1 FROM t', 'SELECT t2 FROM t');
+  differ('SELECT x1e5 FROM t', 'SELECT x1e6 FROM t');
+  differ('SELECT a$1 FROM t', 'SELECT a$2 FROM t');
+  differ('SELECT a$$b FROM t', 'SELECT a$$c FROM t'); // `$` continues a name: no dollar quote
+  differ('SELECT $1 FROM t', 'SELECT $2 FROM t');
+  differ('SELECT $1 FROM t', 'SELECT 1 FROM t');
+  differ('SELECT a FROM t WHERE TRUE', 'SELECT a FROM t WHERE FALSE');
+  differ('SELECT a FROM t WHERE a IS NULL', 'SELECT a FROM t WHERE a IS NOT NULL');
+  differ('SELECT a::int FROM t', 'SELECT a: :int FROM t');
+  differ('SELECT a.b FROM t', 'SELECT a..b FROM t');
+  differ('SELECT a - -1 FROM t', 'SELECT a - 1 FROM t');
+  same('SELECT a - 1 FROM t', 'SELECT a -2 FROM t');
+  same('SELECT a-1 FROM t', 'SELECT a - 7 FROM t');
+  differ('SELECT a +- 1 FROM t', 'SELECT a + - 1 FROM t');
+  differ('SELECT a ? b FROM t', "SELECT a 'x' b FROM t");
+  differ('SELECT a FROM t WHERE x = 1', 'SELECT a FROM t WHERE y = 1');
+  differ('SELECT a FROM t1 WHERE x = 1', 'SELECT a FROM t2 WHERE x = 1');
+});
+
+test('comments: quotes inside are ignored, nesting is followed, hints stay', () => {
+  same("SELECT a -- it's\nFROM t WHERE b = 1", 'SELECT a FROM t WHERE b = 2');
+  same("SELECT a /* it's /* nested ' */ still */ FROM t", 'SELECT a FROM t');
+  same("SELECT a--1\nFROM t", 'SELECT a FROM t');
+  differ('SELECT a --1\n, 2 FROM t', 'SELECT a - 1, 2 FROM t');
+  differ('SELECT a +/* x */- 1 FROM t', 'SELECT a +- 1 FROM t');
+  differ('SELECT a /*+ sqlgate:skip(x) */ FROM t', 'SELECT a /*+ sqlgate:skip(y) */ FROM t');
+  differ('SELECT a /*+ sqlgate:skip(x) */ FROM t', 'SELECT a FROM t');
+  same("SELECT '/*' FROM t", "SELECT '--' FROM t");
+  same('SELECT $$ /* $$ FROM t', 'SELECT $$ -- $$ FROM t');
+});
+
+test('positions in ORDER BY / GROUP BY / DISTINCT ON stay as written', () => {
+  differ('SELECT id, phone FROM customers ORDER BY 1', 'SELECT id, phone FROM customers ORDER BY 2');
+  differ('SELECT id, phone FROM customers GROUP BY 1, 2', 'SELECT id, phone FROM customers GROUP BY 1, 3');
+  differ('SELECT DISTINCT ON (1) id FROM customers', 'SELECT DISTINCT ON (2) id FROM customers');
+  differ('SELECT string_agg(a, \'x\' ORDER BY 1) FROM t', 'SELECT string_agg(a, \'x\' ORDER BY 2) FROM t');
+  same('SELECT id FROM customers ORDER BY 1 LIMIT 5', 'SELECT id FROM customers ORDER BY 1 LIMIT 9');
+  same("SELECT id FROM customers ORDER BY 1, 'a'", "SELECT id FROM customers ORDER BY 1, 'b'");
+  same('SELECT (SELECT 1 FROM t ORDER BY 1) = 2 FROM t', 'SELECT (SELECT 1 FROM t ORDER BY 1) = 3 FROM t');
+});
+
+test('anything unsure gives no digest', () => {
+  none("SELECT 'abc FROM t");
+  none("SELECT E'abc\\' FROM t");
+  none('SELECT "abc FROM t');
+  none('SELECT $$abc FROM t');
+  none('SELECT $a$abc$b$ FROM t');
+  none('SELECT a /* unterminated');
+  none("SELECT U&'d!0061t' UESCAPE '!' FROM t");
+  none('SELECT U&"d!0061t" UESCAPE \'!\' FROM t');
+  none("SELECT 'a'\n'b' FROM t"); // continued string
+  none("SELECT 'a' /* */ 'b' FROM t");
+  none('SELECT 1abc FROM t');
+  none('SELECT 0x1F FROM t');
+  none('SELECT 1_000 FROM t');
+  none('SELECT 1e FROM t');
+  none('SELECT $1a FROM t');
+  none('SELECT $ FROM t');
+  none('SELECT 1; SELECT 2');
+  none('SELECT 1; -- trailing');
+  none('SELECT a\\b FROM t');
+  none('SELECT 1\v');
+  none('');
+  none(' ; ');
+  assert.equal(pgDigest('  SELECT 1 ;  ')?.text, 'SELECT 1');
+});
+
+test('the digest cache: a later statement with new literals reuses the analysis with its own text', () => {
+  clearAnalysisCache();
+  const a = analyzeCached('SELECT phone FROM customers WHERE id = 12345;', ctx)[0];
+  const b = analyzeCached("SELECT phone FROM customers WHERE id = 777", ctx)[0];
+  assert.equal(b.outputs, a.outputs, 'shared through the digest');
+  assert.equal(b.text, 'SELECT phone FROM customers WHERE id = 777');
+  assert.deepEqual(b, analyze('SELECT phone FROM customers WHERE id = 777', ctx)[0]);
+  // Another context never shares.
+  const hr = analyzeCached('SELECT * FROM customers WHERE id = 1', { ...ctx, searchPath: ['hr', 'public'] })[0];
+  const pub = analyzeCached('SELECT * FROM customers WHERE id = 2', ctx)[0];
+  assert.deepEqual(hr.outputs.map((o) => o.name), ['id', 'ssn']);
+  assert.equal(pub.outputs.length, 5);
+  // Literal-carrying statements are never shared.
+  const e1 = analyzeCached("EXPLAIN (ANALYZE 'false') DELETE FROM orders", ctx)[0];
+  const e2 = analyzeCached("EXPLAIN (ANALYZE 'true') DELETE FROM orders", ctx)[0];
+  assert.notEqual(e1.verb, e2.verb);
+  assert.deepEqual(analyzeCached("SET search_path = 'hr'", ctx)[0].sessionChange, { kind: 'search-path', schemas: ['hr'], local: false });
+  assert.deepEqual(analyzeCached("SET search_path = 'public'", ctx)[0].sessionChange, { kind: 'search-path', schemas: ['public'], local: false });
+  const d1 = analyzeCached('DO $$ BEGIN NULL; END $$', ctx)[0];
+  const d2 = analyzeCached("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$", ctx)[0];
+  assert.notDeepEqual(d1.dynamic, d2.dynamic);
+  // ORDER BY positions are not literals.
+  const o1 = analyzeCached('SELECT id, phone FROM customers ORDER BY 1 LIMIT 5', ctx)[0];
+  const o2 = analyzeCached('SELECT id, phone FROM customers ORDER BY 2 LIMIT 9', ctx)[0];
+  assert.ok(o2.reads.some((r) => r.column.column === 'phone'));
+  assert.ok(!o1.reads.some((r) => r.column.column === 'phone'));
+});
+
+test('PostgreSQL digest sharing: a shared analysis deep-equals a fresh one, whatever the literals', () => {
+  const templates = [
+    'SELECT phone FROM customers WHERE id = § AND name = §',
+    'SELECT abalance FROM pgbench_accounts WHERE aid = §;',
+    'DELETE FROM orders WHERE § = §',
+    'DELETE FROM orders WHERE id = § OR §',
+    'DELETE FROM orders WHERE id + § = id + §',
+    'UPDATE orders SET note = § WHERE id = § RETURNING id, §',
+    'UPDATE orders SET total = total - § WHERE note = note || § AND §',
+    'SELECT id, phone FROM customers ORDER BY § LIMIT § OFFSET §',
+    'SELECT id, phone FROM customers GROUP BY id, § HAVING count(*) > §',
+    'SELECT DISTINCT ON (§) id, phone FROM customers',
+    'INSERT INTO orders (id, note) VALUES (§, §), (§, §) ON CONFLICT (id) DO UPDATE SET note = §',
+    'SELECT id FROM customers WHERE phone IN (§, §, §)',
+    'SELECT § FROM customers',
+    'SELECT CASE WHEN id > § THEN phone ELSE § END AS x FROM customers',
+    'SELECT id FROM customers WHERE §',
+    'SELECT § + id, phone FROM customers c',
+    'SELECT id FROM orders WHERE note::date > now() - interval § AND § AND id = $1',
+    'SELECT id FROM customers /*+ sqlgate:skip(no-unqualified-dml) */ WHERE id = §',
+    'SELECT id FROM customers -- note §\n WHERE id = § /* § */',
+    'SELECT c.phone, (SELECT max(total) FROM orders o WHERE o.customer_id = c.id AND o.total > §) FROM customers c WHERE c.id = §',
+    'WITH x AS (SELECT id, phone FROM customers WHERE id < §) SELECT phone FROM x ORDER BY §',
+    'SELECT contact FROM v_contacts WHERE id = § UNION ALL SELECT note FROM orders WHERE total = §',
+    'SELECT id, row_number() OVER (PARTITION BY § ORDER BY §) FROM customers',
+    'SELECT id FROM customers WHERE § = § ORDER BY §, §',
+    'SELECT Id, "Secret" FROM "Mixed" WHERE "Id" = §',
+  ];
+  const plain = fc.string({ maxLength: 6 }).map((x) => x.replace(/\\/g, '\\\\'));
+  const literal = fc.oneof(
+    fc.integer({ min: -3, max: 5 }).map(String),
+    fc.constantFrom('2.5', '1e3', '.5', '3.', '-0.0', '12345678901234567890', '1.5E-2'),
+    plain.map((x) => `'${x.replace(/'/g, "''")}'`),
+    plain.map((x) => `E'${x.replace(/'/g, "\\'")}'`),
+    plain.map((x) => `$$${x.replace(/\$/g, '')}$$`),
+    plain.map((x) => `$q$${x.replace(/\$/g, '')}$q$`),
+    fc.constantFrom("B'1010'", "X'1F'", "U&'d\\0061t'", "N'n'", "'1 day'", "'2020-01-01'::date", "''"),
+    fc.constantFrom('TRUE', 'FALSE', 'NULL', 'phone', '$2'),
+  );
+  // Templates are filled twice: the second text hits the shape the first stored.
+  fc.assert(fc.property(fc.constantFrom(...templates), fc.array(literal, { minLength: 6, maxLength: 6 }), fc.array(literal, { minLength: 6, maxLength: 6 }), (t, a, b) => {
+    const fill = (vals: string[]) => { let i = 0; return t.replace(/§/g, () => vals[i++]); };
+    clearAnalysisCache();
+    analyzeCached(fill(a), ctx);
+    const shared = analyzeCached(fill(b), ctx);
+    assert.deepEqual(shared, analyze(fill(b), ctx), `${fill(a)} / ${fill(b)}`);
+  }), { numRuns: 400 });
+});
