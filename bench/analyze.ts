@@ -14,6 +14,7 @@ const TABLES = [
   { database: 'shop', name: 'customers', columns: ['id', 'name', 'phone', 'email', 'city', 'created_at'] },
   { database: 'shop', name: 'orders', columns: ['id', 'customer_id', 'total', 'status', 'created_at'] },
   { database: 'shop', name: 'items', columns: ['id', 'order_id', 'sku', 'qty', 'price'] },
+  { database: 'shop', name: 'pgbench_accounts', columns: ['aid', 'bid', 'abalance', 'filler'] },
 ];
 
 const COMMON = [
@@ -50,11 +51,19 @@ for (const dialect of ['postgres', 'mysql'] as const) {
   clearAnalysisCache();
   for (const s of mix) analyzeCached(s, ctx);
   const cached = time(() => { for (const s of mix) analyzeCached(s, ctx); }, rounds * 10) / mix.length;
-  // Same shapes, fresh literals each time: the exact-text cache misses; MySQL
-  // shares the analysis through the digest, PostgreSQL parses again.
+  // Same shapes, fresh literals each time ($n parameters stay): the
+  // exact-text cache misses and both dialects share the analysis through
+  // their digests.
   let k = 1000;
-  const fresh = time(() => { k++; for (const s of mix) analyzeCached(s.replace(/\b(\d+)\b/g, String(k)), ctx); }, rounds) / mix.length;
+  const fresh = time(() => { k++; for (const s of mix) analyzeCached(s.replace(/(?<!\$)\b(\d+)\b/g, String(k)), ctx); }, rounds) / mix.length;
   rows.push([dialect, String(mix.length), uncached.toFixed(1), cached.toFixed(2), fresh.toFixed(1)]);
+  // pgbench -S: one point select, a new key every time.
+  const point = 'SELECT abalance FROM pgbench_accounts WHERE aid = 1;';
+  const pointUncached = time(() => { analyze(point.replace('1', String(++k)), ctx); }, rounds);
+  clearAnalysisCache();
+  time(() => { analyzeCached(point.replace('1', String(++k)), ctx); }, rounds * 10); // warm up
+  const pointFresh = time(() => { analyzeCached(point.replace('1', String(++k)), ctx); }, rounds * 50);
+  rows.push([`${dialect} pgbench -S`, '1', pointUncached.toFixed(1), '', pointFresh.toFixed(1)]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 console.log(`# load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${process.arch}; figures are CPU µs per statement`);
