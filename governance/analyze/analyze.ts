@@ -42,6 +42,7 @@ import { parseSync } from 'libpg-query';
 import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
 import { splitMysql, type MysqlStatement } from './lexer.js';
 import { pgDigest } from './pg-digest.js';
+import { sharesShape } from './shape.js';
 
 /** Who is asking and where: everything besides the text that changes the analysis. */
 export interface AnalyzeContext {
@@ -309,7 +310,11 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
   const dkey = shareable ? `mysql-digest\u0000${ctx.database ?? '\u0001'}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${stmts.map((s) => s.digest).join('\u0000;')}` : undefined;
   const shared = dkey ? cache.get(dkey) : undefined;
   if (shared && shared.length === stmts.length) {
-    const facts = shared.map((f, i) => ({ ...f, text: stmts[i].text }));
+    const facts = shared.map((f, i) => {
+      const copy = { ...f, text: stmts[i].text };
+      sharesShape(copy, f);
+      return copy;
+    });
     cache.set(key, facts);
     return facts;
   }
@@ -339,7 +344,9 @@ function analyzePgCached(sql: string, ctx: AnalyzeContext, key: string): Stateme
   const shared = dkey ? cache.get(dkey) : undefined;
   if (d && shared && shared.length === 1) {
     // Not stored under the exact text: fresh literals every time would only churn the cache.
-    return [{ ...shared[0], text: d.text }];
+    const copy = { ...shared[0], text: d.text };
+    sharesShape(copy, shared[0]);
+    return [copy];
   }
   const facts = analyze(sql, ctx);
   cache.set(key, facts);

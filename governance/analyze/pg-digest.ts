@@ -260,9 +260,12 @@ function skipQuotedIdent(sql: string, i: number): number {
 }
 
 function asciiLower(s: string): string {
+  let upper = false;
   for (let k = 0; k < s.length; k++) {
     const c = s.charCodeAt(k);
-    if (c >= C.A && c <= C.Z) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    if (c >= 0x80) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+    if (c >= C.A && c <= C.Z) upper = true;
   }
-  return s;
+  // Plain ASCII: the built-in folds exactly the ASCII letters.
+  return upper ? s.toLowerCase() : s;
 }

@@ -12,6 +12,7 @@ import type { Dialect, StatementFacts, TableId } from '../facts.js';
 import type { Policy } from '../../rules/policy-schema.js';
 import { SqlgateError } from '../errors.js';
 import { decide, type EngineDecision } from './decide.js';
+import { shapeOf } from '../analyze/shape.js';
 
 /** The catalog surface the engine needs (row estimates and column lists). */
 export interface EngineCatalog {
@@ -108,18 +109,21 @@ export async function judge<C extends EngineCatalog>(session: SessionContext, sq
     const f = facts[i];
     const est = opts.estimate ? await opts.estimate(f, catalog) : catalogEstimate(f, catalog);
     const key = `${idOf(opts.policy)}\u0000${session.user}\u0000${session.instance}\u0000${idOf(catalog)}:${catalog.version}\u0000${est}\u0000${opts.approved === true}`;
-    let byKey = decisionCache.get(f);
+    // A statement sharing another's analysis (other literals) shares its
+    // decision too: the rules never read the text; only `facts` is its own.
+    const shape = shapeOf(f);
+    let byKey = decisionCache.get(shape);
     let d = byKey?.get(key);
     if (!d) {
-      d = decide(f, {
+      d = decide(shape, {
         policy: opts.policy, user: session.user, instance: session.instance,
         estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
       });
-      if (!byKey) decisionCache.set(f, (byKey = new Map()));
+      if (!byKey) decisionCache.set(shape, (byKey = new Map()));
       else if (byKey.size >= 64) byKey.clear();
       byKey.set(key, d);
     }
-    decisions.push(d);
+    decisions.push(shape === f ? d : { ...d, facts: f });
     const change = f.sessionChange;
     if (!change || i === facts.length - 1) continue;
     let changed = false;

@@ -189,3 +189,23 @@ test('PostgreSQL digest sharing: a shared analysis deep-equals a fresh one, what
   }), { numRuns: 400 });
   assert.ok(sharedRuns > 30, `only ${sharedRuns} runs went through the digest`);
 });
+
+test('the engine shares the decision of a shared analysis, each with its own text', async () => {
+  const { judge } = await import('../../../governance/engine/judge.js');
+  const { shopPolicy } = await import('../../security/policy-fixture.js');
+  const { shopCatalog } = await import('../../security/corpus-runner.js');
+  const policy = shopPolicy();
+  const catalog = shopCatalog('postgres');
+  const session = (user: string) => ({ user, clientIp: '127.0.0.1', instance: 'shop_pg', dialect: 'postgres' as const, database: 'shop', searchPath: ['public'], door: 'postgres' as const, sessionId: 't' });
+  clearAnalysisCache();
+  for (const user of ['analyst', 'support']) {
+    for (const [sql, other] of [['SELECT phone FROM customers WHERE id = 1', 'SELECT phone FROM customers WHERE id = 2'], ['SELECT name FROM customers WHERE id = 3', "SELECT name FROM customers WHERE id = 4"]]) {
+      const a = await judge(session(user), sql, { policy, analyze: analyzeCached, catalogFor: () => catalog });
+      const b = await judge(session(user), other, { policy, analyze: analyzeCached, catalogFor: () => catalog });
+      const fresh = await judge(session(user), other, { policy, analyze, catalogFor: () => catalog });
+      assert.equal(b.statements[0].facts.text, other);
+      assert.equal(a.statements[0].facts.text, sql);
+      assert.deepEqual(b, fresh, `${user}: ${other}`);
+    }
+  }
+});
