@@ -44,8 +44,12 @@ function isOpChar(c: number): boolean {
 /** PostgreSQL 15 whitespace; \v is not (it is an error there). */
 function isSpace(c: number): boolean { return c === C.SPACE || c === C.TAB || c === C.LF || c === C.CR || c === C.FF; }
 
-/** Keywords after which integers are output positions (until the clause ends). */
-const CLAUSE_END = new Set(['limit', 'offset', 'fetch', 'having', 'window', 'union', 'intersect', 'except', 'for', 'returning', 'from', 'where', 'into']);
+/**
+ * Words that end an ORDER BY / GROUP BY list at its own depth. None can occur
+ * inside a list item outside parentheses (unlike FROM in IS DISTINCT FROM):
+ * anything else keeps integers as written, which is only ever stricter.
+ */
+const CLAUSE_END = new Set(['limit', 'offset', 'fetch', 'having', 'window', 'union', 'intersect', 'except', 'for', 'returning']);
 
 /** Index after the closing quote of a '…' string ('' doubles a quote; backslashes count only in E strings), or -1. */
 function skipString(sql: string, i: number, backslash: boolean): number {
@@ -191,7 +195,8 @@ export function pgDigest(sql: string): PgDigest | undefined {
         const w = asciiLower(raw);
         if (w === 'uescape') return undefined;
         if (w === 'by' && (prevWord === 'order' || prevWord === 'group' || prevWord === 'partition')) positional = depth;
-        else if (w === 'on' && prevWord === 'distinct') positional = depth;
+        // DISTINCT ON (…): positions inside the parentheses only.
+        else if (w === 'on' && prevWord === 'distinct') positional = depth + 1;
         else if (positional >= 0 && depth === positional && CLAUSE_END.has(w)) positional = -1;
         parts.push(w);
         prevWord = w;

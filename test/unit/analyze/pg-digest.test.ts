@@ -74,7 +74,12 @@ test('positions in ORDER BY / GROUP BY / DISTINCT ON stay as written', () => {
   differ('SELECT id, phone FROM customers GROUP BY 1, 2', 'SELECT id, phone FROM customers GROUP BY 1, 3');
   differ('SELECT DISTINCT ON (1) id FROM customers', 'SELECT DISTINCT ON (2) id FROM customers');
   differ('SELECT string_agg(a, \'x\' ORDER BY 1) FROM t', 'SELECT string_agg(a, \'x\' ORDER BY 2) FROM t');
+  differ('SELECT id, phone FROM customers ORDER BY id IS DISTINCT FROM 1, 1', 'SELECT id, phone FROM customers ORDER BY id IS DISTINCT FROM 1, 2');
+  differ('SELECT id, phone FROM customers GROUP BY id IS NOT DISTINCT FROM 1, 1', 'SELECT id, phone FROM customers GROUP BY id IS NOT DISTINCT FROM 1, 2');
+  differ('SELECT id, phone, row_number() OVER (PARTITION BY 1) FROM customers', 'SELECT id, phone, row_number() OVER (PARTITION BY 2) FROM customers');
+  same('SELECT DISTINCT ON (1) id FROM customers WHERE id = 5', 'SELECT DISTINCT ON (1) id FROM customers WHERE id = 6');
   same('SELECT id FROM customers ORDER BY 1 LIMIT 5', 'SELECT id FROM customers ORDER BY 1 LIMIT 9');
+  same('SELECT id FROM customers GROUP BY 1 HAVING count(*) > 5', 'SELECT id FROM customers GROUP BY 1 HAVING count(*) > 6');
   same("SELECT id FROM customers ORDER BY 1, 'a'", "SELECT id FROM customers ORDER BY 1, 'b'");
   same('SELECT (SELECT 1 FROM t ORDER BY 1) = 2 FROM t', 'SELECT (SELECT 1 FROM t ORDER BY 1) = 3 FROM t');
 });
@@ -160,6 +165,8 @@ test('PostgreSQL digest sharing: a shared analysis deep-equals a fresh one, what
     'SELECT id, row_number() OVER (PARTITION BY § ORDER BY §) FROM customers',
     'SELECT id FROM customers WHERE § = § ORDER BY §, §',
     'SELECT Id, "Secret" FROM "Mixed" WHERE "Id" = §',
+    'SELECT id, phone FROM customers ORDER BY id IS DISTINCT FROM §, § LIMIT §',
+    'SELECT id, phone, name FROM customers GROUP BY id, § ORDER BY § DESC NULLS LAST, § FETCH FIRST § ROWS ONLY',
   ];
   const plain = fc.string({ maxLength: 6 }).map((x) => x.replace(/\\/g, '\\\\'));
   const families = [
