@@ -244,6 +244,9 @@ const EXPRESSION_WORDS = new Set(('like rlike regexp in is and or not xor betwee
   + 'escape div mod from where having select on using return into outfile dumpfile collate binary sounds against mode charset names password '
   + 'identified comment default exists any some all distinct if elseif do call execute prepare immediate kill use show member of').split(' '));
 
+/** Words that end an ORDER BY / GROUP BY list at its own depth (none can occur inside an item outside parentheses). */
+const POSITIONS_END = new Set(['limit', 'having', 'window', 'union', 'except', 'intersect', 'for', 'lock', 'into']);
+
 /**
  * The literal-free shape of a statement. Only reserved words (which cannot
  * be unquoted identifiers) are upper-cased, so two statements share a digest
@@ -252,16 +255,23 @@ const EXPRESSION_WORDS = new Set(('like rlike regexp in is and or not xor betwee
 export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): string {
   const parts: string[] = [];
   // Numbers in ORDER BY / GROUP BY lists are output positions, not values.
-  let positional = false;
+  // The list runs until its parenthesis closes or a clause that cannot occur
+  // inside an item starts: an item such as `a IS NULL` is followed by more
+  // positions (`ORDER BY a IS NULL, 2`). Numbers kept longer only ever
+  // share less.
+  let positional = -1;
+  let depth = 0;
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
     const prev = tokens[k - 1];
     if (t.kind === 'word') {
       const w = t.text.toLowerCase();
-      if (w === 'by' && prev?.kind === 'word' && /^(order|group)$/i.test(prev.text)) positional = true;
-      else if (w !== 'asc' && w !== 'desc' && w !== 'with' && w !== 'rollup' && w !== 'nulls' && w !== 'first' && w !== 'last') positional = false;
-    } else if (t.text === ')' || t.kind === 'semicolon') positional = false;
-    if (positional && t.kind === 'number') { parts.push(t.text); continue; }
+      if (w === 'by' && prev?.kind === 'word' && /^(order|group|partition)$/i.test(prev.text)) positional = depth;
+      else if (positional === depth && POSITIONS_END.has(w)) positional = -1;
+    } else if (t.text === '(') depth++;
+    else if (t.text === ')') { depth--; if (positional > depth) positional = -1; }
+    else if (t.kind === 'semicolon') { positional = -1; depth = 0; }
+    if (positional >= 0 && t.kind === 'number') { parts.push(t.text); continue; }
     // A string right after an expression (`phone 'x'`, `AS 'x'`) is a column
     // alias: it names an output, so it stays in the shape.
     const aliasPosition = t.kind === 'string' && prev !== undefined

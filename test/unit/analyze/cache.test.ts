@@ -74,4 +74,12 @@ test('ORDER BY positions stay in the MySQL digest', () => {
   assert.ok(b.reads.some((r) => r.column.column === 'phone'));
   assert.ok(!a.reads.some((r) => r.column.column === 'phone'));
   assert.equal(analyzeCached('SELECT id FROM customers ORDER BY 1 LIMIT 7', my)[0].fingerprint, 'SELECT id FROM customers ORDER BY 1 LIMIT ?');
+  // Positions after an item that is itself an expression are still positions.
+  for (const [clause, more] of [['ORDER BY id IS NULL,', ''], ['GROUP BY (id),', ''], ['ORDER BY id DESC,', ' LIMIT 3'], ['GROUP BY id IS NOT NULL,', ' WITH ROLLUP']]) {
+    clearAnalysisCache();
+    const one = analyzeCached(`SELECT id, phone FROM customers ${clause} 1${more}`, my)[0];
+    const two = analyzeCached(`SELECT id, phone FROM customers ${clause} 2${more}`, my)[0];
+    assert.ok(two.reads.some((r) => r.column.column === 'phone'), `${clause} 2`);
+    assert.ok(!one.reads.some((r) => r.column.column === 'phone'), `${clause} 1`);
+  }
 });

@@ -52,6 +52,8 @@ test('MySQL digest sharing: a shared analysis equals a fresh one, whatever the l
     "SELECT id FROM customers WHERE name LIKE $ ESCAPE $ OR phone REGEXP $",
     'SELECT id FROM customers /*+ sqlgate:skip(no-unqualified-dml) */ WHERE id = $',
     'SELECT id FROM customers WHERE (id, $) IN (($, $))',
+    'SELECT id, phone FROM customers ORDER BY id IS NULL, $ LIMIT $',
+    'SELECT id, phone FROM customers GROUP BY (id), $ ORDER BY $',
   ];
   const literal = fc.oneof(fc.integer({ min: -3, max: 5 }).map(String), fc.string({ maxLength: 6 }).map((x) => `'${x.replace(/[\\']/g, '')}'`), fc.constantFrom('TRUE', 'FALSE', 'NULL', '0x1F', '1.5e3'));
   const strip = (f: object[]) => JSON.stringify(f.map((x) => ({ ...x, text: '' })));
