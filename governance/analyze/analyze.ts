@@ -1,6 +1,7 @@
 /**
  * Statement analysis: SQL text in, one `StatementFacts` per statement out.
- * PostgreSQL goes through libpg-query, MySQL through the digest lexer and
+ * PostgreSQL goes through libpg-query (once per statement shape, see
+ * `analyzeCached`), MySQL through the digest lexer and
  * node-sql-parser (or a keyword classifier for what that parser cannot
  * read); both are lowered into the IR and resolved by `resolve.ts`.
  * Never throws for bad SQL: what cannot be understood is reported in
@@ -293,8 +294,11 @@ const LITERAL_DEPENDENT = new Set(['prepare', 'execute', 'set', 'load_data', 'co
 /**
  * `analyze` behind an LRU cache. The key holds the dialect, database, search
  * path, catalog identity and version, and the exact text, so two different
- * statements or contexts never share an entry. Callers must treat the
- * returned facts as immutable.
+ * statements or contexts never share an entry. Besides, statements that
+ * differ only in literal values share one analysis through their digest
+ * (MySQL: lexer.ts; PostgreSQL: pg-digest.ts), in the same context only; the
+ * copy gets its own text and `shapeOf` leads back to the original. Callers
+ * must treat the returned facts as immutable.
  */
 export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   const key = `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
