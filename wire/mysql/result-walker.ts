@@ -293,13 +293,17 @@ export class ResponseWalker {
           return this.onTerminator(payload, first);
         }
         this.summary.columns.push(new ColumnDefinition(this.collect ? Buffer.from(payload) : Buffer.alloc(0), this.extendedMetadata));
-        if (--this.count === 0) this.state = this.deprecateEof ? (this.cursor ? S.Done : S.Rows) : S.ColumnsEof;
+        if (--this.count === 0) {
+          this.state = this.deprecateEof ? (this.cursor ? S.Done : S.Rows) : S.ColumnsEof;
+          if (this.state === S.Rows) this.checkCap(); // a cap of 0 drops every row
+        }
         return;
       case S.ColumnsEof: {
         if (first === Header.ERR) return this.onTerminator(payload, first);
         const eof = parseEof(payload);
         this.summary.status = eof.status;
         this.state = this.cursor || eof.status & Status.CURSOR_EXISTS ? S.Done : S.Rows;
+        if (this.state === S.Rows) this.checkCap();
         return;
       }
       case S.Rows:
@@ -336,8 +340,14 @@ export class ResponseWalker {
 
   /** After a whole row: at the cap, the rest of this result set is dropped. */
   private checkCap(): void {
-    if (this.maxRows !== undefined && !this.continuation && this.summary.rows - this.rowsAtStart >= this.maxRows) this.cutting = true;
+    if (this.maxRows !== undefined && !this.continuation && this.summary.rows - this.rowsAtStart >= this.maxRows && !this.cutting) {
+      this.cutting = true;
+      this.cutRowsBefore = this.summary.cutRows;
+    }
   }
+
+  /** summary.cutRows when the current cut began (rows dropped from this result set are the difference). */
+  private cutRowsBefore = 0;
 
   /** A packet seen while the current result set is over its cap: drop rows, rebuild the terminator. */
   private cutPacketDone(payload: Buffer, end: number, wasContinuation: boolean): void {
@@ -350,7 +360,7 @@ export class ResponseWalker {
     }
     this.cutting = false;
     const seq = (this.seq - this.seqDelta) & 0xff;
-    const dropped = this.summary.cutRows > 0;
+    const dropped = this.summary.cutRows > this.cutRowsBefore;
     if (this.swallow) {
       // already ended for the client
     } else if (this.overflowed) {
