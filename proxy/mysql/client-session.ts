@@ -21,10 +21,10 @@ import { normalizeClientAddress } from '../../governance/policy/ip-allow.js';
 import {
   cleartextPassword, decryptRsaPassword, rsaKeys, verifyCachingSha2Scramble, verifyCleartext, verifyNativeScramble,
 } from '../../governance/auth/mysql-auth.js';
-import { Cap, Header, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
+import { Cap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
 import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
 import { buildErr, buildOk } from '../../wire/mysql/messages.js';
-import { parseCommand, buildQuery, type Command } from '../../wire/mysql/commands.js';
+import { parseCommand, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
@@ -690,7 +690,7 @@ export class ClientSession {
     try {
       const side = await pool.acquire(up.profile, undefined);
       try {
-        await side.run(buildQuery(`KILL QUERY ${up.threadId}`), 'query');
+        await side.run(side.queryPacket(`KILL QUERY ${up.threadId}`), 'query');
       } finally {
         pool.release(side);
       }
@@ -923,7 +923,7 @@ export class ClientSession {
     }
     if (mode === 'query') {
       const tid = target.upstreamThreadId;
-      if (tid !== undefined && target !== this) await this.upstream!.run(buildQuery(`KILL QUERY ${tid}`), 'query');
+      if (tid !== undefined && target !== this) await this.upstream!.run(this.upstream!.queryPacket(`KILL QUERY ${tid}`), 'query');
     } else if (target !== this) {
       target.kill();
     }

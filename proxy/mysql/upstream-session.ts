@@ -364,10 +364,15 @@ export class UpstreamConnection {
     return this.relay(command, kind, undefined);
   }
 
+  /** A COM_QUERY for this connection (with the empty attribute header when CLIENT_QUERY_ATTRIBUTES is on). */
+  queryPacket(sql: string): Buffer {
+    return buildQuery(sql, (this.capabilities & Cap.QUERY_ATTRIBUTES) !== 0);
+  }
+
   /** Runs a small internal query and returns its text rows (NULL as null). */
   async query(sql: string): Promise<(string | null)[][]> {
     const collected: Buffer[] = [];
-    const summary = await this.relay(buildQuery(sql, (this.capabilities & Cap.QUERY_ATTRIBUTES) !== 0), 'query', {
+    const summary = await this.relay(this.queryPacket(sql), 'query', {
       write: (b) => { collected.push(Buffer.from(b)); return true; },
       drain: (resume) => resume(),
     });
