@@ -932,6 +932,24 @@ export class ClientSession {
     return target !== this || mode === 'query';
   }
 
+  /**
+   * COM_CHANGE_USER may name another character set: the server must read the
+   * client's bytes the way the client writes them (DESIGN.md decision 11).
+   */
+  private async switchCollation(id: number): Promise<void> {
+    const up = this.upstream!;
+    const rows = await up.query(`SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS WHERE ID = ${Number(id) | 0}`);
+    const [charset, collation] = rows[0] ?? [];
+    if (!charset || !collation || !/^\w+$/.test(charset) || !/^\w+$/.test(collation)) {
+      throw refusal('UNTRACKED_SETTING', `collation ${id} is not known to the server`, 'session-settings');
+    }
+    const s = await up.run(up.queryPacket(`SET NAMES ${charset} COLLATE ${collation}`), 'query');
+    if (s.error) throw new UpstreamErr(s.error.errno, s.error.sqlstate, s.error.message);
+    this.collation = id;
+    // Pooled connections are matched by the collation they logged in with.
+    up.reusable = false;
+  }
+
   /** COM_CHANGE_USER: the new user authenticates against sqlgate's users; a failure ends the session. */
   private async onChangeUser(cmd: Extract<Command, { kind: 'change-user' }>): Promise<boolean> {
     this.seq = 1;
@@ -942,6 +960,7 @@ export class ClientSession {
       this.deps.registry.sessions.delete(this.id);
       this.prepared.clear();
       if (!(await this.upstream!.reset())) throw new SqlgateError('UPSTREAM_UNAVAILABLE', 'sqlgate: upstream session could not be reset');
+      if (cmd.collation !== undefined && cmd.collation !== this.collation) await this.switchCollation(cmd.collation);
       await this.startSession(cmd.user, cmd.database);
       this.send(buildOk(this.seq, { status: Status.AUTOCOMMIT }));
       this.audit({ type: 'login', decision: 'allowed', detail: { changeUser: true, previous } });
