@@ -59,6 +59,8 @@ export interface ServerFacts {
   collation: number;
   /** MariaDB extended capabilities of the upstream (0 for MySQL). */
   mariadbCapabilities: number;
+  /** The upstream's max_allowed_packet: larger client packets are refused before they are buffered. */
+  maxPacket: number;
 }
 
 /** Live sessions of one process, for KILL and per-user connection limits. */
@@ -384,7 +386,7 @@ export class ClientSession {
     this.user = user;
     await this.startSession(user, response.database);
     this.loggedIn = true;
-    this.source.maxPayload = MAX_STATEMENT_PACKET;
+    this.source.maxPayload = Math.min(this.deps.server.maxPacket, MAX_STATEMENT_PACKET);
     this.send(buildOk(this.seq, { status: Status.AUTOCOMMIT }));
     this.audit({ type: 'login', decision: 'allowed', detail: { tls: this.tlsActive, peer: this.peer } });
   }
