@@ -29,6 +29,8 @@ export interface BenchOptions {
   /** sysbench tables and rows per table. */
   readonly sysbenchTables: number;
   readonly sysbenchTableSize: number;
+  /** Retry the idle figure on throw-away servers when the shared ones cap it. */
+  readonly idleServers: boolean;
   /** Run sqlgate under `node --cpu-prof`, profiles written to this folder's parent's results. */
   readonly cpuProf: boolean;
   readonly help: boolean;
@@ -44,6 +46,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --clients LIST       pgbench client counts (default 1,8,32, quick 8)
   --rows N             rows in the streaming table (default 1000000)
   --idle N             idle client connections for the memory figure (default 1000)
+  --no-idle-servers    when sqlgate holds an upstream connection per client, do not
+                       retry the idle figure on throw-away servers (max_connections N+100)
   --cpu-prof           run sqlgate under node --cpu-prof; .cpuprofile files go to
                        bench/results/profiles-<time>/ (open in Chrome DevTools / speedscope)
   --help               this text
@@ -69,6 +73,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let idle = 1000;
   let help = false;
   let cpuProf = false;
+  let idleServers = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -77,6 +82,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--quick': break;
       case '--help': case '-h': help = true; break;
       case '--cpu-prof': cpuProf = true; break;
+      case '--no-idle-servers': idleServers = false; break;
       case '--only': {
         const names = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         const bad = names.filter((n) => !(WORKLOADS as readonly string[]).includes(n));
@@ -102,6 +108,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     sysbenchTables: 4,
     sysbenchTableSize: quick ? 10_000 : 25_000,
     cpuProf,
+    idleServers,
     help,
   };
 }

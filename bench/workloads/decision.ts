@@ -5,7 +5,8 @@
  * arguments, so that its own argument parsing is left alone) so that its
  * set-up cannot disturb this process. Its figures are taken from the JSON it
  * prints (the whole output or its last JSON line) and flattened to
- * `path.to.figure: number`; when it prints only text, the text is shown.
+ * `path.to.figure: number`; or from the table it prints (`parseTextTable`);
+ * otherwise the text is shown.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +33,31 @@ export function extractJson(out: string): unknown {
     try { return JSON.parse(t); } catch { /* next */ }
   }
   return undefined;
+}
+
+/**
+ * Figures from a printed table: a header line naming a `dialect` column,
+ * cells separated by two or more spaces, a dashed rule under the header.
+ * Each numeric cell becomes `<dialect>.<row label>.<column header>`, the row
+ * label being the first non-dialect text cell.
+ */
+export function parseTextTable(out: string): Record<string, number> | undefined {
+  const lines = out.split('\n').map((l) => l.trimEnd());
+  const h = lines.findIndex((l) => /^dialect\s{2,}/i.test(l.trim()));
+  if (h < 0) return undefined;
+  const head = lines[h].trim().split(/\s{2,}/);
+  const figures: Record<string, number> = {};
+  for (const line of lines.slice(h + 1)) {
+    if (!line.trim() || /^[-\s]+$/.test(line)) continue;
+    const cells = line.trim().split(/\s{2,}/);
+    if (cells.length !== head.length) continue;
+    const label = cells.slice(1).find((c) => !/^[-+]?[\d.,]+$/.test(c)) ?? '';
+    cells.forEach((c, i) => {
+      const n = Number(c.replace(/,/g, ''));
+      if (i > 0 && c !== '' && Number.isFinite(n)) figures[[cells[0], label, head[i]].filter(Boolean).join('.')] = n;
+    });
+  }
+  return Object.keys(figures).length ? figures : undefined;
 }
 
 /** `{a: {b: 1}}` → `{'a.b': 1}`; only finite numbers are kept. */
@@ -70,7 +96,11 @@ export async function decisionCost(distDir: string): Promise<DecisionFigures> {
     const r = await run(process.execPath, [script], { timeoutMs: 240_000, env: { ...process.env, BENCH_JSON: '1' } });
     const raw = extractJson(r.stdout);
     if (r.code !== 0) return { available: true, error: `exit ${r.code}: ${errorLine(r.stderr || r.stdout)}`, raw };
-    if (raw === undefined) return { available: true, text: r.stdout.trim().slice(-4000), error: 'printed no JSON' };
+    if (raw === undefined) {
+      const table = parseTextTable(r.stdout);
+      if (table) return { available: true, figures: table, text: r.stdout.trim().slice(-4000) };
+      return { available: true, text: r.stdout.trim().slice(-4000), error: 'printed neither JSON nor a table' };
+    }
     return { available: true, raw, figures: flatten(raw) };
   } catch (err) {
     return { available: true, error: errorLine(err) };

@@ -14,6 +14,12 @@ function common(ep: Endpoint, tables: number, tableSize: number): string[] {
     `--mysql-password=${ep.password}`, `--mysql-db=${ep.database}`, '--mysql-ssl=off', `--tables=${tables}`, `--table-size=${tableSize}`];
 }
 
+/** The lines of sysbench's output that say what went wrong (it prints a banner first). */
+export function sysbenchError(out: string): string {
+  const lines = out.split('\n').map((l) => l.trim()).filter((l) => /FATAL|error|denied|not allowed|refused/i.test(l));
+  return errorLine(lines.length ? lines.join('\n') : out);
+}
+
 /** Transactions and queries per second from sysbench's report. */
 export function parseSysbench(out: string): { tps: number; qps: number; queries: number; transactions: number } | undefined {
   const tx = /transactions:\s+(\d+)\s+\(([\d.]+) per sec/.exec(out);
@@ -25,7 +31,7 @@ export function parseSysbench(out: string): { tps: number; qps: number; queries:
 /** Creates the sbtest tables in the bench database, directly. */
 export async function sysbenchPrepare(bin: string, ep: Endpoint, tables: number, tableSize: number): Promise<void> {
   const r = await run(bin, ['oltp_read_only', ...common(ep, tables, tableSize), '--threads=2', 'prepare']);
-  if (r.code !== 0) throw new Error(`sysbench prepare failed: ${errorLine(r.stderr || r.stdout)}`);
+  if (r.code !== 0) throw new Error(`sysbench prepare failed: ${sysbenchError(r.stdout + '\n' + r.stderr)}`);
 }
 
 /** One sysbench round; the value is queries per second. */
@@ -37,7 +43,7 @@ export async function sysbenchRound(bin: string, ep: Endpoint, test: SysbenchTes
     const r = await run(bin, args, { timeoutMs: (seconds + 60) * 1000 });
     const cpu1 = tryCpuSeconds(ep.proxyPid);
     const p = parseSysbench(r.stdout);
-    if (r.code !== 0 || !p) return { via: ep.via, round, error: `sysbench exit ${r.code}: ${errorLine(r.stderr || r.stdout)}` };
+    if (r.code !== 0 || !p) return { via: ep.via, round, error: `sysbench exit ${r.code}: ${sysbenchError(r.stdout + '\n' + r.stderr)}` };
     return { via: ep.via, round, value: p.qps, proxyCpuUs: cpuPerUnitUs(cpu0, cpu1, p.queries), extra: { tps: p.tps, queries: p.queries } };
   } catch (err) {
     return { via: ep.via, round, error: errorLine(err) };

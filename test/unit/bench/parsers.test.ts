@@ -56,6 +56,14 @@ test('options: defaults, quick, --only, bad input', () => {
   assert.equal(q.rounds, 5);
   assert.deepEqual(q.clients, [8]);
   assert.deepEqual(parseOptions(['--clients', '1,32']).clients, [1, 32]);
+  assert.equal(d.idleServers, true);
+  assert.equal(d.cpuProf, false);
+  const f = parseOptions(['--no-idle-servers', '--cpu-prof']);
+  assert.equal(f.idleServers, false);
+  assert.equal(f.cpuProf, true);
+  assert.equal(d.streamRounds, 2, 'default: two 1M-row stream rounds');
+  assert.equal(q.streamRounds, 5, '--rounds given: it applies to the stream too');
+  assert.equal(parseOptions(['--quick']).streamRounds, 1);
   assert.throws(() => parseOptions(['--only', 'pgbench,nope']), /unknown workload/);
   assert.throws(() => parseOptions(['--rounds', '0']), /positive integer/);
   assert.throws(() => parseOptions(['--rounds']), /positive integer/);
@@ -80,6 +88,7 @@ test('the generated bench policy is valid against the policy schema', () => {
   assert.ok(parsed.users.sgbench_masked.roles.includes('bench_masked'));
   assert.ok(parsed.limits.max_rows_per_query! >= 1_000_000, 'the 1M-row stream must not be cut');
   assert.ok(parsed.roles.bench.statement_kinds!.includes('transaction'), 'TPC-B needs BEGIN/END');
+  assert.ok(parsed.roles.bench.statement_kinds!.includes('use'), 'a MySQL login naming a database is a USE');
 });
 
 test('listening lines give the actual addresses', () => {
@@ -118,4 +127,42 @@ test('verdicts: met / missed / n/a, min and max targets', () => {
   assert.equal(verdict(TARGETS.addedLatencyP50, 101), 'missed');
   assert.equal(verdict(TARGETS.idleRss, undefined), 'n/a');
   assert.equal(verdict(TARGETS.idleRss, NaN), 'n/a');
+});
+
+test('sysbench errors: the FATAL lines, not the banner', async () => {
+  const { sysbenchError } = await import('../../../bench/workloads/sysbench.js');
+  const out = `sysbench 1.0.20 (using system LuaJIT 2.1.0-beta3)
+
+Running the test with following options:
+Number of threads: 8
+
+FATAL: unable to connect to MySQL server on host '127.0.0.1', port 4000, aborting...
+FATAL: error 1045: Access denied for user 'sgbench'@'localhost'
+`;
+  const e = sysbenchError(out);
+  assert.match(e, /^FATAL: unable to connect/);
+  assert.match(e, /error 1045/);
+  assert.doesNotMatch(e, /LuaJIT/);
+});
+
+test('decision figures from the table bench/governance prints', async () => {
+  const { parseTextTable } = await import('../../../bench/workloads/decision.js');
+  const out = `governance decisions, 12-statement mix per dialect, users a/b, node v20.19.0; median of 3 rounds
+dialect   path                                 CPU µs/decision  wall µs/decision  decisions
+--------  -----------------------------------  ---------------  ----------------  ---------
+mysql     miss: analyse + rules                812.4            901.0             900
+mysql     hit: cached analysis and decision    3.1              3.4               60000
+mysql     rules only: decide() on ready facts  1.2              1.3               60000
+postgres  miss: analyse + rules                61.5             70.2              4500
+postgres  hit: cached analysis and decision    2.8              3.0               60000
+`;
+  const f = parseTextTable(out)!;
+  assert.equal(f['mysql.miss: analyse + rules.CPU µs/decision'], 812.4);
+  assert.equal(f['postgres.hit: cached analysis and decision.wall µs/decision'], 3);
+  assert.equal(f['mysql.rules only: decide() on ready facts.decisions'], 60000);
+  assert.deepEqual(classifyDecisionFigure('mysql.miss: analyse + rules.CPU µs/decision', 812.4), { kind: 'uncached', dialect: 'mysql', us: 812.4 });
+  assert.deepEqual(classifyDecisionFigure('postgres.hit: cached analysis and decision.CPU µs/decision', 2.8), { kind: 'cached', dialect: 'postgres', us: 2.8 });
+  assert.equal(classifyDecisionFigure('mysql.rules only: decide() on ready facts.CPU µs/decision', 1.2), undefined, 'neither cached nor uncached');
+  assert.equal(classifyDecisionFigure('mysql.hit: cached analysis and decision.decisions', 60000), undefined, 'a count, not a time');
+  assert.equal(parseTextTable('no table here'), undefined);
 });
