@@ -539,6 +539,10 @@ export class ClientSession {
         return;
       }
       if (cmd.kind === 'quit') return;
+      if (this.pendingCancel) {
+        await this.pendingCancel;
+        this.pendingCancel = undefined;
+      }
       this.busy = true;
       const go = await this.dispatch(cmd, p).finally(() => { this.busy = false; });
       if (!go || !this.upstream) return;
@@ -677,22 +681,27 @@ export class ClientSession {
     }
     if (ms === undefined) return { stop: () => false };
     let fired = false;
+    let running = true;
     const up = this.upstream!;
     const timer = setTimeout(() => {
       fired = true;
       // The client gets the protocol's timeout error, not whatever the killed statement returns.
       up.forceError(TIMEOUT_ERR);
-      void this.cancelOnServer(up);
+      // The next command waits for the cancel, so KILL QUERY can only hit this statement.
+      this.pendingCancel = this.cancelOnServer(up, () => running);
     }, ms);
-    return { stop: () => { clearTimeout(timer); return fired; } };
+    return { stop: () => { clearTimeout(timer); running = false; return fired; } };
   }
 
-  private async cancelOnServer(up: UpstreamConnection): Promise<void> {
+  /** A KILL QUERY in progress; the next command waits for it. */
+  private pendingCancel: Promise<void> | undefined;
+
+  private async cancelOnServer(up: UpstreamConnection, stillRunning: () => boolean): Promise<void> {
     const { pool } = this.deps;
     try {
       const side = await pool.acquire(up.profile, undefined);
       try {
-        await side.run(side.queryPacket(`KILL QUERY ${up.threadId}`), 'query');
+        if (stillRunning()) await side.run(side.queryPacket(`KILL QUERY ${up.threadId}`), 'query');
       } finally {
         pool.release(side);
       }
