@@ -576,8 +576,12 @@ export class ClientSession {
         case 'stmt-prepare': return await this.onPrepare(cmd.sql, forward());
         case 'stmt-execute': return await this.onExecute(cmd.id, cmd.flags, forward());
         case 'stmt-fetch': {
-          if (!this.prepared.has(cmd.id)) return this.unknownStatement(cmd.id, 'mysqld_stmt_fetch');
-          await this.relay(forward(), 'fetch');
+          const st = this.prepared.get(cmd.id);
+          if (!st) return this.unknownStatement(cmd.id, 'mysqld_stmt_fetch');
+          const started = Date.now();
+          const s = await this.relay(forward(), 'fetch');
+          // Rows read through a cursor are accounted like any others.
+          this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'fetch' });
           return true;
         }
         case 'stmt-reset': {
