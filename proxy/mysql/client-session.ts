@@ -23,7 +23,7 @@ import {
 } from '../../governance/auth/mysql-auth.js';
 import { Cap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
 import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
-import { buildErr, buildOk } from '../../wire/mysql/messages.js';
+import { buildEof, buildErr, buildOk } from '../../wire/mysql/messages.js';
 import { parseCommand, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
@@ -103,6 +103,8 @@ export interface SessionDeps {
 interface Prepared {
   readonly sql: string;
   readonly judgement: Judgement;
+  /** An open cursor: its columns (as the server sent them) and what has been let through so far. */
+  cursor?: { readonly columns: readonly ColumnDefinition[]; rows: number; bytes: number; done: boolean };
 }
 
 /** The wire's own provenance (org_table, org_name, schema) names the column the analysis found. */
@@ -579,9 +581,9 @@ export class ClientSession {
           const st = this.prepared.get(cmd.id);
           if (!st) return this.unknownStatement(cmd.id, 'mysqld_stmt_fetch');
           const started = Date.now();
-          const s = await this.relay(forward(), 'fetch');
+          const s = await this.onFetch(st, forward());
           // Rows read through a cursor are accounted like any others.
-          this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'fetch' });
+          if (s) this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'fetch' });
           return true;
         }
         case 'stmt-reset': {
@@ -891,16 +893,8 @@ export class ClientSession {
     const st = this.prepared.get(id);
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
-    // Rows read through a cursor come with COM_STMT_FETCH, outside the walk that
-    // masks and caps a result: fail closed for statements with such directives.
     const cursor = (flags & 0x07) !== 0;
-    if (cursor && st.judgement.statements.some((d) => d.directives.masks.length > 0 || d.directives.maxRows !== undefined || d.directives.maxResultBytes !== undefined)) {
-      const e = refusal('UNSUPPORTED', 'a cursor over a masked or row-limited result is not supported; execute without a cursor', 'masking');
-      this.send(buildErr(1, e.errno, e.sqlstate, e.message));
-      this.auditStatements(st.judgement, st.sql, undefined, 0, { code: e.code, message: e.message }, { phase: 'execute' });
-      return true;
-    }
-    // A cursor (flags & 1) returns metadata only; its rows come with COM_STMT_FETCH.
+    st.cursor = undefined;
     const timer = this.startTimer(st.judgement);
     let s: ResponseSummary;
     try {
@@ -915,7 +909,8 @@ export class ClientSession {
       timer.stop();
       throw e;
     }
-    void flags;
+    // With a cursor the rows come with COM_STMT_FETCH: remember what the masks and limits need.
+    if (cursor && !s.error && s.status & Status.CURSOR_EXISTS) st.cursor = { columns: s.columns, rows: 0, bytes: 0, done: false };
     if (timer.stop()) {
       this.auditStatements(st.judgement, st.sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { phase: 'execute', rule: 'statement-timeout' }, 'failed');
     } else {
@@ -923,6 +918,33 @@ export class ClientSession {
     }
     if (st.judgement.statements.some((d) => d.facts.sessionChange?.kind === 'use')) await this.refreshDatabase();
     return true;
+  }
+
+  /**
+   * COM_STMT_FETCH: rows of an open cursor, masked and capped across fetches
+   * like a result read at once. Past the cap the cursor answers "no more rows"
+   * itself, without asking the server.
+   */
+  private async onFetch(st: Prepared, packet: Buffer): Promise<ResponseSummary | undefined> {
+    const c = st.cursor;
+    if (!c) return this.relay(packet, 'fetch');
+    if (c.done) {
+      const status = Status.AUTOCOMMIT | Status.LAST_ROW_SENT;
+      this.send(this.upstream!.deprecateEof ? buildOk(1, { status, warnings: 1 }, true) : buildEof(1, status, 1));
+      return undefined;
+    }
+    const cap = rowCap(st.judgement);
+    const limit = byteLimit(st.judgement);
+    const rowsLeft = cap === undefined ? undefined : Math.max(0, cap - c.rows);
+    const bytesLeft = limit === undefined ? undefined : { limit: Math.max(0, limit.limit - c.bytes), err: limit.err };
+    const mt = this.maskTransform(st.judgement, true);
+    const s = mt
+      ? await this.upstream!.relayTransformed(packet, 'fetch', this.sink, mt.transform, rowsLeft, bytesLeft, c.columns)
+      : await this.relay(packet, 'fetch', false, rowsLeft, bytesLeft);
+    c.rows += s.rows;
+    c.bytes += s.rowBytes;
+    if (s.cutRows > 0 || s.tooLarge) c.done = true;
+    return s;
   }
 
   /** KILL / COM_PROCESS_KILL: only sessions of the same user, by the ids sqlgate handed out. */
