@@ -19,7 +19,7 @@ let good: mysql.Connection;
 let goodQueries = 0;
 
 before(async () => {
-  ep = await startEndpoint({ listener: { login_timeout_ms: 400 } });
+  ep = await startEndpoint({ listener: { login_timeout_ms: 1500 } });
   good = await connect(ep.port);
 });
 after(async () => {
