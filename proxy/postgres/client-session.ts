@@ -104,6 +104,8 @@ interface Running {
   readonly maxBytes: number | undefined;
   /** DataRow bytes forwarded so far. */
   bytes: number;
+  /** COPY TO STDOUT in binary format (its trailer is not a row). */
+  copyBinary?: boolean;
   /** Which cap cut the result, if one did. */
   cutBy: 'row-cap' | 'max-result-bytes' | 'daily-row-quota' | undefined;
   /** What the daily quotas granted this statement; its rows are cut at `ticket.rows`. */
@@ -123,6 +125,21 @@ type Pending =
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
   | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; error?: string; readonly done: () => void };
+
+/**
+ * Caps count rows and bytes on the wire: true when this row may be sent.
+ * Past a cap the rest is dropped and the client told at completion.
+ */
+function admitRow(item: Running, bytes: number): boolean {
+  if (item.cut) return false;
+  if (item.maxRows !== undefined && item.counter.rows >= item.maxRows) { item.cut = true; item.cutBy = 'row-cap'; return false; }
+  if (item.ticket.rows !== undefined && item.rows >= item.ticket.rows) { item.cut = true; item.cutBy = 'daily-row-quota'; return false; }
+  if (item.maxBytes !== undefined && item.bytes + bytes > item.maxBytes) { item.cut = true; item.cutBy = 'max-result-bytes'; return false; }
+  item.rows++;
+  item.counter.rows++;
+  item.bytes += bytes;
+  return true;
+}
 
 const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-ext']);
 
@@ -890,21 +907,26 @@ export class ClientSession {
         if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }
         const item = this.currentItem();
         if (item) {
-          if (item.cut) return;
-          // Caps count rows and bytes on the wire; past one, the rest is dropped and the client told at completion.
-          if (item.maxRows !== undefined && item.counter.rows >= item.maxRows) { item.cut = true; item.cutBy = 'row-cap'; return; }
-          if (item.ticket.rows !== undefined && item.rows >= item.ticket.rows) { item.cut = true; item.cutBy = 'daily-row-quota'; return; }
-          if (item.maxBytes !== undefined && item.bytes + f.raw.length > item.maxBytes) { item.cut = true; item.cutBy = 'max-result-bytes'; return; }
-          item.rows++;
-          item.counter.rows++;
-          item.bytes += f.raw.length;
+          if (!admitRow(item, f.raw.length)) return;
           if (item.masks) return this.write(bw.rewriteDataRow(f.body, item.masks));
         }
         return this.write(f.raw);
       }
       case BackendCode.CopyOutResponse: {
         const item = this.currentItem();
-        if (item) item.copyOut = true;
+        if (item) {
+          item.copyOut = true;
+          item.copyBinary = f.body[0] === 1;
+        }
+        return this.write(f.raw);
+      }
+      case BackendCode.CopyData: {
+        // COPY ... TO STDOUT sends one CopyData per row: the same caps hold. A binary
+        // COPY's header rides on its first row, and its trailer (-1) always passes.
+        const item = this.currentItem();
+        if (item?.copyOut && !(item.copyBinary && f.body.length === 2 && f.body[0] === 0xff && f.body[1] === 0xff)) {
+          if (!admitRow(item, f.raw.length)) return;
+        }
         return this.write(f.raw);
       }
       case BackendCode.CommandComplete:
