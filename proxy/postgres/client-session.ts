@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContextOptions } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { AuditEvent } from '../../governance/audit/event.js';
-import type { Decision, Judgement, SessionContext } from '../../governance/decision.js';
+import type { Decision, Judgement, MaskDirective, SessionContext } from '../../governance/decision.js';
 import { ERROR_CODES, SqlgateError, ruleMessage, type ErrorCode } from '../../governance/errors.js';
 import type { Gate } from '../../governance/gate.js';
 import { ScramError, ScramServer, parseScramVerifier } from '../../governance/auth/scram.js';
@@ -25,7 +25,7 @@ import { checkCleartext, checkMd5Response } from '../../governance/auth/password
 import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
 import {
-  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, tagRows,
+  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, rowDescriptionOrigins, tagRows,
 } from '../../wire/postgres/backend-parser.js';
 import {
   parseFrontendMessage, parsePasswordMessage, parseSaslInitialResponse, parseStartupPacket,
@@ -120,7 +120,7 @@ interface Running {
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
   | { readonly kind: 'parse' | 'bind' | 'close' }
-  | { readonly kind: 'describe'; readonly masked: ReadonlySet<number> | undefined }
+  | { readonly kind: 'describe'; readonly masks: readonly MaskDirective[] | undefined }
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
@@ -575,8 +575,7 @@ export class ClientSession {
       }
       case 'describe': {
         const d = msg.target === 'S' ? this.statements.get(msg.name)?.decision : this.portals.get(msg.name)?.decision;
-        const masked = d?.directives.masks.length ? new Set(d.directives.masks.map((m) => m.index)) : undefined;
-        return this.forward(f.raw, { kind: 'describe', masked });
+        return this.forward(f.raw, { kind: 'describe', masks: d?.directives.masks.length ? d.directives.masks : undefined });
       }
       case 'execute': {
         const portal = this.portals.get(msg.portal);
@@ -898,10 +897,19 @@ export class ClientSession {
         return this.write(f.raw);
       case BackendCode.RowDescription: {
         if (h?.kind === 'internal') return;
-        let masked: ReadonlySet<number> | undefined;
-        if (h?.kind === 'describe') { this.pending.shift(); masked = h.masked; }
-        else { const m = this.currentItem()?.masks; masked = m ? new Set(m.keys()) : undefined; }
-        return this.write(masked ? bw.rewriteRowDescription(f.body, masked) : f.raw);
+        let masks: readonly MaskDirective[] | undefined;
+        if (h?.kind === 'describe') { this.pending.shift(); masks = h.masks; }
+        else { const d = this.currentItem()?.decision?.directives.masks; masks = d?.length ? d : undefined; }
+        if (!masks) return this.write(f.raw);
+        // The server's own provenance must agree with the analysis for every
+        // masked output; if it does not, the analysis is wrong about this
+        // statement and nothing of its result may be sent.
+        const origins = rowDescriptionOrigins(f.body);
+        const wrong = masks.find((m) => m.origin && (origins[m.index]?.tableOid !== m.origin.tableOid || origins[m.index]?.attnum !== m.origin.attnum));
+        if (wrong) {
+          return this.fatal(fieldsOf('PROVENANCE_MISMATCH', ruleMessage(`output ${wrong.index + 1} is not ${wrong.column.schema}.${wrong.column.table}.${wrong.column.column} as analysed; the result is withheld`, wrong.rule)));
+        }
+        return this.write(bw.rewriteRowDescription(f.body, new Set(masks.map((m) => m.index))));
       }
       case BackendCode.DataRow: {
         if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }

@@ -144,6 +144,35 @@ test('masking: fields rewritten and re-described as text (simple and extended), 
   directives = {};
 });
 
+test('provenance: a masked output the server attributes to another column (or to none) is withheld', async () => {
+  const admin = await pgConnect(db.url);
+  const oid = Number((await admin.query(`SELECT 'series'::regclass::oid AS oid`)).rows[0].oid);
+  await admin.end();
+  const at = (attnum: number) => ({ ...mask(0, 'n'), origin: { tableOid: oid, attnum } });
+  // Agreeing provenance: masked as usual.
+  directives = { masks: [at(1)] };
+  let c = await pgThrough(ep.url('alice', db.name));
+  assert.deepEqual((await c.query('SELECT n FROM series WHERE n = 7')).rows, [{ n: '*' }]);
+  await c.end();
+  // The analysis says output 1 is series.n, the server says series.pad: nothing is sent, the session ends.
+  directives = { masks: [at(1)] };
+  c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query('SELECT pad FROM series WHERE n = 7'), (e: { code?: string; message: string }) => e.code === '42501' && /withheld/.test(e.message));
+  await c.end().catch(() => undefined);
+  // A computed output (the server reports no table) where the analysis saw a bare column.
+  c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query("SELECT n || '' AS n FROM series WHERE n = 7"), (e: { code?: string }) => e.code === '42501');
+  await c.end().catch(() => undefined);
+  // Extended protocol: the Describe's RowDescription is checked the same way.
+  c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query({ text: 'SELECT pad FROM series WHERE n = $1', values: [7] }), (e: { code?: string }) => e.code === '42501');
+  await c.end().catch(() => undefined);
+  directives = {};
+});
+
 test('masking: binary result format and COPY of masked columns are refused (fail closed)', async () => {
   directives = { masks: [mask(0, 'n')] };
   const raw = await RawClient.open(ep.port, 'bob', db.name, PASSWORD);
