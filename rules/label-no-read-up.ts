@@ -37,10 +37,15 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
   }
   const { columns, unexpandedWholeRows } = columnAccesses(facts, context);
   let masked = 0;
+  const granted = new Set<string>();
   for (const a of columns) {
     if (freelyReadable(d, a.column)) continue;
     const level = principal.columnLabel(a.column);
-    if (level <= clearance || principal.explicitColumnGrant(a.column, 'select')) continue;
+    if (level <= clearance) continue;
+    if (principal.explicitColumnGrant(a.column, 'select')) {
+      granted.add(`${showColumn(d, a.column)} (label ${level})`);
+      continue;
+    }
     if (a.bare && principal.mask(a.column)) { masked++; continue; }
     const where = a.place === 'output' ? '' : ` (read in ${placeWords(a.place)})`;
     deny(`column ${showColumn(d, a.column)} (label ${level}) is above your clearance ${clearance}${where}`);
@@ -63,7 +68,11 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
     }
   }
   if (r.refusals.length === 0) {
-    r.outcomes.push({ rule: id, outcome: 'allow', detail: masked > 0 ? `${masked} labelled bare output(s) left to masking` : `nothing read above clearance ${clearance}` });
+    const why = [
+      ...(granted.size > 0 ? [`above clearance ${clearance} but explicitly granted: ${[...granted].join(', ')}`] : []),
+      ...(masked > 0 ? [`${masked} labelled bare output(s) left to masking`] : []),
+    ];
+    r.outcomes.push({ rule: id, outcome: 'allow', detail: why.length > 0 ? why.join('; ') : `nothing read above clearance ${clearance}` });
   }
   return r;
 }

@@ -5,17 +5,42 @@
  * read); both are lowered into the IR and resolved by `resolve.ts`.
  * Never throws for bad SQL: what cannot be understood is reported in
  * `unresolved`, and the engine refuses it (fail closed).
+ *
+ * What the facts mean, for the rules:
+ * - `outputs` line up with the server's result columns one for one (checked
+ *   against real servers); a source is `bare` only when the value is passed
+ *   through unchanged. Outputs of PREPARE / EXECUTE IMMEDIATE / DECLARE
+ *   CURSOR are never bare: their rows come back later, where no mask can be
+ *   tied to them.
+ * - `reads` holds every column used anywhere else, including computed
+ *   outputs (place output-expression / function-arg / aggregate), ORDER BY
+ *   and GROUP BY positions, INSERT … SELECT sources ('set'), `SELECT … INTO`
+ *   targets ('other'). Inside a view definition nothing is a read of the
+ *   user's: only the view's outputs carry lineage. Views are listed in
+ *   `tablesRead` together with the base tables they read.
+ * - `write` is the write most in need of a check; `writes` lists all of them
+ *   when there are several (multi-table DELETE/UPDATE, data-modifying CTEs,
+ *   PREPARE text). EXPLAIN without ANALYZE has none. A write target is not in
+ *   `tablesRead` unless it is also read as a plain FROM item. Writes through
+ *   a view name the view's column and the base column.
+ * - `alwaysTrue` never depends on literal values: any predicate (or OR
+ *   branch) without a column is treated as always true, so `WHERE 1=2` is
+ *   flagged too; `whereTouchesTarget` is false when no column of the target
+ *   is referenced.
+ * - Within one message, USE / SET search_path apply to the statements after
+ *   them; after RESET search_path or the end of a transaction that used SET
+ *   LOCAL, unqualified names fail to resolve until the session says more.
  */
 import { LRUCache } from 'lru-cache';
 import type { Dialect, Hint, SessionChange, StatementFacts, TableId, WriteFacts } from '../facts.js';
 import type { Catalog, CatalogTable } from '../catalog/catalog.js';
 import type { Lowered, QName, Query } from './ir.js';
-import { lowered } from './ir.js';
+import { irColumnNames, lowered } from './ir.js';
 import { Resolver } from './resolve.js';
-import { initPg, lowerPg, pgFingerprint, pgHints, pgParse, pgReady, query as pgQuery } from './pg.js';
+import { initPg, lowerPg, pgColumnRefs, pgFingerprint, pgHints, pgParse, pgReady, query as pgQuery } from './pg.js';
 import { parseSync } from 'libpg-query';
 import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
-import { splitMysql } from './lexer.js';
+import { splitMysql, type MysqlStatement } from './lexer.js';
 
 /** Who is asking and where: everything besides the text that changes the analysis. */
 export interface AnalyzeContext {
@@ -41,6 +66,10 @@ interface Session {
 
 /** Analyses every statement of a (possibly multi-statement) text. */
 export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
+  return analyzeWith(sql, ctx, undefined);
+}
+
+function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStatement[] | undefined): StatementFacts[] {
   const session: Session = { database: ctx.database, searchPath: ctx.searchPath };
   const out: StatementFacts[] = [];
   if (ctx.dialect === 'postgres') {
@@ -50,6 +79,7 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
       if (!piece.ast) { out.push(unparsed('postgres', piece.text, '', hints, `syntax error: ${piece.error ?? 'unparsable'}`)); continue; }
       let low: Lowered;
       try { low = lowerPg(piece.ast); } catch (err) { low = lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }); }
+      low = checkPgLowering(piece.ast, low);
       const facts = finish(low, piece.text, pgFingerprint(piece.text), hints, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
@@ -64,7 +94,7 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
     if (out.length === 0) out.push(emptyFacts('postgres', sql));
     return out;
   }
-  const stmts = splitMysql(sql);
+  const stmts = split ?? splitMysql(sql);
   for (const s of stmts) {
     let lowering: ReturnType<typeof lowerMysqlText>;
     try {
@@ -79,6 +109,21 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   }
   if (out.length === 0) out.push(emptyFacts('mysql', sql));
   return out;
+}
+
+/**
+ * Every column the parser saw in a statement that reads or writes data must
+ * have made it into the IR; otherwise a clause was not lowered and the
+ * statement is refused. DDL bodies (defaults, checks, index expressions) are
+ * not analysed as reads and are left out.
+ */
+function checkPgLowering(ast: unknown, low: Lowered): Lowered {
+  if (low.unresolved || low.kind === 'ddl' || low.kind === 'grant' || low.kind === 'set' || low.kind === 'show') return low;
+  const have = irColumnNames([low.rel, low.sideQueries, low.exprs]);
+  for (const c of pgColumnRefs(ast)) {
+    if (!have.has(c)) return { ...low, unresolved: { code: 'UNPARSED_STATEMENT', message: `column ${c} was lost while reading the statement` } };
+  }
+  return low;
 }
 
 function applySession(change: SessionChange | undefined, s: Session): void {
@@ -271,7 +316,7 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
     cache.set(key, facts);
     return facts;
   }
-  const facts = analyze(sql, ctx);
+  const facts = analyzeWith(sql, ctx, stmts);
   cache.set(key, facts);
   if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
   return facts;

@@ -61,6 +61,8 @@ export type Query = SelectQuery | SetOpQuery | ValuesQuery;
 export interface SelectQuery {
   readonly kind: 'select';
   readonly with?: With;
+  /** SELECT DISTINCT: the outputs are grouped on, which is an equality oracle. */
+  readonly distinct?: boolean;
   readonly distinctOn?: readonly Expr[];
   readonly targets: readonly Target[];
   readonly from: readonly FromItem[];
@@ -200,4 +202,17 @@ export interface Lowered {
 
 export function lowered(kind: StatementKind, verb: string, more: Partial<Lowered> = {}): Lowered {
   return { kind, verb, sideQueries: [], returnsRows: false, ddlTargets: [], dynamic: [], nested: [], exprs: [], ...more };
+}
+
+/** Every column name referenced anywhere in a lowered statement (last path part). */
+export function irColumnNames(x: unknown, out: Set<string> = new Set(), depth = 0): Set<string> {
+  if (!x || typeof x !== 'object' || depth > 400) return out;
+  if (Array.isArray(x)) {
+    for (const y of x) irColumnNames(y, out, depth + 1);
+    return out;
+  }
+  const o = x as { kind?: unknown; path?: unknown };
+  if (o.kind === 'column' && Array.isArray(o.path) && o.path.length > 0) out.add(String(o.path[o.path.length - 1]));
+  for (const v of Object.values(x)) if (v && typeof v === 'object') irColumnNames(v, out, depth + 1);
+  return out;
 }

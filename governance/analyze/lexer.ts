@@ -267,7 +267,9 @@ export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): 
     const aliasPosition = t.kind === 'string' && prev !== undefined
       && (prev.kind === 'quoted-ident' || prev.text === ')' || (prev.kind === 'word' && !EXPRESSION_WORDS.has(prev.text.toLowerCase())));
     if (aliasPosition) parts.push(t.text);
-    else if (t.kind === 'string' || t.kind === 'number') parts.push('?');
+    // Literal classes stay apart (LIMIT 1 parses, LIMIT 1.5 and LIMIT '1' do not).
+    else if (t.kind === 'string') parts.push("'?'");
+    else if (t.kind === 'number') parts.push(/^[0-9]+$/.test(t.text) ? '?' : '?.');
     else if (t.kind === 'word') parts.push(/^(select|from|where|and|or|not|insert|into|values|update|set|delete|replace|join|on|as|in|is|null|limit|order|group|by|having|union|all|distinct|like|between|case|when|then|else|left|right|inner|outer|cross|using|with|desc|asc|true|false|exists)$/i.test(t.text) ? t.text.toUpperCase() : t.text);
     else parts.push(t.text);
   }
@@ -280,9 +282,9 @@ export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): 
   }
   d = d.replace(/,(?! )/g, ', ');
   // Collapse repeated VALUES tuples of placeholders: (?,?),(?,?)… → (?,?),...
-  d = d.replace(/(VALUES?\s*)(\((?:\?|,|\s|NULL|DEFAULT|-)*\))(?:\s*,\s*\((?:\?|,|\s|NULL|DEFAULT|-)*\))+/gi, '$1$2,...');
+  d = d.replace(/(VALUES?\s*)(\((?:'\?'|\?\.?|,|\s|NULL|DEFAULT|-)*\))(?:\s*,\s*\((?:'\?'|\?\.?|,|\s|NULL|DEFAULT|-)*\))+/gi, '$1$2,...');
   // IN lists of placeholders collapse too.
-  d = d.replace(/IN\s*\(\?(?:\s*,\s*\?)+\)/g, 'IN (?,...)');
+  d = d.replace(/IN\s*\((?:'\?'|\?\.?)(?:\s*,\s*(?:'\?'|\?\.?))+\)/g, 'IN (?,...)');
   const h = hints.map((x) => `/*+ sqlgate:${x.name}(${x.args.join(',')}) */`).join(' ');
   return h ? `${h} ${d}` : d;
 }

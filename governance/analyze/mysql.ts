@@ -10,7 +10,7 @@ import NodeSqlParser from 'node-sql-parser';
 import type { DynamicFacts, SessionChange } from '../facts.js';
 import type { StatementKind } from '../../rules/policy-schema.js';
 import type { Assignment, Cte, Expr, FromItem, Lowered, OrderItem, QName, Query, RelStmt, Target, With } from './ir.js';
-import { lowered } from './ir.js';
+import { irColumnNames, lowered } from './ir.js';
 import type { MysqlStatement, Token } from './lexer.js';
 import { joinTokens, splitMysql, unquoteIdent, unquoteString } from './lexer.js';
 
@@ -143,6 +143,21 @@ function expr(n: Node): Expr {
   }
 }
 
+/** Names of every column_ref in a node-sql-parser tree. */
+function astColumnRefs(n: Node, out: Set<string> = new Set(), depth = 0): Set<string> {
+  if (!n || typeof n !== 'object' || depth > 400) return out;
+  if (Array.isArray(n)) { for (const y of n) astColumnRefs(y, out, depth + 1); return out; }
+  if (n.type === 'column_ref') {
+    const c = ident(n.column);
+    if (c && c !== '*') out.add(c);
+  }
+  for (const [k, v] of Object.entries(n)) {
+    if (k === 'tableList' || k === 'columnList') continue;
+    if (v && typeof v === 'object') astColumnRefs(v, out, depth + 1);
+  }
+  return out;
+}
+
 /** Every expression inside an unknown node, so nothing read is missed. */
 function generic(n: Node): Expr[] {
   const out: Expr[] = [];
@@ -201,6 +216,7 @@ export function query(n: Node): Query {
   const base: Query = {
     kind: 'select',
     ...(w && !n._next ? { with: w } : {}),
+    ...(n.distinct && /distinct/i.test(String(n.distinct.type ?? n.distinct)) ? { distinct: true } : {}),
     targets: columns(n.columns),
     from: fromList(n.from),
     ...(n.where ? { where: expr(n.where) } : {}),
@@ -546,6 +562,12 @@ function relational(parseText: string, tokens?: readonly Token[]): MysqlLowering
   if (kind === 'select' && ast.type !== 'select') kind = (kindOf[ast.type] ?? 'other');
   const r = lowerRel(ast);
   if (!r.rel) return unparsed(kind, first, `unsupported statement type ${ast.type}`);
+  // Every column the parser saw must have made it into the IR.
+  const lowered_ = irColumnNames(r.rel);
+  const have = new Set([...lowered_].map((x) => x.toLowerCase()));
+  for (const c of astColumnRefs(ast)) {
+    if (!have.has(c.toLowerCase())) return unparsed(kind, first, `column ${c} was lost while reading the statement`);
+  }
   return ok(lowered(kind, ast.type ?? first, { rel: r.rel, returnsRows: r.returnsRows, dynamic: r.dynamic }));
 }
 

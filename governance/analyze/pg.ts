@@ -297,7 +297,7 @@ export function query(n: Node): Query {
   return {
     kind: 'select',
     ...(w ? { with: w } : {}),
-    ...(distinct.length ? { distinctOn: distinct } : {}),
+    ...(distinct.length ? { distinctOn: distinct } : v.distinctClause ? { distinct: true } : {}),
     targets: targets(v.targetList),
     from: (v.fromClause ?? []).map(fromItem),
     ...(v.whereClause ? { where: expr(v.whereClause) } : {}),
@@ -375,7 +375,10 @@ function relOf(n: Node): RelStmt | WriteStmt | undefined {
         ...(v.relation.alias ? { alias: v.relation.alias.aliasname } : {}),
         ...(v.cols ? { columns: v.cols.map((c: Node) => unwrap(c)[1].name) } : {}),
         ...(v.selectStmt ? { source: query(v.selectStmt) } : {}),
-        ...(oc && oc.action === 'ONCONFLICT_UPDATE' ? { upsert: { sets: assignments(oc.targetList), ...(oc.whereClause ? { where: expr(oc.whereClause) } : {}) } } : {}),
+        ...(oc && (oc.action === 'ONCONFLICT_UPDATE' || oc.infer?.whereClause) ? { upsert: {
+          sets: oc.action === 'ONCONFLICT_UPDATE' ? assignments(oc.targetList) : [],
+          ...(oc.whereClause || oc.infer?.whereClause ? { where: { kind: 'op', op: 'AND', args: [oc.whereClause, oc.infer?.whereClause].filter(Boolean).map(expr) } as Expr } : {}),
+        } } : {}),
         returning: returning(v), replace: false,
       };
     }
@@ -574,4 +577,21 @@ function lowerCopy(v: Node): Lowered {
   if (toFile || v.is_program) return lowered('copy', 'copy_to_file', { sideQueries: [q], dynamic });
   // COPY ... TO STDOUT sends the rows to the client: a read like SELECT.
   return lowered('copy', 'copy_to_stdout', { rel: { kind: 'query', query: q }, returnsRows: true });
+}
+
+/** Names of every column reference in a parse tree (to check the lowering lost none). */
+export function pgColumnRefs(n: Node, out: Set<string> = new Set(), depth = 0): Set<string> {
+  if (!n || typeof n !== 'object' || depth > 400) return out;
+  if (Array.isArray(n)) {
+    for (const y of n) pgColumnRefs(y, out, depth + 1);
+    return out;
+  }
+  for (const [k, v] of Object.entries(n)) {
+    if (k === 'ColumnRef' && v && typeof v === 'object') {
+      const fields = ((v as { fields?: Node[] }).fields ?? []).map(str);
+      const last = fields[fields.length - 1];
+      if (last && last !== '*') out.add(last);
+    } else if (v && typeof v === 'object') pgColumnRefs(v, out, depth + 1);
+  }
+  return out;
 }

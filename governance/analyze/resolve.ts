@@ -178,6 +178,8 @@ export class Resolver {
         if (q.having) this.#clause(q.having, scope, 'having');
         for (const w of q.windows) this.#clause(w, scope, 'window');
         for (const d of q.distinctOn ?? []) this.#clause(d, scope, 'order-by');
+        // DISTINCT groups on every output: which values are equal shows even through a mask.
+        if (q.distinct) for (const o of outs) this.#readAll(o.sources, 'group-by');
         for (const o of q.orderBy) this.#clause(o.expr, scope, 'order-by');
         for (const l of q.limitExprs ?? []) this.#clause(l, scope, 'other');
         if (q.into === 'variable' || q.into === 'outfile' || q.into === 'table') {

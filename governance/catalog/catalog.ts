@@ -224,20 +224,21 @@ export async function loadPgCatalog(client: PgQueryable): Promise<Catalog> {
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r','v','m','f','p')
        AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`)).rows as { oid: string; s: string; n: string; k: string; r: number; d: string | null }[];
-  // Qualified view text needs an empty search_path while printing; do it in
-  // a transaction-local setting so the caller's session is left unchanged.
+  // Qualified view text needs an empty search_path while printing; the
+  // session's own path is put back afterwards (no transaction is opened, so
+  // a caller's transaction is left alone).
   const qualified = new Map<string, string>();
   if (rels.some((r) => r.d !== null && r.s !== 'pg_catalog' && r.s !== 'information_schema')) {
-    await client.query('BEGIN');
+    const saved = (await client.query(`SELECT current_setting('search_path') AS p`)).rows as { p: string }[];
+    await client.query(`SELECT set_config('search_path', '', false)`);
     try {
-      await client.query(`SELECT set_config('search_path', '', true)`);
       const defs = (await client.query(`
         SELECT c.oid::int8 AS oid, pg_get_viewdef(c.oid) AS d
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('v','m') AND n.nspname NOT IN ('pg_catalog','information_schema')`)).rows as { oid: string; d: string }[];
       for (const d of defs) qualified.set(String(d.oid), d.d);
     } finally {
-      await client.query('COMMIT');
+      await client.query(`SELECT set_config('search_path', $1, false)`, [saved[0].p]);
     }
   }
   const cols = (await client.query(`

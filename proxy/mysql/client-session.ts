@@ -22,7 +22,7 @@ import {
   cleartextPassword, decryptRsaPassword, rsaKeys, verifyCachingSha2Scramble, verifyCleartext, verifyNativeScramble,
 } from '../../governance/auth/mysql-auth.js';
 import { Cap, Header, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
-import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse, type HandshakeResponse } from '../../wire/mysql/handshake.js';
+import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
 import { buildErr, buildOk } from '../../wire/mysql/messages.js';
 import { parseCommand, buildQuery, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
@@ -45,6 +45,7 @@ const FROM_UPSTREAM_CAPS = Cap.DEPRECATE_EOF | Cap.QUERY_ATTRIBUTES | Cap.LOCAL_
 
 const EMPTY = Buffer.alloc(0);
 const TIMEOUT_MESSAGE = 'sqlgate: statement cancelled on the database after its time limit [rule statement-timeout]';
+const TIMEOUT_ERR = buildErr(0, ERROR_CODES.STATEMENT_TIMEOUT.errno, ERROR_CODES.STATEMENT_TIMEOUT.sqlstate, TIMEOUT_MESSAGE).subarray(4);
 /** Largest packet accepted before login (handshake responses with attributes are well under this). */
 const PRE_LOGIN_MAX_PACKET = 64 * 1024;
 /** Largest command accepted after login: MariaDB's own max_allowed_packet ceiling. */
@@ -116,9 +117,19 @@ function byteLimit(j: Judgement): ByteLimit | undefined {
     if (m !== undefined && (limit === undefined || m < limit)) limit = m;
   }
   if (limit === undefined) return undefined;
-  const e = refusal('RESULT_TOO_LARGE', `result larger than ${limit} bytes; the rest was not sent`, 'max-result-bytes');
-  return { limit, err: buildErr(0, e.errno, e.sqlstate, e.message).subarray(4) };
+  let cached = byteLimits.get(limit);
+  if (!cached) {
+    // Built once per limit value: this runs for every statement.
+    const spec = ERROR_CODES.RESULT_TOO_LARGE;
+    const message = ruleMessage(`result larger than ${limit} bytes; the rest was not sent`, 'max-result-bytes');
+    cached = { limit, err: buildErr(0, spec.errno, spec.sqlstate, message).subarray(4) };
+    if (byteLimits.size > 100) byteLimits.clear();
+    byteLimits.set(limit, cached);
+  }
+  return cached;
 }
+
+const byteLimits = new Map<number, ByteLimit>();
 
 /** The tightest row cap of a judgement's statements. */
 function rowCap(j: Judgement): number | undefined {
@@ -130,8 +141,16 @@ function rowCap(j: Judgement): number | undefined {
   return cap;
 }
 
+/** An error the upstream server answered with, passed to the client as it is. */
+class UpstreamErr extends Error {
+  constructor(readonly errno: number, readonly sqlstate: string, message: string) {
+    super(message);
+  }
+}
+
 function errFrom(e: unknown): { errno: number; sqlstate: string; message: string; code: string } {
   if (e instanceof SqlgateError) return { errno: e.errno, sqlstate: e.sqlstate, message: e.message, code: e.code };
+  if (e instanceof UpstreamErr) return { errno: e.errno, sqlstate: e.sqlstate, message: e.message, code: `ER_${e.errno}` };
   if (e instanceof WireError) {
     const s = ERROR_CODES.PROTOCOL_VIOLATION;
     return { errno: s.errno, sqlstate: s.sqlstate, message: `sqlgate: malformed packet: ${e.message}`, code: 'PROTOCOL_VIOLATION' };
@@ -186,6 +205,8 @@ export class ClientSession {
   /** Sequence id the next packet we send will carry during the connection phase. */
   private seq = 0;
   private loggedIn = false;
+  /** A command is being served (its response may still be streaming). */
+  private busy = false;
   private ended = false;
   private readonly sink: Sink;
 
@@ -202,11 +223,21 @@ export class ClientSession {
     this.sink = {
       write: (b) => this.socket.destroyed ? true : this.socket.write(b),
       drain: (resume) => {
-        if (this.socket.destroyed) return resume();
-        this.socket.once('drain', resume);
-        this.socket.once('close', resume);
+        const socket = this.socket;
+        if (socket.destroyed) return resume();
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resume();
+        };
+        socket.once('drain', done);
+        socket.once('close', done);
       },
     };
+    // A client gone in the middle of a result: stop the upstream rather than read it all.
+    socket.once('close', () => {
+      if (this.busy) this.upstream?.destroy();
+    });
   }
 
   /** Runs the session to its end; never rejects. */
@@ -245,6 +276,10 @@ export class ClientSession {
     this.upstream = undefined;
     this.socket.destroy();
     this.end();
+  }
+
+  get instance(): string {
+    return this.deps.instance;
   }
 
   get upstreamThreadId(): number | undefined {
@@ -345,7 +380,7 @@ export class ClientSession {
       throw new SqlgateError('AUTH_FAILED', `sqlgate: connections to this listener must use TLS`);
     }
     const user = response.user;
-    await this.authenticate(user, response.plugin, response.authData, response);
+    await this.authenticate(user, response.plugin, response.authData);
     this.user = user;
     await this.startSession(user, response.database);
     this.loggedIn = true;
@@ -383,8 +418,7 @@ export class ClientSession {
    * caching_sha2 without its verifier goes to full authentication (the
    * plaintext, over TLS or RSA-encrypted) checked against the native verifier.
    */
-  private async authenticate(user: string, clientPlugin: string | undefined, data: Buffer, response?: HandshakeResponse): Promise<void> {
-    void response;
+  private async authenticate(user: string, clientPlugin: string | undefined, data: Buffer): Promise<void> {
     const v = this.deps.gate.verifiers(user);
     const canSwitch = (this.capabilities & Cap.PLUGIN_AUTH) !== 0;
     let plugin = canSwitch ? clientPlugin ?? PLUGIN_NATIVE : PLUGIN_NATIVE;
@@ -447,16 +481,22 @@ export class ClientSession {
     this.ctx = ctx;
     registry.sessions.set(this.id, this);
     const profile = { capabilities: this.capabilities & RELAYED_CAPS, collation: this.collation, mariadbCapabilities: this.mariadbCapabilities };
+    if (this.upstream && ctx.database === undefined && database === undefined && this.upstream.database !== undefined) {
+      // A database cannot be unselected: take a connection that has none, so the server resolves names as the gate does.
+      this.upstream.reusable = false;
+      pool.release(this.upstream);
+      this.upstream = undefined;
+    }
     if (!this.upstream) this.upstream = await pool.acquire(profile, database ?? target.database);
-    if (database !== undefined) await this.useDatabase(database, this.seq);
-    else if (this.upstream.database !== ctx.database) {
-      const s = await this.upstream.initDb(ctx.database ?? '');
-      if (s.error) ctx.database = undefined;
+    if (database !== undefined) await this.useDatabase(database);
+    else if (ctx.database !== undefined && this.upstream.database !== ctx.database) {
+      const s = await this.upstream.initDb(ctx.database);
+      if (s.error) throw new UpstreamErr(s.error.errno, s.error.sqlstate, s.error.message);
     }
   }
 
   /** Judges and switches to a database (login, COM_INIT_DB, COM_CHANGE_USER); throws on refusal or upstream error. */
-  private async useDatabase(database: string, _seq: number): Promise<void> {
+  private async useDatabase(database: string): Promise<void> {
     const ctx = this.ctx!;
     const judgement = await this.deps.gate.judge(ctx, `USE \`${database.replace(/`/g, '``')}\``);
     if (judgement.verdict !== 'allow') throw this.refusalError(judgement);
@@ -497,7 +537,8 @@ export class ClientSession {
         return;
       }
       if (cmd.kind === 'quit') return;
-      const go = await this.dispatch(cmd, p);
+      this.busy = true;
+      const go = await this.dispatch(cmd, p).finally(() => { this.busy = false; });
       if (!go || !this.upstream) return;
     }
   }
@@ -637,6 +678,8 @@ export class ClientSession {
     const up = this.upstream!;
     const timer = setTimeout(() => {
       fired = true;
+      // The client gets the protocol's timeout error, not whatever the killed statement returns.
+      up.forceError(TIMEOUT_ERR);
       void this.cancelOnServer(up);
     }, ms);
     return { stop: () => { clearTimeout(timer); return fired; } };
@@ -833,6 +876,15 @@ export class ClientSession {
     const st = this.prepared.get(id);
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
+    // Rows read through a cursor come with COM_STMT_FETCH, outside the walk that
+    // masks and caps a result: fail closed for statements with such directives.
+    const cursor = (flags & 0x07) !== 0;
+    if (cursor && st.judgement.statements.some((d) => d.directives.masks.length > 0 || d.directives.maxRows !== undefined || d.directives.maxResultBytes !== undefined)) {
+      const e = refusal('UNSUPPORTED', 'a cursor over a masked or row-limited result is not supported; execute without a cursor', 'masking');
+      this.send(buildErr(1, e.errno, e.sqlstate, e.message));
+      this.auditStatements(st.judgement, st.sql, undefined, 0, { code: e.code, message: e.message }, { phase: 'execute' });
+      return true;
+    }
     // A cursor (flags & 1) returns metadata only; its rows come with COM_STMT_FETCH.
     const timer = this.startTimer(st.judgement);
     let s: ResponseSummary;
@@ -862,7 +914,8 @@ export class ClientSession {
   private async onKill(targetId: number, mode: 'connection' | 'query', sql: string): Promise<boolean> {
     const target = this.deps.registry.sessions.get(targetId);
     const started = Date.now();
-    if (!target || target.user !== this.user) {
+    // Thread ids are per upstream server: only sessions of this user on this instance.
+    if (!target || target.user !== this.user || target.instance !== this.deps.instance) {
       const message = `Unknown thread id: ${targetId}`;
       this.send(buildErr(1, 1094, 'HY000', message));
       this.audit({ type: 'statement', decision: 'refused', sql, rules: ['own-sessions-only'], error: { code: 'ER_NO_SUCH_THREAD', message }, durationMs: 0 });
@@ -903,12 +956,3 @@ export class ClientSession {
     }
   }
 }
-
-/** An error the upstream server answered with, passed to the client as it is. */
-class UpstreamErr extends Error {
-  constructor(readonly errno: number, readonly sqlstate: string, message: string) {
-    super(message);
-  }
-}
-
-export { Header };

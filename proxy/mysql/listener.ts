@@ -18,7 +18,12 @@ import { RELAYED_CAPS } from './upstream-session.js';
 import { proxyHeaderHandler } from './proxy-header.js';
 import { FullScanGuard } from '../../governance/plan/index.js';
 
+/** One registry per process: connection ids, KILL and per-user connection limits span every MySQL listener. */
+const processRegistry = new SessionRegistry();
+
 export interface MysqlListenerOptions {
+  /** Sessions registry (default: the process-wide one). */
+  readonly registry?: SessionRegistry;
   readonly gate: Gate;
   readonly listener: Listener;
   readonly instance: string;
@@ -57,7 +62,7 @@ function secureContext(opts: MysqlListenerOptions): SecureContext | undefined {
 export async function startMysqlListener(opts: MysqlListenerOptions): Promise<MysqlListener> {
   const { gate, listener, instance } = opts;
   const pool = new UpstreamPool(() => gate.upstream(instance));
-  const registry = new SessionRegistry();
+  const registry = opts.registry ?? processRegistry;
   const tls = secureContext(opts);
   if (listener.require_tls && !tls) {
     throw new SqlgateError('POLICY_INVALID', 'sqlgate: require_tls is set but the MySQL listener has no certificate');

@@ -51,19 +51,19 @@ export class UpstreamPool {
           const s = await conn.initDb(database);
           if (s.error) {
             this.release(conn);
-            return this.fresh(profile, database);
+            return this.fresh(profile);
           }
         }
         this.reused++;
         return conn;
       }
     }
-    return this.fresh(profile, database);
+    return this.fresh(profile);
   }
 
-  private async fresh(profile: UpstreamProfile, database: string | undefined): Promise<UpstreamConnection> {
-    const target = this.target();
-    const conn = await UpstreamConnection.connect({ ...target, database: database ?? target.database }, profile);
+  /** Logs in on the instance's own database; sessions select theirs afterwards (an unknown one then gets its own error). */
+  private async fresh(profile: UpstreamProfile): Promise<UpstreamConnection> {
+    const conn = await UpstreamConnection.connect(this.target(), profile);
     this.created++;
     return conn;
   }

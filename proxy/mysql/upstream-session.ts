@@ -11,9 +11,9 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { SqlgateError } from '../../governance/errors.js';
-import { Cap, Com, DEFAULT_COLLATION, Header, MariaCap, MAX_PACKET, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
+import { Cap, Com, Header, MariaCap, MAX_PACKET, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
 import { buildHandshakeResponse, buildRaw, buildSslRequest, parseAuthSwitchRequest, parseHandshakeV10, type HandshakeV10 } from '../../wire/mysql/handshake.js';
-import { parseErr, parseOk } from '../../wire/mysql/messages.js';
+import { parseErr } from '../../wire/mysql/messages.js';
 import { buildCommand, buildQuery } from '../../wire/mysql/commands.js';
 import { cachingSha2Token, nativeToken, rsaEncryptPassword } from '../../wire/mysql/auth-scramble.js';
 import { ResponseWalker, type ResponseKind, type ResponseSummary } from '../../wire/mysql/result-walker.js';
@@ -354,6 +354,11 @@ export class UpstreamConnection {
     });
   }
 
+  /** Ends the response in flight for the client with this ERR payload (see ResponseWalker.forceError). */
+  forceError(err: Buffer): void {
+    this.walker.forceError(err);
+  }
+
   /** Runs an internal command whose response is not relayed. */
   async run(command: Buffer, kind: ResponseKind = 'single'): Promise<ResponseSummary> {
     return this.relay(command, kind, undefined);
@@ -425,4 +430,3 @@ export class UpstreamConnection {
   }
 }
 
-export { parseOk, DEFAULT_COLLATION };

@@ -34,6 +34,10 @@ import {
 } from '../../wire/postgres/messages.js';
 import type { SessionPool } from './pool.js';
 import { SocketInput } from './socket-input.js';
+import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/plan/index.js';
+// Masking semantics are shared with the MySQL door (same text, same keyed hash).
+import { fieldMask, maskKey } from '../mysql/mask.js';
+import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
 
 /** What a session needs from its listener. */
@@ -47,6 +51,10 @@ export interface ClientSessionOptions {
   /** The client address (the PROXY header's when a trusted proxy sent one). */
   readonly clientIp: string;
   readonly node: string;
+  /** Set when the address was refused: the session only answers the startup packet with this. */
+  readonly refused?: SqlgateError;
+  /** The listener's full-scan guard (its verdict cache is shared by all sessions). */
+  readonly fullScan: FullScanGuard;
 }
 
 /** Text that fails in the upstream's raw parser, before any catalog access: stands in for a refused statement. */
@@ -67,6 +75,16 @@ function unsafeEncoding(v: string): boolean {
 
 /** Statements that may change search_path or who `$user` is: re-read it from the server afterwards. */
 const PATH_SUSPECT = /search_path|set_config|\breset\b|\bdiscard\b|\brole\b|session\s+authorization/i;
+const STATEMENT_MANAGEMENT = /\b(prepare|deallocate|discard|close)\b/i;
+
+/** SQL PREPARE / DEALLOCATE / DISCARD / CLOSE: protocol statement and portal names may now mean something else. */
+function managesStatements(d: Decision): boolean {
+  const f = d.facts;
+  if (f.kind === 'prepare' || f.kind === 'deallocate' || /discard|close/i.test(f.verb)) return true;
+  // Leading comments do not hide the verb.
+  const head = f.text.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, '');
+  return /^(prepare|deallocate|discard|close)\b/i.test(head);
+}
 const ROLLBACK_LIKE = /\brollback\b|\babort\b|\brelease\b/i;
 
 /** One statement on its way through the upstream, for the audit and the row cap. */
@@ -89,16 +107,19 @@ interface Running {
   cutBy: 'row-cap' | 'max-result-bytes' | undefined;
   /** Rows counted against the cap: shared by every Execute of one portal. */
   counter: { rows: number };
+  /** Output columns to mask, by index. */
+  readonly masks: ReadonlyMap<number, FieldRewrite> | undefined;
 }
 
 /** What each message forwarded upstream is waiting for, in order. */
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
-  | { readonly kind: 'parse' | 'bind' | 'describe' | 'close' }
+  | { readonly kind: 'parse' | 'bind' | 'close' }
+  | { readonly kind: 'describe'; readonly masked: ReadonlySet<number> | undefined }
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
-  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; readonly done: () => void };
+  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; error?: string; readonly done: () => void };
 
 const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-ext']);
 
@@ -191,6 +212,7 @@ export class ClientSession {
   private tlsActive = false;
   private user: string | undefined;
   private database: string | undefined;
+  private applicationName: string | undefined;
   private readonly sessionId = randomUUID();
   private upstream: UpstreamSession | undefined;
   private ctx: SessionContext | undefined;
@@ -204,7 +226,6 @@ export class ClientSession {
   private readonly poisonStatement = `sqlgate refused ${randomUUID()}`;
   private readonly portals = new Map<string, { sql: string; decision: Decision | undefined; rows: number }>();
   private pathDirty = false;
-  private boundarySinceDirty = true;
   private pathTouchedInTxn = false;
   private idleWaiters: (() => void)[] = [];
   private auditFailed = false;
@@ -292,7 +313,7 @@ export class ClientSession {
       clientIp: this.opts.clientIp, door: 'postgres', type: 'login', instance: this.opts.instance, database: this.database,
       sql: undefined, fingerprint: undefined, decision, rules: [], durationMs: undefined, rowsReturned: undefined,
       rowsAffected: undefined, error: error ? { code: error.code, message: error.message } : undefined,
-      detail: { tls: this.tlsActive },
+      detail: { tls: this.tlsActive, ...(this.applicationName !== undefined ? { applicationName: this.applicationName } : {}) },
     });
   }
 
@@ -318,7 +339,7 @@ export class ClientSession {
       }
       if (p.kind === 'gssenc-request') { this.socket.write(bw.SSL_DECLINE); continue; }
       if (p.kind === 'cancel-request') {
-        await this.opts.pool.cancel(p.processId, p.secretKey);
+        if (!this.opts.refused) await this.opts.pool.cancel(p.processId, p.secretKey);
         return false;
       }
       if (p.protocolVersion !== PROTOCOL_3_0 || [...p.params.keys()].some((k) => k.startsWith('_pq_.'))) {
@@ -329,10 +350,13 @@ export class ClientSession {
       break;
     }
     this.user = params.get('user');
-    this.database = params.get('database') || this.user;
+    this.applicationName = params.get('application_name');
     const { listener, gate, instance } = this.opts;
+    if (this.opts.refused) return this.refuseLogin(errorFields(this.opts.refused));
+    // No database asked for: the instance's default database, else PostgreSQL's default (the user's name).
+    this.database = params.get('database') || gate.policy().instances[instance]?.database || this.user;
     if (listener.require_tls && !this.tlsActive) {
-      return this.refuseLogin(fieldsOf('TENANT_MISMATCH', 'sqlgate: this listener requires TLS (connect with sslmode=require)'));
+      return this.refuseLogin({ severity: 'FATAL', code: '28000', message: 'sqlgate: this listener requires TLS (connect with sslmode=require)' });
     }
     if (!this.user) return this.refuseLogin({ severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' });
     if (params.has('replication')) return this.refuseLogin(fieldsOf('UNSUPPORTED', 'sqlgate: replication connections are not supported'));
@@ -350,13 +374,17 @@ export class ClientSession {
       }
       upstreamParams[k] = v;
     }
+    // An unknown or disabled user still goes through a password exchange, which then fails
+    // like a wrong password: the answer does not tell whether the user exists.
+    let unknownUser = false;
     try {
       gate.checkAddress(instance, this.opts.clientIp, this.user);
     } catch (err) {
-      if (err instanceof SqlgateError) return this.refuseLogin(errorFields(err));
-      throw err;
+      if (!(err instanceof SqlgateError)) throw err;
+      if (err.code !== 'AUTH_FAILED') return this.refuseLogin(errorFields(err));
+      unknownUser = true;
     }
-    if (!(await this.authenticate())) return false;
+    if (!(await this.authenticate(unknownUser))) return false;
     const policyUser = gate.policy().users[this.user];
     if (!this.opts.pool.acquire(this.user, policyUser?.max_connections)) {
       return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
@@ -409,9 +437,9 @@ export class ClientSession {
   }
 
   /** Password exchange; true when the user proved who they are. */
-  private async authenticate(): Promise<boolean> {
+  private async authenticate(unknownUser: boolean): Promise<boolean> {
     const user = this.user!;
-    const verifiers = this.opts.gate.verifiers(user);
+    const verifiers = unknownUser ? undefined : this.opts.gate.verifiers(user);
     const method = this.opts.listener.auth_method;
     const failed = () => this.refuseLogin(fieldsOf('AUTH_FAILED', `password authentication failed for user "${user}"`));
     if (method === 'password') {
@@ -491,7 +519,7 @@ export class ClientSession {
       case 'query':
         return this.onQuery(msg.sql, f.raw);
       case 'parse':
-        return this.onParse(msg.name, msg.sql, f.raw);
+        return this.onParse(msg.name, msg.sql, f.raw, msg.paramTypes);
       case 'bind': {
         const st = this.statements.get(msg.statement);
         if (st) {
@@ -502,24 +530,47 @@ export class ClientSession {
             if (untracked) return this.refuseBind(st.sql, undefined, untracked);
           }
           if (st.path !== this.pathKey()) {
-            const j = await this.judge(st.sql);
+            const j = await this.judge(st.sql, /\$\d/.test(st.sql));
             if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
             st.decision = j.judgement.statements[0];
             st.path = this.pathKey();
           }
+          const binaryMasked = st.decision?.directives.masks.find((m) => {
+            const fmts = msg.resultFormats;
+            return (fmts.length === 1 ? fmts[0] : fmts[m.index] ?? 0) !== 0;
+          });
+          if (binaryMasked) {
+            this.portals.delete(msg.portal);
+            return this.refuseBind(st.sql, undefined, fieldsOf('UNSUPPORTED',
+              ruleMessage(`masked column ${binaryMasked.index + 1} must be fetched in text format`, binaryMasked.rule)));
+          }
           this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
-        } else this.portals.set(msg.portal, { sql: `EXECUTE ${JSON.stringify(msg.statement)} /* prepared outside the extended protocol */`, decision: undefined, rows: 0 });
-        return this.forward(f.raw, { kind: 'bind' });
+          return this.forward(f.raw, { kind: 'bind' });
+        }
+        // A statement made by SQL PREPARE (or dropped by DEALLOCATE/DISCARD since): sqlgate cannot
+        // tell what it now means, so the protocol may not run it; SQL EXECUTE is judged instead.
+        this.portals.delete(msg.portal);
+        return this.refuseBind(`BIND ${JSON.stringify(msg.statement)}`, undefined, fieldsOf('UNSUPPORTED',
+          ruleMessage(`prepared statement ${JSON.stringify(msg.statement)} was not prepared through this protocol session; use EXECUTE`)));
       }
-      case 'describe':
-        return this.forward(f.raw, { kind: 'describe' });
+      case 'describe': {
+        const d = msg.target === 'S' ? this.statements.get(msg.name)?.decision : this.portals.get(msg.name)?.decision;
+        const masked = d?.directives.masks.length ? new Set(d.directives.masks.map((m) => m.index)) : undefined;
+        return this.forward(f.raw, { kind: 'describe', masked });
+      }
       case 'execute': {
-        // A portal over a statement sqlgate did not see parsed (SQL PREPARE, judged then) is still audited.
         const portal = this.portals.get(msg.portal);
-        const item = this.running(portal?.sql ?? `EXECUTE ${JSON.stringify(msg.portal)} /* unknown portal */`, portal?.decision, false);
+        if (!portal) {
+          // A cursor made by SQL DECLARE: FETCH is judged statement by statement, the protocol's Execute would not be.
+          this.auditRefusal(`EXECUTE PORTAL ${JSON.stringify(msg.portal)}`, undefined, fieldsOf('UNSUPPORTED', 'portal not bound through this session'));
+          this.discardUntilSync = true;
+          return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: fieldsOf('UNSUPPORTED',
+            ruleMessage(`portal ${JSON.stringify(msg.portal)} was not bound through this protocol session; use FETCH`)) });
+        }
+        const item = this.running(portal.sql, portal.decision, false);
         // Row caps hold per portal, across Executes with a row limit.
-        if (portal) item.counter = portal;
-        if (item) this.startTimer(item);
+        item.counter = portal;
+        this.startTimer(item);
         return this.forward(f.raw, { kind: 'execute', item });
       }
       case 'close':
@@ -528,7 +579,6 @@ export class ClientSession {
         return this.forward(f.raw, { kind: 'close' });
       case 'sync':
         this.discardUntilSync = false;
-        if (this.pathDirty) this.boundarySinceDirty = true;
         return this.forward(f.raw, { kind: 'sync' });
       case 'flush':
       case 'copy-data':
@@ -548,8 +598,15 @@ export class ClientSession {
     return {
       sql, decision, raw, arrived: new Date(), start: performance.now(), rows: 0, cut: false, copyOut: false,
       timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
-      bytes: 0, cutBy: undefined, counter: { rows: 0 },
+      bytes: 0, cutBy: undefined, counter: { rows: 0 }, masks: this.masksOf(decision),
     };
+  }
+
+  private masksOf(decision: Decision | undefined): ReadonlyMap<number, FieldRewrite> | undefined {
+    const masks = decision?.directives.masks;
+    if (!masks?.length) return undefined;
+    const key = maskKey(this.opts.gate.policy().mask_key_env);
+    return new Map(masks.map((m) => [m.index, fieldMask(m, key)]));
   }
 
   private startTimer(item: Running): void {
@@ -563,7 +620,7 @@ export class ClientSession {
   }
 
   /** Judges a message's text; a refusal comes back as the error the client sees. */
-  private async judge(sql: string): Promise<{ judgement: Judgement } | { refused: ErrorFields; judgement: Judgement | undefined }> {
+  private async judge(sql: string, parameterised = false): Promise<{ judgement: Judgement } | { refused: ErrorFields; judgement: Judgement | undefined }> {
     if (this.auditFailed) return { refused: fieldsOf('AUDIT_UNAVAILABLE', 'sqlgate: the audit log is unavailable; statements are refused'), judgement: undefined };
     const untracked = await this.ensurePathKnown();
     if (untracked) return { refused: untracked, judgement: undefined };
@@ -578,12 +635,51 @@ export class ClientSession {
       const r = judgement.refusal?.error ?? judgement.statements.find((d) => d.error)?.error;
       return { refused: { severity: 'ERROR', code: r?.sqlstate ?? '42501', message: r?.message ?? 'sqlgate: statement refused' }, judgement };
     }
-    const masked = judgement.statements.find((d) => d.directives.masks.length > 0);
-    if (masked) {
-      // Fail closed until this endpoint rewrites masked fields on the wire.
-      return { refused: fieldsOf('UNSUPPORTED', ruleMessage('masked columns are not yet served on the PostgreSQL endpoint', masked.directives.masks[0].rule)), judgement };
+    const maskedCopy = judgement.statements.find((d) => d.directives.masks.length > 0 && d.facts.kind === 'copy');
+    if (maskedCopy) {
+      // COPY rows are not DataRows: masking them is not done, so the statement is refused (fail closed).
+      return { refused: fieldsOf('UNSUPPORTED', ruleMessage('COPY of masked columns is not supported; use SELECT', maskedCopy.directives.masks[0].rule)), judgement };
     }
+    const scan = await this.checkFullScans(judgement, parameterised);
+    if (scan) return { refused: scan, judgement };
     return { judgement };
+  }
+
+  /**
+   * full-scan-guard: statements reading tables the catalog estimates as big are
+   * EXPLAINed on this session first (once per shape; the guard caches). The
+   * upstream must be idle for that, so inside an unsynchronised pipeline, or
+   * with parameters EXPLAIN cannot take, the statement is refused (fail closed).
+   */
+  private async checkFullScans(judgement: Judgement, parameterised: boolean): Promise<ErrorFields | undefined> {
+    for (const d of judgement.statements) {
+      const big = d.directives.bigTables;
+      if (big.length === 0 || d.skipped.includes(FULL_SCAN_RULE)) continue;
+      const refuse = (why: string) => errorFields(new SqlgateError('FULL_SCAN_REFUSED',
+        ruleMessage(`statement reads ${big.map((t) => `${t.schema}.${t.table}`).join(', ')} (large tables) and ${why}`, FULL_SCAN_RULE)));
+      if (parameterised) return refuse('its plan cannot be checked with parameters; inline the values');
+      if (!this.canWaitForIdle()) {
+        return refuse('its plan cannot be checked inside an unsynchronised pipeline; send Sync first');
+      }
+      await this.whenIdle();
+      if (this.closed) return fieldsOf('INTERNAL', 'connection closed');
+      const verdict = await this.opts.fullScan.check('postgres', d.facts.text, d.facts.fingerprint, big,
+        (text) => this.internalRows(text), d.directives.fullScanMaxRows);
+      if (!verdict.ok) return errorFields(fullScanError(verdict));
+    }
+    return undefined;
+  }
+
+  /** Runs one statement of sqlgate's own on this session; rows as {column: text}. Throws on an upstream error. */
+  private async internalRows(sql: string): Promise<Record<string, string | null>[]> {
+    const rows: (string | null)[][] = [];
+    let entry: Extract<Pending, { kind: 'internal' }> | undefined;
+    await new Promise<void>((done) => {
+      entry = { kind: 'internal', rows, failed: false, done };
+      this.forward(serialize.query(sql), entry);
+    });
+    if (entry!.failed) throw new Error('the upstream refused it: ' + entry!.error);
+    return rows.map((r) => ({ 'QUERY PLAN': r[0] }));
   }
 
   private auditRefusal(sql: string, judgement: Judgement | undefined, error: ErrorFields): void {
@@ -601,7 +697,6 @@ export class ClientSession {
   private markPathSuspect(sql: string): void {
     if (PATH_SUSPECT.test(sql) || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(sql))) {
       this.pathDirty = true;
-      this.boundarySinceDirty = false;
       this.pathTouchedInTxn = true;
     }
   }
@@ -618,12 +713,16 @@ export class ClientSession {
       : judgement.statements.map((d) => this.running(d.facts.text, d, false));
     if (items[0]) this.startTimer(items[0]);
     this.markPathSuspect(sql);
+    // SQL-level PREPARE/DEALLOCATE/DISCARD may replace what a protocol statement name means.
+    if (judgement.statements.some(managesStatements) || (judgement.raw && STATEMENT_MANAGEMENT.test(sql))) {
+      this.statements.clear();
+      this.portals.clear();
+    }
     this.forward(raw, { kind: 'simple', items, index: 0 });
-    if (this.pathDirty) this.boundarySinceDirty = true;
   }
 
-  private async onParse(name: string, sql: string, raw: Buffer): Promise<void> {
-    const j = await this.judge(sql);
+  private async onParse(name: string, sql: string, raw: Buffer, paramTypes: readonly number[]): Promise<void> {
+    const j = await this.judge(sql, paramTypes.length > 0 || /\$\d/.test(sql));
     if ('refused' in j) {
       this.auditRefusal(sql, j.judgement, j.refused);
       this.statements.delete(name);
@@ -631,6 +730,7 @@ export class ClientSession {
       this.forward(serialize.parse({ name, text: POISON_SQL }), { kind: 'poison-ext', error: j.refused });
       return;
     }
+    if (j.judgement.statements.some(managesStatements)) { this.statements.clear(); this.portals.clear(); }
     this.statements.set(name, { sql, decision: j.judgement.statements[0], path: this.pathKey() });
     this.markPathSuspect(sql);
     this.forward(raw, { kind: 'parse' });
@@ -659,13 +759,25 @@ export class ClientSession {
    */
   private async ensurePathKnown(): Promise<ErrorFields | undefined> {
     if (!this.pathDirty) return undefined;
-    if (!this.boundarySinceDirty) {
+    if (!this.canWaitForIdle()) {
       return fieldsOf('UNTRACKED_SETTING', 'sqlgate: search_path may have changed earlier in this pipeline; send Sync before the next statement');
     }
     await this.whenIdle();
     if (this.status === 'E' || this.closed) return undefined;
     await this.refreshSearchPath();
     return undefined;
+  }
+
+  /**
+   * True when everything forwarded ends with a Sync or a simple Query, so the
+   * upstream will answer all of it and reach ReadyForQuery without more from
+   * the client. (Extended-protocol answers before a Sync may sit in the
+   * server's output buffer, and a query of ours in the middle would commit the
+   * client's implicit transaction.)
+   */
+  private canWaitForIdle(): boolean {
+    const last = this.pending[this.pending.length - 1];
+    return !last || last.kind === 'sync' || last.kind === 'simple' || last.kind === 'poison-simple' || last.kind === 'internal';
   }
 
   private whenIdle(): Promise<void> {
@@ -742,10 +854,13 @@ export class ClientSession {
       case BackendCode.NoData:
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close' || h.kind === 'describe')) this.pending.shift();
         return this.write(f.raw);
-      case BackendCode.RowDescription:
+      case BackendCode.RowDescription: {
         if (h?.kind === 'internal') return;
-        if (h?.kind === 'describe') this.pending.shift();
-        return this.write(f.raw);
+        let masked: ReadonlySet<number> | undefined;
+        if (h?.kind === 'describe') { this.pending.shift(); masked = h.masked; }
+        else { const m = this.currentItem()?.masks; masked = m ? new Set(m.keys()) : undefined; }
+        return this.write(masked ? bw.rewriteRowDescription(f.body, masked) : f.raw);
+      }
       case BackendCode.DataRow: {
         if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }
         const item = this.currentItem();
@@ -757,6 +872,7 @@ export class ClientSession {
           item.rows++;
           item.counter.rows++;
           item.bytes += f.raw.length;
+          if (item.masks) return this.write(bw.rewriteDataRow(f.body, item.masks));
         }
         return this.write(f.raw);
       }
@@ -802,6 +918,7 @@ export class ClientSession {
     switch (h.kind) {
       case 'internal':
         h.failed = true;
+        h.error = fields.message;
         return;
       case 'poison-simple':
         this.write(bw.errorResponse(h.error));
@@ -898,7 +1015,7 @@ export class ClientSession {
       ? { code: 'NOT_EXECUTED', message: 'not executed: an earlier statement failed' }
       : outcome.error ? { code: outcome.error.code, message: outcome.error.message } : undefined;
     this.safeAudit(this.event(item.arrived.toISOString(), item.sql, d, {
-      decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : 'allowed',
+      decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : item.masks ? 'masked' : 'allowed',
       rules, durationMs, rowsReturned, rowsAffected, error,
       detail: outcome.suspended ? { portalSuspended: true } : item.timedOut ? { timedOut: true } : undefined,
     }));

@@ -15,6 +15,7 @@ import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
 import { parseProxyHeader, type ProxyHeader } from '../../wire/proxy-protocol.js';
 import { serverTlsOptions } from '../tls.js';
+import { FullScanGuard } from '../../governance/plan/index.js';
 import { ClientSession } from './client-session.js';
 import { SessionPool } from './pool.js';
 
@@ -84,20 +85,9 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   const tls = serverTlsOptions(listener.tls, opts.stateDir);
   const trusted = trustedProxyList(listener.trusted_proxies);
   const pool = new SessionPool();
+  const fullScan = new FullScanGuard();
   const node = gate.policy().node_id ?? hostname();
   const sockets = new Set<Socket>();
-
-  const refuseEarly = (socket: Socket, err: SqlgateError, clientIp: string) => {
-    gate.audit({
-      time: new Date().toISOString(), node, session: '', user: undefined, clientIp, door: 'postgres', type: 'login',
-      instance, database: undefined, sql: undefined, fingerprint: undefined, decision: 'refused', rules: err.rule ? [err.rule] : [],
-      durationMs: undefined, rowsReturned: undefined, rowsAffected: undefined, error: { code: err.sqlstate, message: err.message },
-    });
-    // Answer after the client's first packet, as a server does after reading the startup packet.
-    socket.once('data', () => socket.end(bw.errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message })));
-    socket.resume();
-    setTimeout(() => socket.destroy(), listener.login_timeout_ms).unref();
-  };
 
   const onConnection = async (socket: Socket) => {
     sockets.add(socket);
@@ -127,15 +117,16 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
       return;
     }
     if (header.status === 'ok' && header.source && header.command === 'proxy') clientIp = normalizeClientAddress(header.source.address);
+    // The address is checked before anything else; a refused client still gets its answer
+    // after TLS and the startup packet, as from PostgreSQL's pg_hba, so that it can read it.
+    let refused: SqlgateError | undefined;
     try {
       gate.checkAddress(instance, clientIp);
     } catch (err) {
-      const e = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: address check failed');
-      try { refuseEarly(socket, e, clientIp); } catch { socket.destroy(); }
-      return;
+      refused = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: address check failed');
     }
     // The session's reader resumes the socket once it listens, so no byte is lost.
-    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node }).run();
+    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node, refused, fullScan }).run();
   };
 
   const server = createServer({ pauseOnConnect: true }, (s) => { void onConnection(s); });

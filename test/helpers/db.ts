@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { urlParts } from '../../proxy/embedded-servers.js';
 
 export const DEFAULT_MYSQL_URL = 'mysql://root@127.0.0.1:3306/test';
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -39,14 +40,8 @@ export interface ServerInfo {
 }
 
 export function serverInfo(url: string): ServerInfo {
-  const u = new URL(url);
-  const isPg = u.protocol.startsWith('postgres');
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || (isPg ? 5432 : 3306)),
-    user: decodeURIComponent(u.username || (isPg ? 'postgres' : 'root')),
-    password: decodeURIComponent(u.password || ''),
-  };
+  const { host, port, user, password } = urlParts(url);
+  return { host, port, user, password };
 }
 
 export interface TempDatabase {

@@ -12,7 +12,6 @@ import { checkCorpus } from './corpus-check.js';
 
 /** `user sql` → why it fails today. */
 export const KNOWN_FAILURES: ReadonlyMap<string, string> = new Map([
-  ['s SELECT DISTINCT phone FROM customers', 'analysis: DISTINCT is not recorded as grouping by the outputs'],
 ]);
 
 test('security corpus (PostgreSQL): every case judged as expected', async () => {

@@ -96,6 +96,9 @@ export class ResponseWalker {
   /** Over the byte limit: the terminator becomes the ERR, and everything after it is dropped. */
   private overflowed = false;
   private swallow = false;
+  /** The caller ended the response (a timeout): everything from the next packet on is dropped, then this ERR goes out. */
+  private forced: Buffer | undefined;
+  private forcedSeq = -1;
   /** A row header split across chunks is held back until we know whether the row goes out. */
   private pendingHeader = false;
   private headerStart = -1;
@@ -124,6 +127,9 @@ export class ResponseWalker {
     this.rowBytes = 0;
     this.overflowed = false;
     this.swallow = false;
+    this.forced = undefined;
+    this.forcedSeq = -1;
+    this.forceAtBoundary = false;
     this.pendingHeader = false;
     this.cutting = false;
     this.seqDelta = 0;
@@ -143,6 +149,22 @@ export class ResponseWalker {
   get done(): boolean {
     return this.state === S.Done;
   }
+
+  /**
+   * Ends the response for the client with `err` (an ERR payload): from the
+   * next packet boundary on, nothing more is forwarded, and once the server
+   * has finished its response the ERR takes its place. Used when a statement
+   * is cancelled for running past its time limit.
+   */
+  forceError(err: Buffer): void {
+    if (this.done || this.forced) return;
+    this.forced = err;
+    // Never cut a packet (or a split row) in half: wait for its end.
+    if (this.headerHave === 0 && this.left === 0 && !this.continuation) this.swallow = true;
+    else this.forceAtBoundary = true;
+  }
+
+  private forceAtBoundary = false;
 
   /**
    * Walks a chunk. Returns the offset just past the response's end, or -1
@@ -174,6 +196,7 @@ export class ResponseWalker {
         }
         this.length = this.header.readUIntLE(0, 3);
         this.seq = this.header[3];
+        if (this.forced && this.swallow && this.forcedSeq < 0) this.forcedSeq = (this.seq - this.seqDelta) & 0xff;
         const watched = this.pendingHeader || this.headerStart >= 0;
         // After dropped rows, sequence ids must stay consecutive for the client.
         if (this.seqDelta !== 0 && !this.cutting && !this.swallow) {
@@ -216,6 +239,11 @@ export class ResponseWalker {
       }
     }
     if (this.fwd >= 0 && at > this.fwd) this.out.push(chunk.subarray(this.fwd, at));
+    if (this.done && this.forced) {
+      // forcedSeq < 0: the response ended with the packet in flight; the client has it all.
+      if (this.forcedSeq >= 0) this.out.push(framePayload(this.forced, this.forcedSeq));
+      this.forced = undefined;
+    }
     this.chunk = EMPTY;
     return this.done ? at : -1;
   }
@@ -236,6 +264,11 @@ export class ResponseWalker {
     this.summary.lastSeq = this.seq;
     const wasContinuation = this.continuation;
     this.continuation = this.length === MAX_PACKET;
+    if (this.forceAtBoundary && !this.continuation) {
+      this.forceAtBoundary = false;
+      this.hold(end);
+      this.swallow = true;
+    }
     if (this.cutting) return this.cutPacketDone(payload, end, wasContinuation);
     if (wasContinuation) {
       // the rest of a split packet: already classified (and counted, if a row)

@@ -178,3 +178,46 @@ export function dataRow(values: readonly (string | Buffer | null)[]): Buffer {
   }
   return w.end();
 }
+
+/** OID of `text`: masked columns are described as text, since masked values are text. */
+export const TEXT_OID = 25;
+
+/**
+ * RowDescription with the given columns re-described as `text` (type OID, size
+ * and modifier), everything else (names, table OIDs, formats) as received.
+ */
+export function rewriteRowDescription(body: Buffer, columns: ReadonlySet<number>): Buffer {
+  const out = Buffer.alloc(5 + body.length);
+  out[0] = BackendCode.RowDescription;
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  const n = body.readInt16BE(0);
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    const end = body.indexOf(0, o);
+    o = end + 1 + 6; // name, table OID, attribute number
+    if (columns.has(i)) {
+      out.writeInt32BE(TEXT_OID, 5 + o);
+      out.writeInt16BE(-1, 5 + o + 4);
+      out.writeInt32BE(-1, 5 + o + 6);
+    }
+    o += 4 + 2 + 4 + 2; // type OID, size, modifier, format
+  }
+  return out;
+}
+
+/** A DataRow with some fields replaced (text values; null is SQL NULL); the others copied as received. */
+export function rewriteDataRow(body: Buffer, rewrite: ReadonlyMap<number, (text: string | null) => string | null>): Buffer {
+  const n = body.readInt16BE(0);
+  const values: (Buffer | string | null)[] = [];
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(o);
+    o += 4;
+    const v = len < 0 ? null : body.subarray(o, o + len);
+    if (len > 0) o += len;
+    const f = rewrite.get(i);
+    values.push(f ? f(v === null ? null : v.toString('utf8')) : v);
+  }
+  return dataRow(values);
+}

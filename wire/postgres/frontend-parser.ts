@@ -132,8 +132,9 @@ export function parseFrontendMessage(frame: Frame): FrontendMessage {
       }
       const nr = r.int16();
       if (nr < 0) throw violation('negative result format count');
-      r.bytes(nr * 2);
-      msg = { kind: 'bind', portal, statement };
+      const resultFormats: number[] = [];
+      for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
+      msg = { kind: 'bind', portal, statement, resultFormats };
       break;
     }
     case FrontendCode.Describe:

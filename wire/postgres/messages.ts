@@ -86,7 +86,11 @@ export type StartupPacket =
 export type FrontendMessage =
   | { readonly kind: 'query'; readonly sql: string }
   | { readonly kind: 'parse'; readonly name: string; readonly sql: string; readonly paramTypes: readonly number[] }
-  | { readonly kind: 'bind'; readonly portal: string; readonly statement: string }
+  | {
+      readonly kind: 'bind'; readonly portal: string; readonly statement: string;
+      /** Result-column format codes as sent: none = all text, one = all columns, else one per column. */
+      readonly resultFormats: readonly number[];
+    }
   | { readonly kind: 'describe'; readonly target: 'S' | 'P'; readonly name: string }
   | { readonly kind: 'execute'; readonly portal: string; readonly maxRows: number }
   | { readonly kind: 'close'; readonly target: 'S' | 'P'; readonly name: string }

@@ -88,6 +88,13 @@ test('PostgreSQL: relations, columns, qualified view definitions, reltuples afte
       AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1, 2`, { dialect: 'postgres', catalog: cat, database: db.name, searchPath: ['public'] })[0];
     assert.equal(meta.unresolved, undefined, meta.unresolved?.message);
     assert.deepEqual(meta.dynamic, []);
+    // Loading inside the caller's transaction neither commits nor breaks it.
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE in_tx (a int)');
+    const inTx = await loadPgCatalog(c);
+    assert.ok(inTx.lookup(undefined, undefined, 'in_tx', ['public']));
+    await c.query('ROLLBACK');
+    assert.equal((await loadPgCatalog(c)).lookup(undefined, undefined, 'in_tx', ['public']), undefined);
     // The loader leaves the session's search_path alone.
     const sp = await c.query('SHOW search_path');
     assert.match(sp.rows[0].search_path, /public/);

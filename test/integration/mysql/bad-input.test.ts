@@ -152,3 +152,21 @@ test('random command packets after login (fast-check): ERR or a result, the sess
   await goodStillWorks();
   assert.ok(goodQueries >= 7);
 });
+
+test('a client that disappears in the middle of a large result: the upstream is dropped, not pooled, and others carry on', async () => {
+  const raw = await loggedIn();
+  const idleBefore = ep.listener.pool.size;
+  const createdBefore = ep.listener.pool.created;
+  const sql = 'SELECT REPEAT(\'x\', 2000) AS r FROM information_schema.COLLATIONS a, information_schema.COLLATIONS b LIMIT 20000';
+  raw.socket.write(frame(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(sql)])));
+  const first = await raw.packet();
+  assert.equal(first?.payload[0], 1, 'the result started');
+  raw.socket.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(ep.listener.pool.size <= idleBefore, 'the interrupted upstream connection was not pooled');
+  await goodStillWorks();
+  const again = await connect(ep.port);
+  await again.query('SELECT 1');
+  await again.end();
+  assert.ok(ep.listener.pool.created >= createdBefore);
+});

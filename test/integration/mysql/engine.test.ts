@@ -1,7 +1,7 @@
 /**
- * The MySQL endpoint with the real governance engine (analysis of the real
- * statement text, catalog read from MariaDB, the policy's grants, masks and
- * limits): a governed SELECT allowed, a column refused (also as a predicate),
+ * The MySQL endpoint with the real governance engine (governance/gate-impl.ts:
+ * analysis of the real statement text, catalog read from MariaDB, the
+ * policy's grants, masks, limits and allow lists): a governed SELECT allowed, a column refused (also as a predicate),
  * an unqualified DELETE refused with the session still usable, a refused
  * multi-statement running nothing, refusal at prepare, USE changing name
  * resolution, masking and row caps, audit one record per statement.
@@ -10,12 +10,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { policySchema } from '../../../rules/policy-schema.js';
 import { createMysqlDatabase, mysqlConnect, type TempDatabase } from '../../helpers/db.js';
-import { EngineGate, PASSWORD, connect, statements, startEndpoint, testPolicy, type Endpoint } from './helpers.js';
+import { PASSWORD, connect, statements, startEndpoint, testPolicy, type Endpoint } from './helpers.js';
+import { createGate, type EngineGate } from '../../../governance/gate-impl.js';
+import { CatalogProvider } from '../../../governance/catalog/provider.js';
+import { loadMysqlCatalog } from '../../../governance/catalog/catalog.js';
+import type { AuditEvent } from '../../../governance/audit/event.js';
 
 let db1: TempDatabase;
 let db2: TempDatabase;
 let ep: Endpoint;
-let gate: EngineGate;
+let gate: EngineGate & { events: AuditEvent[] };
 
 before(async () => {
   db1 = await createMysqlDatabase('mysqleng1', `CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(20), phone VARCHAR(20), email VARCHAR(40));
@@ -45,8 +49,13 @@ before(async () => {
     },
     masking: [{ database: db1.name, table: 'customers', column: 'email', kind: 'partial', keep_first: 2, keep_last: 4 }],
   });
-  gate = await EngineGate.create(policy, [db1.name, db2.name]);
-  ep = await startEndpoint({ gate, policy });
+  const catalogs = new CatalogProvider(async () => {
+    const c = await mysqlConnect();
+    try { return await loadMysqlCatalog(c as never, [db1.name, db2.name]); } finally { await c.end(); }
+  }, { ttlMs: 0 });
+  const events: AuditEvent[] = [];
+  gate = Object.assign(createGate({ policy: () => policy, audit: { write: (e) => events.push(e) }, catalogFor: () => catalogs.get(undefined) }), { events });
+  ep = await startEndpoint({ gate: gate as never, policy });
 });
 after(async () => {
   await ep?.close();
@@ -163,4 +172,19 @@ test('engine: audit records match statements one to one', async () => {
   ]);
   assert.ok(ev[1].rules.length > 0);
   assert.ok(ev.every((e) => e.fingerprint !== undefined && e.database === db1.name));
+});
+
+test('engine: the policy\'s IP allow list refuses a client with 1130 before the greeting, audited', async () => {
+  const policy = policySchema.parse({ ...testPolicy({ database: db1.name }), ip_allow: ['10.9.9.9'] });
+  const events: AuditEvent[] = [];
+  const strict = createGate({ policy: () => policy, audit: { write: (e) => events.push(e) }, catalogFor: () => { throw new Error('not needed'); } });
+  const e2 = await startEndpoint({ gate: strict as never, policy });
+  try {
+    await assert.rejects(connect(e2.port), (e: { errno: number; message: string }) => e.errno === 1130 && /ip-allow-list/.test(e.message));
+    assert.equal(events.length, 1);
+    assert.equal(events[0].type, 'login');
+    assert.equal(events[0].decision, 'refused');
+  } finally {
+    await e2.close();
+  }
 });

@@ -134,6 +134,25 @@ for (const deprecateEof of [false, true]) {
   });
 }
 
+test('a 17 MB statement from the client (split into 16 MB packets) is judged and forwarded whole', async () => {
+  const direct = await RawMysql.login(port, 'root', '', DB);
+  const proxied = await RawMysql.login(ep.port, 'both', PASSWORD, DB);
+  try {
+    const literal = 'é'.repeat(8_700_000); // 17.4 MB of UTF-8
+    const sql = `SELECT LENGTH('${literal}') AS n, MD5('${literal}') AS h`;
+    const a = await direct.query(sql);
+    const b = await proxied.query(sql);
+    assert.ok(b.bytes.equals(a.bytes));
+    assert.equal(b.summary.rows, 1);
+    assert.ok(b.bytes.includes(Buffer.from('17400000')));
+    const judged = ep.gate.events.filter((e) => e.type === 'statement').at(-1);
+    assert.equal(judged?.sql?.length, sql.length, 'the gate saw the whole text');
+  } finally {
+    direct.close();
+    proxied.close();
+  }
+});
+
 test('mysql2 decodes the same values directly and through sqlgate (text and prepared)', async () => {
   const common = { database: DB, multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true } as const;
   const direct = await mysql.createConnection({ ...urlParts(server.url), ...common });

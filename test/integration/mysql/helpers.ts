@@ -137,7 +137,7 @@ export async function mariadbCli(port: number, args: string[], input?: string): 
 }
 
 /** Statement audit records (not logins). */
-export function statements(gate: TestGate): import('../../../governance/audit/event.js').AuditEvent[] {
+export function statements(gate: { readonly events: readonly import('../../../governance/audit/event.js').AuditEvent[] }): import('../../../governance/audit/event.js').AuditEvent[] {
   return gate.events.filter((e) => e.type === 'statement');
 }
 
@@ -157,38 +157,5 @@ export class DirectiveGate extends TestGate {
       return hit ? { ...d, directives: { ...d.directives, ...hit.directives } } : d;
     });
     return { ...j, statements, refusal: j.refusal };
-  }
-}
-
-/**
- * The real governance engine behind the Gate interface, for the endpoint's
- * engine tests until governance/gate-impl.ts lands: engine judge + MySQL
- * analysis + a catalog read from the real MariaDB; audit recorded in memory.
- */
-export class EngineGate extends TestGate {
-  private readonly catalogs: import('../../../governance/catalog/provider.js').CatalogProvider;
-
-  constructor(opts: TestGateOptions & { catalogs: import('../../../governance/catalog/provider.js').CatalogProvider }) {
-    super(opts);
-    this.catalogs = opts.catalogs;
-  }
-
-  static async create(policy: Policy, databases: readonly string[]): Promise<EngineGate> {
-    const { CatalogProvider } = await import('../../../governance/catalog/provider.js');
-    const { loadMysqlCatalog } = await import('../../../governance/catalog/catalog.js');
-    const { initAnalysis } = await import('../../../governance/analyze/analyze.js');
-    await initAnalysis();
-    const { mysqlConnect } = await import('../../helpers/db.js');
-    const catalogs = new CatalogProvider(async () => {
-      const c = await mysqlConnect();
-      try { return await loadMysqlCatalog(c as never, databases); } finally { await c.end(); }
-    }, { ttlMs: 0 });
-    return new EngineGate({ policy, catalogs });
-  }
-
-  override async judge(session: import('../../../governance/decision.js').SessionContext, sql: string) {
-    const { judge } = await import('../../../governance/engine/judge.js');
-    const { analyzeCached } = await import('../../../governance/analyze/analyze.js');
-    return judge(session, sql, { policy: this.policy(), analyze: analyzeCached, catalogFor: () => this.catalogs.get(undefined) });
   }
 }

@@ -72,6 +72,13 @@ test('wrong password or unknown user: errno 1045, SQLSTATE 28P01, audited', asyn
   assert.match(r.stderr, /ERROR 1045 \(28P01\)/);
 });
 
+test('an unknown database at login gets the server\'s own error (1049), audited', async () => {
+  await assert.rejects(connect(ep.port, { database: 'sg_no_such_database_xyz' }), (e: { errno: number; sqlState: string }) => e.errno === 1049 && e.sqlState === '42000');
+  const ev = logins().at(-1);
+  assert.equal(ev?.decision, 'refused');
+  assert.equal(ev?.error?.code, 'ER_1049');
+});
+
 test('require_tls refuses a plaintext login and accepts a TLS one', async () => {
   const e2 = await startEndpoint({ listener: { require_tls: true } });
   try {

@@ -10,6 +10,7 @@ import { PacketFramer } from '../../../wire/mysql/packet-reader.js';
 import { ResponseWalker, type ResponseKind, type ResponseSummary } from '../../../wire/mysql/result-walker.js';
 import { nativeToken } from '../../../wire/mysql/auth-scramble.js';
 import { buildCommand } from '../../../wire/mysql/commands.js';
+import { framePayload } from '../../../wire/mysql/packet-writer.js';
 import { parseErr } from '../../../wire/mysql/messages.js';
 
 export const RAW_CAPS = Cap.LONG_PASSWORD | Cap.LONG_FLAG | Cap.PROTOCOL_41 | Cap.TRANSACTIONS | Cap.SECURE_CONNECTION
@@ -45,10 +46,7 @@ export class RawMysql {
 
   /** Sends one command packet (payload) and returns the whole response, byte for byte. */
   command(payload: Buffer, kind: ResponseKind): Promise<{ bytes: Buffer; summary: ResponseSummary }> {
-    const framed = Buffer.alloc(4 + payload.length);
-    framed.writeUIntLE(payload.length, 0, 3);
-    framed[3] = 0;
-    payload.copy(framed, 4);
+    const framed = framePayload(payload, 0);
     const walker = new ResponseWalker();
     walker.start(kind, (this.capabilities & Cap.DEPRECATE_EOF) !== 0);
     const chunks: Buffer[] = [];

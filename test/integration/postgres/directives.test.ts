@@ -14,6 +14,8 @@ let db: TempDatabase;
 let ep: Endpoint;
 let gate: TestGate;
 let directives: Partial<Directives> = {};
+/** Statements the directives apply to (the engine would attach big tables only to statements reading them). */
+let appliesTo: RegExp = /[\s\S]*/;
 
 before(async () => {
   db = await createPgDatabase('pgdir', 'CREATE TABLE series AS SELECT g AS n, repeat(\'x\', 100) AS pad FROM generate_series(1, 50) g');
@@ -21,7 +23,7 @@ before(async () => {
   const judge = gate.judge.bind(gate);
   gate.judge = async (s: SessionContext, sql: string): Promise<Judgement> => {
     const j = await judge(s, sql);
-    return { ...j, statements: j.statements.map((d) => ({ ...d, directives: { ...d.directives, ...directives } })) };
+    return { ...j, statements: j.statements.map((d) => (appliesTo.test(d.facts.text) ? { ...d, directives: { ...d.directives, ...directives } } : d)) };
   };
   ep = await startEndpoint(gate);
 });
@@ -91,12 +93,90 @@ test('time limit: the query is cancelled on the database and the client gets 570
   await c.end();
 });
 
-test('masking directives are refused (fail closed) until the endpoint serves them', async () => {
-  directives = {
-    masks: [{ index: 0, kind: 'partial', keepFirst: 1, keepLast: 1, maskChar: '*', alias: '', rule: 'masking', column: { database: db.name, schema: 'public', table: 'series', column: 'pad' } }],
-  };
+const mask = (index: number, column: string) => ({
+  index, kind: 'partial' as const, keepFirst: 1, keepLast: 1, maskChar: '*', alias: '', rule: 'masking',
+  column: { database: db.name, schema: 'public', table: 'series', column },
+});
+
+test('masking: fields rewritten and re-described as text (simple and extended), audit says masked', async () => {
+  directives = { masks: [mask(0, 'n'), mask(1, 'pad')] };
   const c = await pgThrough(ep.url('alice', db.name));
-  await assert.rejects(c.query('SELECT pad FROM series'), (e: { code?: string }) => e.code === '0A000');
-  directives = {};
+  const r = await c.query('SELECT n, pad, n AS plain FROM series WHERE n IN (5, 12) ORDER BY n');
+  assert.deepEqual(r.rows, [{ n: '*', pad: 'x' + '*'.repeat(98) + 'x', plain: 5 }, { n: '**', pad: 'x' + '*'.repeat(98) + 'x', plain: 12 }]);
+  assert.equal(r.fields[0].dataTypeID, 25, 'masked int column described as text');
+  assert.equal(r.fields[2].dataTypeID, 23);
+  const x = await c.query({ text: 'SELECT n, pad FROM series WHERE n = $1', values: [42] });
+  assert.deepEqual(x.rows, [{ n: '**', pad: 'x' + '*'.repeat(98) + 'x' }]);
+  assert.equal(x.fields[0].dataTypeID, 25);
   await c.end();
+  const ev = gate.events.filter((e) => e.sql === 'SELECT n, pad FROM series WHERE n = $1').at(-1)!;
+  assert.equal(ev.decision, 'masked');
+  directives = {};
+});
+
+test('masking: binary result format and COPY of masked columns are refused (fail closed)', async () => {
+  directives = { masks: [mask(0, 'n')] };
+  const raw = await RawClient.open(ep.port, 'bob', db.name, PASSWORD);
+  const out = names(await raw.extended('SELECT n FROM series WHERE n = 1', 1));
+  assert.equal(out[0].name, 'parseComplete');
+  assert.equal(out[1].name, 'error');
+  assert.match(out[1].message, /text format/);
+  assert.ok(!out.some((m) => m.name === 'dataRow'));
+  const text = names(await raw.extended('SELECT n FROM series WHERE n = 1', 0));
+  assert.equal(text.find((m) => m.name === 'dataRow')?.fields[0].toString(), '*', 'text format is masked');
+  raw.close();
+  const c = await pgThrough(ep.url('alice', db.name));
+  const realJudge = gate.judge;
+  gate.judge = async (s, sql) => {
+    const j = await realJudge(s, sql);
+    return { ...j, statements: j.statements.map((d) => ({ ...d, facts: { ...d.facts, kind: /^copy/i.test(sql) ? 'copy' : d.facts.kind } })) };
+  };
+  await assert.rejects(c.query('COPY series TO STDOUT'), (e: { code?: string }) => e.code === '0A000');
+  gate.judge = realJudge;
+  await c.end();
+  directives = {};
+});
+
+test('full-scan guard: a big table read without an index is EXPLAINed on the session and refused; parameters refused', async () => {
+  directives = { fullScanMaxRows: 1000, bigTables: [{ schema: 'public', table: 'series', rows: 5_000_000 }] };
+  appliesTo = /series/;
+  const c = await pgThrough(ep.url('alice', db.name));
+  await assert.rejects(c.query('SELECT count(*) FROM series'), (e: { code?: string; message: string }) => e.code === '54000' && /full-scan-guard/.test(e.message));
+  await assert.rejects(c.query({ text: 'SELECT n FROM series WHERE n = $1', values: [1] }), (e: { code?: string }) => e.code === '54000');
+  await c.query('BEGIN');
+  await assert.rejects(c.query('SELECT * FROM series'), (e: { code?: string }) => e.code === '54000');
+  await assert.rejects(c.query('SELECT 1'), (e: { code?: string }) => e.code === '25P02', 'refusal inside BEGIN aborts, as usual');
+  await c.query('ROLLBACK');
+  directives = { fullScanMaxRows: 1000, bigTables: [{ schema: 'public', table: 'other_table', rows: 5_000_000 }] };
+  assert.equal((await c.query('SELECT count(*)::int AS n FROM series')).rows[0].n, 50, 'a plan not touching the big table passes');
+  directives = {};
+  appliesTo = /[\s\S]*/;
+  await c.end();
+});
+
+test('pipeline: a statement needing an idle upstream after unsynchronised messages is refused, not deadlocked', async () => {
+  directives = { fullScanMaxRows: 1000, bigTables: [{ schema: 'public', table: 'series', rows: 5_000_000 }] };
+  const raw = await RawClient.open(ep.port, 'bob', db.name, PASSWORD);
+  const out = names(await raw.roundTrip(
+    serialize.parse({ name: 's1', text: 'SELECT 1' }), serialize.bind({ statement: 's1' }), serialize.execute({}),
+    serialize.parse({ text: 'SELECT * FROM series' }), serialize.bind({}), serialize.execute({}), serialize.sync(),
+  ));
+  assert.deepEqual(out.map((m) => m.name), ['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'error', 'readyForQuery']);
+  assert.match(out[4].message, /send Sync first/);
+  raw.close();
+  directives = {};
+});
+
+test('audit sink failure: later statements are refused rather than run unaudited', async () => {
+  const c = await pgThrough(ep.url('alice', db.name));
+  const audit = gate.audit.bind(gate);
+  gate.audit = () => { throw new Error('disk full'); };
+  try {
+    await c.query('SELECT 1'); // ran; its record could not be written
+    await assert.rejects(c.query('SELECT 2'), (e: { code?: string }) => e.code === '58030');
+    await assert.rejects(c.query({ text: 'SELECT $1::int', values: [3] }), (e: { code?: string }) => e.code === '58030');
+  } finally {
+    gate.audit = audit;
+    await c.end();
+  }
 });

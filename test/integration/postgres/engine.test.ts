@@ -1,30 +1,26 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPgDatabase, pgConnect, pgUrl, withDatabase, type TempDatabase } from '../../helpers/db.js';
-import type { Judgement, SessionContext } from '../../../governance/decision.js';
-import { judge as engineJudge } from '../../../governance/engine/judge.js';
-import { analyzeCached, initAnalysis } from '../../../governance/analyze/analyze.js';
+import type { AuditEvent } from '../../../governance/audit/event.js';
+import { createGate, type EngineGate } from '../../../governance/gate-impl.js';
+import { initAnalysis } from '../../../governance/analyze/analyze.js';
+import type { Policy } from '../../../rules/policy-schema.js';
 import { loadPgCatalog } from '../../../governance/catalog/catalog.js';
 import { CatalogProvider } from '../../../governance/catalog/provider.js';
-import { TestGate } from '../../helpers/test-gate.js';
 import { PASSWORD, pgThrough, psqlResult, startEndpoint, testPolicy, type Endpoint } from './setup.js';
 
-// The endpoint with the real governance engine (analysis, catalog, rules),
-// assembled here from governance/ until governance/gate-impl.ts lands.
-class EngineGate extends TestGate {
-  private readonly catalogs = new CatalogProvider(async (database) => {
-    const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
-    try { return await loadPgCatalog(c); } finally { await c.end(); }
-  }, { ttlMs: 0 });
-
-  override judge(session: SessionContext, sql: string): Promise<Judgement> {
-    return engineJudge(session, sql, { policy: this.policy(), analyze: analyzeCached, catalogFor: (db) => this.catalogs.get(db) });
-  }
-}
+// The endpoint with the real governance gate (governance/gate-impl.ts): address
+// checks, analysis, catalog, rules, audit.
+const catalogs = new CatalogProvider(async (database) => {
+  const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
+  try { return await loadPgCatalog(c); } finally { await c.end(); }
+}, { ttlMs: 0 });
 
 let db: TempDatabase;
 let ep: Endpoint;
 let gate: EngineGate;
+let policy: Policy;
+const events: AuditEvent[] = [];
 
 before(async () => {
   await initAnalysis();
@@ -37,21 +33,28 @@ before(async () => {
     CREATE TABLE s2.customers (id int, name text);
     INSERT INTO s2.customers VALUES (99, 'hidden');`);
   const base = testPolicy(db.name);
-  gate = new EngineGate({
-    policy: {
+  policy = {
       ...base,
-      users: { ...base.users, alice: { ...base.users.alice, roles: ['analyst'] } },
+      users: { ...base.users, alice: { ...base.users.alice, roles: ['analyst'] }, bob: { ...base.users.bob, roles: ['support'] } },
+      masking: [{
+        instance: 'pg1', database: db.name, schema: 'public', table: 'customers', column: 'phone', kind: 'partial',
+        keep_first: 3, keep_last: 4, mask_char: '*', alias: '******', roles: ['support'], exempt_roles: [],
+      }],
       roles: {
         analyst: {
           grants: [
             { instance: 'pg1', database: db.name, schema: 'public', table: 'customers', columns: ['id', 'name'], privileges: ['select'] },
             { instance: 'pg1', database: db.name, schema: 'public', table: 'orders', privileges: ['select', 'update'] },
           ],
-          statement_kinds: ['select', 'update', 'transaction', 'set'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
+          statement_kinds: ['select', 'update', 'transaction', 'set', 'copy'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
+        },
+        support: {
+          grants: [{ instance: 'pg1', database: db.name, schema: 'public', table: 'customers', privileges: ['select'] }],
+          statement_kinds: ['select'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
         },
       },
-    },
-  });
+  };
+  gate = createGate({ policy: () => policy, audit: { write: (e) => events.push(e) }, catalogFor: (_i, database) => catalogs.get(database) });
   ep = await startEndpoint(gate);
 });
 after(async () => {
@@ -115,16 +118,52 @@ test('engine: psql sees refusals with the rule named, and COPY of a refused colu
   assert.match(r.stderr, /ERROR: {2}sqlgate: .*phone/);
   assert.equal((r.stderr.match(/ERROR/g) ?? []).length, 2, r.stderr);
   assert.equal(r.stdout.trim(), 'Ann');
+  // COPY FROM STDIN is an INSERT: alice may not insert into orders, and nothing arrives.
+  const cp = await psqlResult(conninfo, ['-c', 'COPY orders FROM STDIN'], '3\t30\n');
+  assert.match(cp.stderr, /ERROR: {2}sqlgate: /);
+  const admin = await pgConnect(db.url);
+  assert.equal((await admin.query('SELECT count(*)::int AS n FROM orders')).rows[0].n, 2);
+  await admin.end();
+  const ok = await psqlResult(conninfo, ['-c', 'COPY (SELECT id, name FROM customers ORDER BY id) TO STDOUT']);
+  assert.equal(ok.stdout, '1\tAnn\n2\tBo\n', ok.stderr);
 });
 
 test('engine: audit records match statements one to one, refusals with their rule', async () => {
-  const before = gate.events.length;
+  const before = events.length;
   const c = await pgThrough(ep.url('alice', db.name));
   await c.query('SELECT id FROM customers');
   await assert.rejects(c.query('SELECT phone FROM customers'));
   await c.end();
-  const ev = gate.events.slice(before).filter((e) => e.type === 'statement');
+  const ev = events.slice(before).filter((e) => e.type === 'statement');
   assert.deepEqual(ev.map((e) => [e.sql, e.decision]), [['SELECT id FROM customers', 'allowed'], ['SELECT phone FROM customers', 'refused']]);
   assert.ok(ev[1].rules.length > 0 && ev[0].fingerprint);
   assert.equal(ev[0].rowsReturned, 2);
+});
+
+test('engine: address allow lists and unknown users through the real gate', async () => {
+  const saved = policy;
+  try {
+    policy = { ...saved, instances: { pg1: { ...saved.instances.pg1, ip_allow: '10.0.0.0/8' } } };
+    await assert.rejects(pgThrough(ep.url('alice', db.name)), (e: { code?: string }) => e.code === '28000');
+    policy = { ...saved, users: { ...saved.users, alice: { ...saved.users.alice, ip_allow: '192.168.1.1' } } };
+    await assert.rejects(pgThrough(ep.url('alice', db.name)), (e: { code?: string }) => e.code === '28000');
+    policy = saved;
+    // Unknown user: a password exchange, then the same failure as a wrong password.
+    await assert.rejects(pgThrough(ep.url('mallory', db.name)), (e: { code?: string; message: string }) => e.code === '28P01' && /password authentication failed/.test(e.message));
+    const c = await pgThrough(ep.url('alice', db.name));
+    await c.end();
+  } finally {
+    policy = saved;
+  }
+});
+
+test('engine: a masked column is served masked on the wire (simple and extended), and is no oracle', async () => {
+  const c = await pgThrough(ep.url('bob', db.name));
+  assert.deepEqual((await c.query('SELECT id, phone AS p FROM customers ORDER BY id')).rows, [{ id: 1, p: '138****5678' }, { id: 2, p: '139****0000' }]);
+  assert.deepEqual((await c.query({ text: 'SELECT phone FROM customers WHERE id = $1', values: [1] })).rows, [{ phone: '138****5678' }]);
+  await assert.rejects(c.query("SELECT id FROM customers WHERE phone LIKE '138%'"), refused);
+  await assert.rejects(c.query('SELECT upper(phone) FROM customers'), refused);
+  await c.end();
+  const ev = events.filter((e) => e.user === 'bob' && e.type === 'statement' && e.decision === 'masked');
+  assert.equal(ev.length, 2);
 });

@@ -90,10 +90,13 @@ test('IP not on the allow list: FATAL 28000 before authentication, audited', asy
   const e2 = await startEndpoint(g);
   try {
     await assert.rejects(pgThrough(e2.url('alice', db.name)), (e: { code?: string }) => e.code === '28000');
-    const r = await psqlResult(conn(e2, 'alice', 'disable'), ['-c', 'SELECT 1']);
-    assert.match(r.stderr, /not allowed/);
+    for (const mode of ['disable', 'prefer', 'require']) {
+      const r = await psqlResult(conn(e2, 'alice', mode), ['-c', 'SELECT 1']);
+      assert.match(r.stderr, /FATAL: {2}sqlgate: host '127.0.0.1' is not allowed to connect \[rule ip-allow-list\]/, mode);
+    }
     const refused = g.events.filter((e) => e.type === 'login' && e.decision === 'refused');
-    assert.ok(refused.length >= 2);
+    assert.ok(refused.length >= 4, 'every attempt audited (libpq retries without TLS under prefer)');
+    assert.ok(!g.events.some((e) => e.type === 'login' && e.decision === 'allowed'));
     assert.equal(refused[0].error?.code, '28000');
   } finally {
     await e2.close();

@@ -7,7 +7,8 @@ import { createPgDatabase, pgConnect, type TempDatabase } from '../../helpers/db
 import type { SessionContext } from '../../../governance/decision.js';
 import { md5Response } from '../../../governance/auth/password-checks.js';
 import { TestGate } from '../../helpers/test-gate.js';
-import { PASSWORD, pgThrough, psqlResult, startEndpoint, testGate, type Endpoint } from './setup.js';
+import { execFile } from 'node:child_process';
+import { PASSWORD, pgThrough, psqlResult, startEndpoint, testGate, writeTemp, type Endpoint } from './setup.js';
 import type pg from 'pg';
 
 let db: TempDatabase;
@@ -178,6 +179,54 @@ test('a client_encoding sqlgate cannot lex safely ends the session', async () =>
   await assert.rejects(c.query('SELECT 1'));
   const r = await psqlResult(`postgresql://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${ep.port}/${db.name}?sslmode=disable&client_encoding=BIG5`, ['-c', 'SELECT 1']);
   assert.match(r.stderr, /not supported/);
+});
+
+test('protocol Bind/Execute of statements and cursors made in SQL are refused; SQL EXECUTE/FETCH work', async () => {
+  const r = await rawSession();
+  await r.send(serialize.query('PREPARE sqlp AS SELECT 1 AS one'));
+  await r.until('readyForQuery');
+  r.send(Buffer.concat([serialize.bind({ statement: 'sqlp' }), serialize.execute({}), serialize.sync()]));
+  const bind = await r.until('readyForQuery');
+  assert.deepEqual(bind.map((m) => m.name), ['error', 'readyForQuery']);
+  assert.match(bind[0].message, /not prepared through this protocol session/);
+  r.send(serialize.query('EXECUTE sqlp'));
+  assert.ok((await r.until('readyForQuery')).some((m) => m.name === 'dataRow'));
+  r.send(serialize.query('BEGIN; DECLARE cur CURSOR FOR SELECT n FROM series'));
+  await r.until('readyForQuery');
+  r.send(Buffer.concat([serialize.execute({ portal: 'cur', rows: 100 }), serialize.sync()]));
+  const exec = await r.until('readyForQuery');
+  assert.deepEqual(exec.map((m) => m.name), ['error', 'readyForQuery']);
+  assert.equal(exec[1].status, 'E', 'inside BEGIN the refusal aborts the transaction, as PostgreSQL would');
+  r.send(serialize.query('ROLLBACK'));
+  await r.until('readyForQuery');
+  // A named protocol statement is forgotten after SQL DEALLOCATE ALL.
+  r.send(Buffer.concat([serialize.parse({ name: 'p1', text: 'SELECT 2' }), serialize.sync()]));
+  await r.until('readyForQuery');
+  r.send(serialize.query('DEALLOCATE ALL'));
+  await r.until('readyForQuery');
+  r.send(Buffer.concat([serialize.bind({ statement: 'p1' }), serialize.execute({}), serialize.sync()]));
+  assert.equal((await r.until('readyForQuery'))[0].name, 'error');
+  r.close();
+});
+
+test('pgbench pipelines (\\startpipeline, extended and prepared) run to completion through sqlgate', async () => {
+  const script = writeTemp('pipe.sql', [
+    '\\set a random(1, 10)',
+    '\\startpipeline',
+    'SELECT n FROM series WHERE n = :a;',
+    'UPDATE t SET v = v WHERE id = :a;',
+    'SELECT count(*) FROM series;',
+    '\\endpipeline',
+  ].join('\n') + '\n');
+  for (const mode of ['extended', 'prepared']) {
+    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      execFile('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-M', mode, '-f', script, '-c', '2', '-t', '50', '-h', '127.0.0.1', '-p', String(ep.port), '-U', 'alice', db.name],
+        { env: { ...process.env, PGPASSWORD: PASSWORD } }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, text: stdout + stderr }));
+    });
+    assert.equal(out.code, 0, out.text);
+    assert.match(out.text, /number of transactions actually processed: 100\/100/);
+    assert.match(out.text, /number of failed transactions: 0/);
+  }
 });
 
 async function sleeping(): Promise<number> {

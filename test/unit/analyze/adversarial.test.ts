@@ -166,3 +166,66 @@ test('ORDER BY / GROUP BY by position and LIMIT subqueries are oracles too', () 
   }
   assert.ok(leaks('postgres', "SELECT id FROM orders LIMIT (SELECT count(*) FROM customers WHERE phone LIKE '5%')"));
 });
+
+test('property: any computation around the protected column is seen, however deeply nested', async () => {
+  const fc = (await import('fast-check')).default;
+  type Layer = { kind: 'expr'; wrap: (e: string) => string } | { kind: 'table'; wrap: (q: string, col: string) => string };
+  const exprLayers = (d: 'postgres' | 'mysql'): Layer[] => [
+    { kind: 'expr', wrap: (e) => `upper(${e})` },
+    { kind: 'expr', wrap: (e) => `concat(${e}, 'x')` },
+    { kind: 'expr', wrap: (e) => `CASE WHEN id > 0 THEN ${e} END` },
+    { kind: 'expr', wrap: (e) => `coalesce(${e}, 'x')` },
+    { kind: 'expr', wrap: (e) => `(${e})` },
+    { kind: 'expr', wrap: (e) => (d === 'postgres' ? `${e}::text` : `CAST(${e} AS CHAR)`) },
+    { kind: 'expr', wrap: (e) => `length(${e}) + 1` },
+    { kind: 'expr', wrap: (e) => `max(${e})` },
+  ];
+  const tableLayers: Layer[] = [
+    { kind: 'table', wrap: (q, c) => `SELECT ${c} FROM (${q}) AS d` },
+    { kind: 'table', wrap: (q, c) => `WITH w AS (${q}) SELECT ${c} FROM w` },
+    { kind: 'table', wrap: (q, c) => `SELECT ${c} FROM (${q}) AS u UNION ALL SELECT note FROM orders` },
+    { kind: 'table', wrap: (q, c) => `SELECT x.${c} FROM (${q}) x JOIN orders o ON o.id = x.id` },
+  ];
+  for (const d of ['postgres', 'mysql'] as const) {
+    const layers = [...exprLayers(d), ...tableLayers];
+    let resolved = 0;
+    let total = 0;
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: layers.length - 1 }), { maxLength: 5 }), (picks) => {
+      // Innermost query names the value v and keeps id for joins.
+      let computed = false;
+      let inner = 'phone';
+      let sql = '';
+      let started = false;
+      for (const p of picks) {
+        const l = layers[p];
+        if (l.kind === 'expr') {
+          if (started) { sql = `SELECT ${l.wrap('v')} AS v, id FROM (${sql}) AS e`; } else inner = l.wrap(inner);
+          computed = computed || l.wrap('v') !== '(v)';
+        } else {
+          if (!started) { sql = `SELECT ${inner} AS v, id FROM customers`; started = true; }
+          sql = l.wrap(sql, 'v') .replace(/SELECT v FROM/g, 'SELECT v, id FROM').replace(/SELECT x\.v FROM/g, 'SELECT x.v, x.id FROM');
+        }
+      }
+      if (!started) sql = `SELECT ${inner} AS v, id FROM customers`;
+      if (picks.some((p) => layers[p].kind === 'expr' && layers[p].wrap('v').startsWith('max('))) sql += '';
+      const facts = run(d, sql);
+      const f = facts[0];
+      total++;
+      if (f.unresolved) return; // refused: safe
+      resolved++;
+      if (computed) assert.ok(exposes(f, 'customers.phone'), `${d}: ${sql}`);
+      else assert.ok(touches(f, 'customers.phone'), `${d}: ${sql}`);
+    }), { numRuns: 150 });
+    // The property is only worth something if most cases were analysed, not refused.
+    assert.ok(resolved > total * 0.8, `${d}: only ${resolved} of ${total} resolved`);
+  }
+});
+
+test('SELECT DISTINCT groups on its outputs (an equality oracle through a mask)', () => {
+  for (const d of ['postgres', 'mysql'] as const) {
+    const f = run(d, 'SELECT DISTINCT phone FROM customers')[0];
+    assert.ok(f.reads.some((r) => r.column.column === 'phone' && r.place === 'group-by'), d);
+    assert.ok(!run(d, 'SELECT phone FROM customers')[0].reads.some((r) => r.column.column === 'phone'), d);
+    assert.ok(!run(d, 'SELECT COUNT(DISTINCT id) FROM customers')[0].reads.some((r) => r.column.column === 'phone'), d);
+  }
+});

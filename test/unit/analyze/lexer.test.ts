@@ -10,7 +10,7 @@ test('splits at top-level semicolons only', () => {
 test('backslash escapes and doubled quotes keep strings whole', () => {
   const s = splitMysql("SELECT 'it\\'s; here', 'a''b;c'; SELECT 2");
   assert.equal(s.length, 2);
-  assert.equal(s[0].digest, 'SELECT ?, ?');
+  assert.equal(s[0].digest, "SELECT '?', '?'");
   assert.equal(unquoteString("'it\\'s'"), "it's");
   assert.equal(unquoteString("'a''b'"), "a'b");
 });
@@ -47,10 +47,13 @@ test('unterminated strings and comments are errors, and comments inside executab
 test('digest replaces literals and collapses VALUES tuples and IN lists', () => {
   const a = splitMysql("INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')")[0].digest;
   const b = splitMysql("insert into t values (9, 'zz')")[0].digest;
-  assert.equal(a, 'INSERT INTO t VALUES (?, ?),...');
-  assert.equal(b, 'INSERT INTO t VALUES (?, ?)');
-  assert.equal(splitMysql('SELECT * FROM t WHERE id IN (1, 2, 3) AND x = 0x1F AND y = 1.5e3')[0].digest, 'SELECT * FROM t WHERE id IN (?,...) AND x = ? AND y = ?');
-  assert.equal(splitMysql("SELECT X'41', N'abc', _utf8mb4'x'")[0].digest, 'SELECT ?, ?, ?');
+  assert.equal(a, "INSERT INTO t VALUES (?, '?'),...");
+  assert.equal(b, "INSERT INTO t VALUES (?, '?')");
+  assert.equal(splitMysql('SELECT * FROM t WHERE id IN (1, 2, 3) AND x = 0x1F AND y = 1.5e3')[0].digest, 'SELECT * FROM t WHERE id IN (?,...) AND x = ?. AND y = ?.');
+  assert.equal(splitMysql("SELECT X'41', N'abc', _utf8mb4'x'")[0].digest, "SELECT '?', '?', '?'");
+  // Literal classes stay apart: LIMIT 1 parses, LIMIT 1.5 and LIMIT '1' do not.
+  assert.notEqual(splitMysql('SELECT 1 LIMIT 1')[0].digest, splitMysql('SELECT 1 LIMIT 1.5')[0].digest);
+  assert.notEqual(splitMysql('SELECT 1 LIMIT 1')[0].digest, splitMysql("SELECT 1 LIMIT '1'")[0].digest);
   assert.notEqual(splitMysql('SELECT a FROM t')[0].digest, splitMysql('SELECT b FROM t')[0].digest);
 });
 

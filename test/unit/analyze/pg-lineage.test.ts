@@ -298,3 +298,11 @@ test('writing through a view names the base column too', () => {
   assert.equal(u.write?.target.table, 'v_contacts');
   assert.deepEqual(u.write?.columns.map((c) => `${c.table}.${c.column}`), ['v_contacts.contact', 'customers.phone']);
 });
+
+test('ON CONFLICT inference predicates and DO UPDATE conditions are read', () => {
+  const f = pg('INSERT INTO orders (id) VALUES (1) ON CONFLICT (id) WHERE note IS NOT NULL DO NOTHING');
+  assert.equal(f.unresolved, undefined, f.unresolved?.message);
+  assert.deepEqual(reads(f, 'where'), ['orders.note']);
+  const g = pg('INSERT INTO orders (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET total = excluded.total WHERE orders.note = $1');
+  assert.ok(reads(g, 'where').includes('orders.note'));
+});

@@ -29,3 +29,37 @@ test('PREPARE text cannot nest forever', () => {
   const f = run('mysql', sql)[0];
   assert.equal(f.unresolved?.code, 'UNPARSED_STATEMENT');
 });
+
+test('MySQL digest sharing: a shared analysis equals a fresh one, whatever the literals', async () => {
+  const { analyze, analyzeCached, clearAnalysisCache } = await import('../../../governance/analyze/analyze.js');
+  const { myCatalog } = await import('./fixtures.js');
+  const ctx = { dialect: 'mysql' as const, catalog: myCatalog, database: 'shop', searchPath: [] };
+  const templates = [
+    'SELECT phone FROM customers WHERE id = $ AND name = $',
+    'DELETE FROM orders WHERE $ = $',
+    'DELETE FROM orders WHERE id = $ OR $',
+    'UPDATE orders SET note = $ WHERE id = $ LIMIT $',
+    'SELECT id, phone AS $ FROM customers ORDER BY $ LIMIT $',
+    'INSERT INTO orders (id, note) VALUES ($, $), ($, $)',
+    'SELECT id FROM customers WHERE phone IN ($, $, $) GROUP BY $',
+    'SELECT $ FROM customers',
+    "SELECT CASE WHEN id > $ THEN phone ELSE $ END FROM customers",
+    'SELECT id FROM customers WHERE $',
+    'SELECT $ + id, phone $ FROM customers LIMIT $, $',
+    'SELECT id FROM orders WHERE note > DATE_SUB(NOW(), INTERVAL $ DAY) AND $ AND id = $',
+    'DELETE FROM orders WHERE id = $ AND NOT $ ORDER BY $ LIMIT $',
+    'SET @a = $, @b = $',
+    "SELECT id FROM customers WHERE name LIKE $ ESCAPE $ OR phone REGEXP $",
+    'SELECT id FROM customers /*+ sqlgate:skip(no-unqualified-dml) */ WHERE id = $',
+    'SELECT id FROM customers WHERE (id, $) IN (($, $))',
+  ];
+  const literal = fc.oneof(fc.integer({ min: -3, max: 5 }).map(String), fc.string({ maxLength: 6 }).map((x) => `'${x.replace(/[\\']/g, '')}'`), fc.constantFrom('TRUE', 'FALSE', 'NULL', '0x1F', '1.5e3'));
+  const strip = (f: object[]) => JSON.stringify(f.map((x) => ({ ...x, text: '' })));
+  fc.assert(fc.property(fc.constantFrom(...templates), fc.array(literal, { minLength: 6, maxLength: 6 }), fc.array(literal, { minLength: 6, maxLength: 6 }), (t, a, b) => {
+    const fill = (vals: string[]) => { let i = 0; return t.replace(/\$/g, () => vals[i++]); };
+    clearAnalysisCache();
+    analyzeCached(fill(a), ctx);
+    const shared = analyzeCached(fill(b), ctx);
+    assert.equal(strip(shared), strip(analyze(fill(b), ctx)), `${fill(a)} / ${fill(b)}`);
+  }), { numRuns: 300 });
+});

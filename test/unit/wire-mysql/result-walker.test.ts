@@ -217,3 +217,35 @@ test('byte limit: a big row over the limit never goes out (even with its header 
     assert.ok(got.equals(Buffer.concat([...head, small, small, small, err].map((p, i) => frame(i + 1, p)))), got.toString('hex'));
   }
 });
+
+test('forceError: the packet in flight completes, the rest is dropped, the ERR follows with the next sequence id', () => {
+  const err = Buffer.concat([Buffer.from([0xff, 0xc0, 0x0b]), Buffer.from('#57014timeout')]);
+  const row = Buffer.alloc(100, 0x61); row[0] = 99;
+  const packets = [Buffer.from([1]), coldef('t', 'a'), eof(2), row, row, row, eof(2)];
+  const bytes = Buffer.concat(packets.map((p, i) => frame(i + 1, p)));
+  const firstRowAt = Buffer.concat(packets.slice(0, 3).map((p, i) => frame(i + 1, p))).length;
+  for (const forceAt of [0, 5, firstRowAt, firstRowAt + 2, firstRowAt + 50, bytes.length - 3]) {
+    const w = new ResponseWalker();
+    w.start('query', false);
+    const out: Buffer[] = [];
+    w.feed(bytes.subarray(0, forceAt));
+    out.push(...w.out.map((b) => Buffer.from(b)));
+    w.forceError(err);
+    w.feed(bytes.subarray(forceAt));
+    out.push(...w.out.map((b) => Buffer.from(b)));
+    const got = Buffer.concat(out);
+    // whole packets up to the one in flight, then the ERR
+    let complete = 0;
+    let at = 0;
+    for (const [i, p] of packets.entries()) {
+      const len = frame(i + 1, p).length;
+      if (at >= forceAt) break;
+      at += len;
+      complete++;
+    }
+    const expected = complete === packets.length ? bytes
+      : Buffer.concat([...packets.slice(0, complete).map((p, i) => frame(i + 1, p)), frame(complete + 1, err)]);
+    assert.ok(got.equals(expected), `force at ${forceAt}: ${got.toString('hex')}`);
+    assert.equal(w.done, true);
+  }
+});

@@ -69,3 +69,12 @@ test('backend: completion tags to row counts', () => {
   assert.deepEqual(tagRows('COPY 3'), { command: 'COPY', rows: 3 });
   assert.deepEqual(tagRows('CREATE TABLE'), { command: 'CREATE TABLE', rows: undefined });
 });
+
+test('backend: masked columns re-described as text, DataRow fields rewritten, others untouched', () => {
+  const desc = bw.rowDescription([{ name: 'id', typeOid: 23, typeSize: 4 }, { name: 'phone', typeOid: 1043 }, { name: 'n', typeOid: 1700 }]);
+  const [d] = decode(bw.rewriteRowDescription(desc.subarray(5), new Set([1, 2])));
+  assert.deepEqual(d.fields.map((f: any) => [f.name, f.dataTypeID, f.dataTypeSize, f.dataTypeModifier]), [['id', 23, 4, -1], ['phone', 25, -1, -1], ['n', 25, -1, -1]]);
+  const row = bw.dataRow(['1', '13812345678', null]);
+  const [r] = decode(bw.rewriteDataRow(row.subarray(5), new Map([[1, (t: string | null) => t && t.slice(0, 3) + '****'], [2, () => 'x']])));
+  assert.deepEqual(r.fields, ['1', '138****', 'x']);
+});

@@ -28,7 +28,7 @@ const stream: Buffer[] = [
 const expected: FrontendMessage[] = [
   { kind: 'query', sql: 'SELECT 1; SELECT 2' },
   { kind: 'parse', name: 's1', sql: 'SELECT $1::int', paramTypes: [23] },
-  { kind: 'bind', portal: 'p1', statement: 's1' },
+  { kind: 'bind', portal: 'p1', statement: 's1', resultFormats: [0] },
   { kind: 'describe', target: 'S', name: 's1' },
   { kind: 'describe', target: 'P', name: '' },
   { kind: 'execute', portal: 'p1', maxRows: 10 },

@@ -1,0 +1,92 @@
+/**
+ * Commands most drivers rarely send, spoken byte by byte through sqlgate:
+ * COM_FIELD_LIST (judged like SHOW COLUMNS), COM_PROCESS_KILL, COM_RESET_CONNECTION,
+ * COM_STMT_EXECUTE with a cursor + COM_STMT_FETCH, COM_STMT_RESET / CLOSE,
+ * COM_SET_OPTION, and an unsupported command.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Com, Status } from '../../../wire/mysql/constants.js';
+import { parseErr } from '../../../wire/mysql/messages.js';
+import { createMysqlDatabase, type TempDatabase } from '../../helpers/db.js';
+import { PASSWORD, connect, startEndpoint, statements, type Endpoint } from './helpers.js';
+import { RawMysql } from './raw-client.js';
+
+let ep: Endpoint;
+let db: TempDatabase;
+
+before(async () => {
+  db = await createMysqlDatabase('mysqlraw', 'CREATE TABLE t (id INT PRIMARY KEY, secret VARCHAR(10)); INSERT INTO t VALUES (1,\'a\'),(2,\'b\'),(3,\'c\')');
+  ep = await startEndpoint({
+    deny: [{ pattern: /SHOW COLUMNS FROM `hidden`/, code: 'TABLE_ACCESS_DENIED', rule: 'column-acl', message: 'sqlgate: table hidden is not granted [rule column-acl]' }],
+  });
+});
+after(async () => {
+  await ep.close();
+  await db.drop();
+});
+
+const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+
+test('COM_FIELD_LIST is judged as SHOW COLUMNS and relayed', async () => {
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  try {
+    const r = await raw.command(Buffer.concat([Buffer.from([Com.FIELD_LIST]), Buffer.from('t\0')]), 'field-list');
+    assert.deepEqual(r.summary.columns.map((c) => c.name), ['id', 'secret']);
+    const refused = await raw.command(Buffer.concat([Buffer.from([Com.FIELD_LIST]), Buffer.from('hidden\0')]), 'field-list');
+    assert.equal(refused.summary.error?.errno, 1142);
+    assert.equal(statements(ep.gate).at(-1)?.sql, 'SHOW COLUMNS FROM `hidden`');
+  } finally {
+    raw.close();
+  }
+});
+
+test('cursor: COM_STMT_EXECUTE opens it (metadata only), COM_STMT_FETCH reads it in pieces; RESET and CLOSE', async () => {
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  try {
+    const prep = await raw.command(Buffer.concat([Buffer.from([Com.STMT_PREPARE]), Buffer.from('SELECT id FROM t ORDER BY id')]), 'prepare');
+    const id = prep.summary.statementId!;
+    const exec = await raw.command(Buffer.concat([Buffer.from([Com.STMT_EXECUTE]), u32(id), Buffer.from([1]), u32(1)]), 'query');
+    assert.ok(exec.summary.status & Status.CURSOR_EXISTS);
+    assert.equal(exec.summary.rows, 0);
+    const f1 = await raw.command(Buffer.concat([Buffer.from([Com.STMT_FETCH]), u32(id), u32(2)]), 'fetch');
+    assert.equal(f1.summary.rows, 2);
+    const f2 = await raw.command(Buffer.concat([Buffer.from([Com.STMT_FETCH]), u32(id), u32(2)]), 'fetch');
+    assert.equal(f2.summary.rows, 1);
+    assert.ok(f2.summary.status & Status.LAST_ROW_SENT);
+    const reset = await raw.command(Buffer.concat([Buffer.from([Com.STMT_RESET]), u32(id)]), 'single');
+    assert.equal(reset.summary.error, undefined);
+    raw.socket.write(Buffer.concat([Buffer.from([5, 0, 0, 0, Com.STMT_CLOSE]), u32(id)]));
+    const gone = await raw.command(Buffer.concat([Buffer.from([Com.STMT_EXECUTE]), u32(id), Buffer.from([0]), u32(1)]), 'query');
+    assert.equal(gone.summary.error?.errno, 1243, 'a closed statement is unknown to sqlgate');
+    const unknown = await raw.command(Buffer.concat([Buffer.from([Com.STMT_FETCH]), u32(999), u32(1)]), 'fetch');
+    assert.equal(unknown.summary.error?.errno, 1243);
+  } finally {
+    raw.close();
+  }
+});
+
+test('COM_RESET_CONNECTION forgets session state; COM_SET_OPTION; COM_PROCESS_KILL of another own session', async () => {
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  const victim = await connect(ep.port);
+  try {
+    await raw.query('SET @v = 5');
+    const reset = await raw.command(Buffer.from([Com.RESET_CONNECTION]), 'single');
+    assert.equal(reset.summary.error, undefined);
+    const after = await raw.query('SELECT @v');
+    assert.ok(after.bytes.includes(Buffer.from([0xfb])), '@v is NULL after the reset');
+    const opt = await raw.command(Buffer.from([Com.SET_OPTION, 1, 0]), 'single');
+    assert.equal(opt.summary.error, undefined);
+    const kill = await raw.command(Buffer.concat([Buffer.from([Com.PROCESS_KILL]), u32(victim.threadId!)]), 'single');
+    assert.equal(kill.summary.error, undefined);
+    await assert.rejects(victim.query('SELECT 1'));
+    const notMine = await raw.command(Buffer.concat([Buffer.from([Com.PROCESS_KILL]), u32(4_000_000)]), 'single');
+    assert.equal(notMine.summary.error?.errno, 1094);
+    const unsupported = await raw.command(Buffer.from([Com.BINLOG_DUMP, 0, 0, 0, 0]), 'single');
+    assert.equal(unsupported.summary.error?.errno, 1235);
+    assert.match(parseErr(unsupported.bytes.subarray(4)).message, /not supported through sqlgate/);
+  } finally {
+    raw.close();
+    victim.destroy();
+  }
+});
