@@ -8,6 +8,7 @@
  * Reference: https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
  * and page_protocol_command_phase.html.
  */
+import { chargeMessage, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
 import { randomBytes } from 'node:crypto';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -104,7 +105,18 @@ interface Prepared {
   readonly sql: string;
   readonly judgement: Judgement;
   /** An open cursor: its columns (as the server sent them) and what has been let through so far. */
-  cursor?: { readonly columns: readonly ColumnDefinition[]; rows: number; bytes: number; done: boolean };
+  cursor?: { readonly columns: readonly ColumnDefinition[]; rows: number; bytes: number; done: boolean; ticket: QuotaTicket };
+}
+
+/** The fewest rows any statement's daily-quota reservation allows (undefined: no row quota). */
+function quotaCap(tickets: readonly QuotaTicket[]): number | undefined {
+  let cap: number | undefined;
+  for (const t of tickets) if (t.rows !== undefined && (cap === undefined || t.rows < cap)) cap = t.rows;
+  return cap;
+}
+
+function minCap(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /** The wire's own provenance (org_table, org_name, schema) names the column the analysis found. */
@@ -570,7 +582,7 @@ export class ClientSession {
           return true;
         case 'reset-connection': {
           const s = await this.relay(forward(), 'single');
-          if (!s.error) this.prepared.clear();
+          if (!s.error) { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); }
           return true;
         }
         case 'process-kill': return await this.onKill(cmd.id, 'connection', `KILL ${cmd.id}`);
@@ -593,6 +605,8 @@ export class ClientSession {
         }
         case 'stmt-close':
           // No response, from the server or from us.
+          const closing = this.prepared.get(cmd.id);
+          if (closing) this.closeCursor(closing);
           if (this.prepared.delete(cmd.id)) up.write(forward());
           return true;
         case 'stmt-send-long-data':
@@ -743,13 +757,41 @@ export class ClientSession {
     return { transform, refused: () => refused };
   }
 
-  /** Relays a statement's result, masked when its decision says so. */
-  private async relayResult(j: Judgement, packet: Buffer, binary: boolean): Promise<{ s: ResponseSummary & { heldBytes?: Buffer }; refused: SqlgateError | undefined }> {
+  /** Relays a statement's result, masked when its decision says so, cut at its row cap and its daily-quota reservation. */
+  private async relayResult(j: Judgement, packet: Buffer, binary: boolean, tickets: readonly QuotaTicket[] = []): Promise<{ s: ResponseSummary & { heldBytes?: Buffer }; refused: SqlgateError | undefined }> {
     const mt = this.maskTransform(j, binary);
     const bytes = byteLimit(j);
-    if (!mt) return { s: await this.relay(packet, 'query', false, rowCap(j), bytes), refused: undefined };
-    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, rowCap(j), bytes);
+    const cap = minCap(rowCap(j), quotaCap(tickets));
+    if (!mt) return { s: await this.relay(packet, 'query', false, cap, bytes), refused: undefined };
+    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, cap, bytes);
     return { s, refused: mt.refused() };
+  }
+
+  /**
+   * Charges a judged message to the user's daily quotas before it runs (rows
+   * reserved up to each statement's cap, the statement counted). Refused:
+   * the ERR is sent, the refusal audited, and undefined returned.
+   */
+  private async charge(j: Judgement, sql: string, started: number, detail?: Record<string, unknown>): Promise<QuotaTicket[] | undefined> {
+    if (j.raw) return [];
+    try {
+      return await chargeMessage(this.deps.gate.quota, this.ctx!.user, j.statements);
+    } catch (e) {
+      const m = errFrom(e);
+      this.send(buildErr(1, m.errno, m.sqlstate, m.message));
+      this.auditStatements(j, sql, undefined, Date.now() - started, { code: m.code, message: m.message }, { ...detail, rule: (e as SqlgateError).rule });
+      return undefined;
+    }
+  }
+
+  /** Gives back what each statement reserved and did not send. */
+  private settleAll(tickets: readonly QuotaTicket[], s: ResponseSummary | undefined): void {
+    let left = s?.rows ?? 0;
+    tickets.forEach((t, i) => {
+      const sent = Math.min(left, s?.results[i]?.rows ?? left);
+      left -= sent;
+      settle(this.deps.gate.quota, t, sent);
+    });
   }
 
   /** One audit record per statement of a judged message. */
@@ -795,10 +837,12 @@ export class ClientSession {
     const j = await this.judgeOrRefuse(sql);
     if (!j) return true;
     const started = Date.now();
+    const tickets = await this.charge(j, sql, started);
+    if (!tickets) return true;
     const timer = this.startTimer(j);
-    let s: ResponseSummary & { heldBytes?: Buffer };
+    let s: (ResponseSummary & { heldBytes?: Buffer }) | undefined;
     try {
-      const r = await this.relayResult(j, packet, false);
+      const r = await this.relayResult(j, packet, false, tickets);
       s = r.s;
       if (r.refused) {
         timer.stop();
@@ -811,6 +855,8 @@ export class ClientSession {
       const m = errFrom(e);
       this.auditStatements(j, sql, undefined, Date.now() - started, { code: 'UPSTREAM_UNAVAILABLE', message: m.message }, undefined, 'failed');
       throw e instanceof SqlgateError ? e : new SqlgateError('UPSTREAM_UNAVAILABLE', m.message);
+    } finally {
+      this.settleAll(tickets, s);
     }
     if (timer.stop()) {
       this.auditStatements(j, sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { rule: 'statement-timeout' }, 'failed');
@@ -894,23 +940,31 @@ export class ClientSession {
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
     const cursor = (flags & 0x07) !== 0;
-    st.cursor = undefined;
+    this.closeCursor(st);
+    const tickets = await this.charge(st.judgement, st.sql, started, { phase: 'execute' });
+    if (!tickets) return true;
     const timer = this.startTimer(st.judgement);
-    let s: ResponseSummary;
+    let s: ResponseSummary | undefined;
+    let keepTicket = false;
     try {
-      const r = await this.relayResult(st.judgement, packet, true);
+      const r = await this.relayResult(st.judgement, packet, true, tickets);
       s = r.s;
       if (r.refused) {
         timer.stop();
         this.auditStatements(st.judgement, st.sql, undefined, Date.now() - started, { code: r.refused.code, message: r.refused.message }, { phase: 'execute' });
         return true;
       }
+      // With a cursor the rows come with COM_STMT_FETCH: remember what the masks and limits need.
+      if (cursor && !s.error && s.status & Status.CURSOR_EXISTS) {
+        st.cursor = { columns: s.columns, rows: 0, bytes: 0, done: false, ticket: tickets[0] ?? NO_TICKET };
+        keepTicket = true;
+      }
     } catch (e) {
       timer.stop();
       throw e;
+    } finally {
+      if (!keepTicket) this.settleAll(tickets, s);
     }
-    // With a cursor the rows come with COM_STMT_FETCH: remember what the masks and limits need.
-    if (cursor && !s.error && s.status & Status.CURSOR_EXISTS) st.cursor = { columns: s.columns, rows: 0, bytes: 0, done: false };
     if (timer.stop()) {
       this.auditStatements(st.judgement, st.sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { phase: 'execute', rule: 'statement-timeout' }, 'failed');
     } else {
@@ -933,7 +987,7 @@ export class ClientSession {
       this.send(this.upstream!.deprecateEof ? buildOk(1, { status, warnings: 1 }, true) : buildEof(1, status, 1));
       return undefined;
     }
-    const cap = rowCap(st.judgement);
+    const cap = minCap(rowCap(st.judgement), c.ticket.rows);
     const limit = byteLimit(st.judgement);
     const rowsLeft = cap === undefined ? undefined : Math.max(0, cap - c.rows);
     const bytesLeft = limit === undefined ? undefined : { limit: Math.max(0, limit.limit - c.bytes), err: limit.err };
@@ -944,7 +998,19 @@ export class ClientSession {
     c.rows += s.rows;
     c.bytes += s.rowBytes;
     if (s.cutRows > 0 || s.tooLarge) c.done = true;
+    if (c.done || s.error || s.status & Status.LAST_ROW_SENT) this.settleCursor(c);
     return s;
+  }
+
+  /** Gives back what a cursor reserved and did not send, once. */
+  private settleCursor(c: NonNullable<Prepared['cursor']>): void {
+    settle(this.deps.gate.quota, c.ticket, c.rows);
+    c.ticket = NO_TICKET;
+  }
+
+  private closeCursor(st: Prepared): void {
+    if (st.cursor) this.settleCursor(st.cursor);
+    st.cursor = undefined;
   }
 
   /** KILL / COM_PROCESS_KILL: only sessions of the same user, by the ids sqlgate handed out. */
@@ -995,7 +1061,7 @@ export class ClientSession {
       await this.authenticate(cmd.user, cmd.plugin, cmd.authData);
       this.user = cmd.user;
       this.deps.registry.sessions.delete(this.id);
-      this.prepared.clear();
+      { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); }
       if (!(await this.upstream!.reset())) throw new SqlgateError('UPSTREAM_UNAVAILABLE', 'sqlgate: upstream session could not be reset');
       if (cmd.collation !== undefined && cmd.collation !== this.collation) await this.switchCollation(cmd.collation);
       await this.startSession(cmd.user, cmd.database);
