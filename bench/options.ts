@@ -39,13 +39,14 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench -- [options]
 
   --quick              short run (about 4 minutes): 8 clients only, 4-s rounds,
-                       one stream round, two connection-rate rounds
+                       one 500,000-row stream round, two connection-rate rounds,
+                       300 idle connections
   --only LIST          comma-separated subset of: ${WORKLOADS.join(', ')}
   --rounds N           interleaved rounds per throughput figure (default 3)
   --seconds N          seconds per pgbench/sysbench round (default 6, quick 4)
   --clients LIST       pgbench client counts (default 1,8,32, quick 8)
-  --rows N             rows in the streaming table (default 1000000)
-  --idle N             idle client connections for the memory figure (default 1000)
+  --rows N             rows in the streaming table (default 1000000, quick 500000)
+  --idle N             idle client connections for the memory figure (default 1000, quick 300)
   --no-idle-servers    when sqlgate holds an upstream connection per client, do not
                        retry the idle figure on throw-away servers (max_connections N+100)
   --cpu-prof           run sqlgate under node --cpu-prof; .cpuprofile files go to
@@ -69,8 +70,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let roundsGiven = false;
   let seconds = quick ? 4 : 6;
   let clients: number[] = quick ? [8] : [1, 8, 32];
-  let streamRows = 1_000_000;
-  let idle = 1000;
+  let streamRows = quick ? 500_000 : 1_000_000;
+  let idle = quick ? 300 : 1000;
   let help = false;
   let cpuProf = false;
   let idleServers = true;

@@ -34,6 +34,12 @@ export interface MaskDirective {
   readonly alias: string;
   /** The base column, to cross-check against the wire's own provenance. */
   readonly column: { readonly database: string; readonly schema: string; readonly table: string; readonly column: string };
+  /**
+   * PostgreSQL: the base column's relation OID and attribute number from the
+   * catalog, checked against the RowDescription the server sends; a masked
+   * output the server attributes elsewhere is never sent.
+   */
+  readonly origin?: { readonly tableOid: number; readonly attnum: number };
   readonly rule: string;
 }
 

@@ -17,6 +17,7 @@ import type { StatementFacts } from './facts.js';
 import { parseAllowList, type AllowList } from './policy/ip-allow.js';
 import { analyzeCached } from './analyze/analyze.js';
 import { judge, type Analyzer, type EngineJudgement } from './engine/judge.js';
+import type { DailyQuota } from './quota/daily-quota.js';
 
 /** Where the gate reads the policy: a function, or a PolicyHolder-like object. */
 export type PolicySource = (() => Policy) | { current(): Policy };
@@ -28,6 +29,8 @@ export interface GateOptions {
   readonly catalogFor: (instance: string, database: string | undefined) => Promise<Catalog>;
   /** Node id for audit records (defaults to the policy's node_id or the host name). */
   readonly node?: string;
+  /** Daily quotas over the control store; endpoints charge statements and rows to it. */
+  readonly quota?: DailyQuota;
   /** Analysis; defaults to the cached analysis of governance/analyze. */
   readonly analyze?: Analyzer<Catalog>;
   /** Affected-row estimate for change-approval; default: the target table's catalog estimate. */
@@ -95,6 +98,7 @@ export function createGate(opts: GateOptions): EngineGate {
   const gate: EngineGate = {
     node,
     policy: current,
+    quota: opts.quota,
 
     checkAddress(instance: string, clientIp: string, user?: string): void {
       const policy = current();

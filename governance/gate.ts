@@ -6,6 +6,7 @@
 import type { AuditEvent } from './audit/event.js';
 import type { Judgement, SessionContext } from './decision.js';
 import type { Policy, Verifiers } from '../rules/policy-schema.js';
+import type { DailyQuota } from './quota/daily-quota.js';
 
 /** How sqlgate reaches an upstream instance with its service account. */
 export interface UpstreamTarget {
@@ -37,4 +38,10 @@ export interface Gate {
   /** Write one audit record; throws AUDIT_UNAVAILABLE when the sink has failed. */
   audit(event: AuditEvent): void;
   upstream(instance: string): UpstreamTarget;
+  /**
+   * Daily query and row quotas shared through the control store (across
+   * sessions and nodes). Absent only where no store is configured (unit
+   * tests); then the endpoints do not charge quotas.
+   */
+  readonly quota?: DailyQuota;
 }

@@ -13,6 +13,8 @@ import { liveCatalogs } from '../governance/catalog/live.js';
 import { initAnalysis } from '../governance/analyze/analyze.js';
 import { createGate, type EngineGate } from '../governance/gate-impl.js';
 import { PolicyHolder } from '../governance/policy/holder.js';
+import { DailyQuota } from '../governance/quota/daily-quota.js';
+import { openStore } from '../governance/store/index.js';
 import type { Listener } from '../rules/policy-schema.js';
 import { startMysqlListener } from './mysql/listener.js';
 import { startPgListener } from './postgres/listener.js';
@@ -52,7 +54,9 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const audit = AuditLog.open({ file: resolve(first.audit.file), node });
   await initAnalysis();
   const catalogs = liveCatalogs(() => policy.current());
-  const gate = createGate({ policy, audit, catalogFor: catalogs.catalogFor, node });
+  const store = await openStore(first.store);
+  const quota = new DailyQuota({ store, timeZone: first.quota_time_zone });
+  const gate = createGate({ policy, audit, catalogFor: catalogs.catalogFor, node, quota });
 
   const closers: (() => Promise<void>)[] = [];
   const listeners: RunningListener[] = [];
@@ -60,6 +64,7 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'error while closing'));
     policy.close();
+    await store.close();
     await audit.close();
   };
   try {

@@ -149,9 +149,13 @@ export class AuditLog {
       this.#dest.destroy();
       return;
     }
+    // A sink that fails while draining may never emit 'close': give it a
+    // bounded time, then drop it rather than hang shutdown.
     await new Promise<void>((resolve) => {
-      this.#dest.once('close', () => resolve());
-      this.#dest.once('error', () => resolve());
+      const timer = setTimeout(() => { this.#dest.destroy(); resolve(); }, 5000);
+      const done = () => { clearTimeout(timer); resolve(); };
+      this.#dest.once('close', done);
+      this.#dest.once('error', done);
       this.#dest.end();
     });
   }

@@ -17,7 +17,7 @@ import { shapeOf } from '../analyze/shape.js';
 /** The catalog surface the engine needs (row estimates and column lists). */
 export interface EngineCatalog {
   readonly version: number;
-  lookup(database: string | undefined, schema: string | undefined, name: string, searchPath?: readonly string[]): { readonly rows: number; readonly columns: readonly { readonly name: string }[] } | undefined;
+  lookup(database: string | undefined, schema: string | undefined, name: string, searchPath?: readonly string[]): { readonly rows: number; readonly oid?: number; readonly columns: readonly { readonly name: string; readonly ordinal: number }[] } | undefined;
 }
 
 export interface AnalyzeContext<C> {
@@ -98,6 +98,17 @@ function catalogHelpers(catalog: EngineCatalog) {
   };
 }
 
+/** Mask directives carry the catalog identity of their column, for the wire's provenance check. */
+function withOrigins(d: EngineDecision, catalog: EngineCatalog): EngineDecision {
+  if (d.directives.masks.length === 0) return d;
+  const masks = d.directives.masks.map((m) => {
+    const t = catalog.lookup(m.column.database, m.column.schema, m.column.table);
+    const col = t?.columns.find((c) => c.name === m.column.column);
+    return t?.oid !== undefined && col ? { ...m, origin: { tableOid: t.oid, attnum: col.ordinal } } : m;
+  });
+  return { ...d, directives: { ...d.directives, masks } };
+}
+
 export async function judge<C extends EngineCatalog>(session: SessionContext, sql: string, opts: JudgeOptions<C>): Promise<EngineJudgement> {
   let database = session.database;
   let searchPath = session.searchPath;
@@ -115,10 +126,10 @@ export async function judge<C extends EngineCatalog>(session: SessionContext, sq
     let byKey = decisionCache.get(shape);
     let d = byKey?.get(key);
     if (!d) {
-      d = decide(shape, {
+      d = withOrigins(decide(shape, {
         policy: opts.policy, user: session.user, instance: session.instance,
         estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
-      });
+      }), catalog);
       if (!byKey) decisionCache.set(shape, (byKey = new Map()));
       else if (byKey.size >= 64) byKey.clear();
       byKey.set(key, d);

@@ -8,6 +8,7 @@
  * Reference: https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
  * and page_protocol_command_phase.html.
  */
+import { chargeMessage, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
 import { randomBytes } from 'node:crypto';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -21,10 +22,10 @@ import { normalizeClientAddress } from '../../governance/policy/ip-allow.js';
 import {
   cleartextPassword, decryptRsaPassword, rsaKeys, verifyCachingSha2Scramble, verifyCleartext, verifyNativeScramble,
 } from '../../governance/auth/mysql-auth.js';
-import { Cap, Header, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
+import { Cap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
 import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
-import { buildErr, buildOk } from '../../wire/mysql/messages.js';
-import { parseCommand, buildQuery, type Command } from '../../wire/mysql/commands.js';
+import { buildEof, buildErr, buildOk } from '../../wire/mysql/messages.js';
+import { parseCommand, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
@@ -59,6 +60,8 @@ export interface ServerFacts {
   collation: number;
   /** MariaDB extended capabilities of the upstream (0 for MySQL). */
   mariadbCapabilities: number;
+  /** The upstream's max_allowed_packet: larger client packets are refused before they are buffered. */
+  maxPacket: number;
 }
 
 /** Live sessions of one process, for KILL and per-user connection limits. */
@@ -101,6 +104,19 @@ export interface SessionDeps {
 interface Prepared {
   readonly sql: string;
   readonly judgement: Judgement;
+  /** An open cursor: its columns (as the server sent them) and what has been let through so far. */
+  cursor?: { readonly columns: readonly ColumnDefinition[]; rows: number; bytes: number; done: boolean; ticket: QuotaTicket };
+}
+
+/** The fewest rows any statement's daily-quota reservation allows (undefined: no row quota). */
+function quotaCap(tickets: readonly QuotaTicket[]): number | undefined {
+  let cap: number | undefined;
+  for (const t of tickets) if (t.rows !== undefined && (cap === undefined || t.rows < cap)) cap = t.rows;
+  return cap;
+}
+
+function minCap(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /** The wire's own provenance (org_table, org_name, schema) names the column the analysis found. */
@@ -384,7 +400,7 @@ export class ClientSession {
     this.user = user;
     await this.startSession(user, response.database);
     this.loggedIn = true;
-    this.source.maxPayload = MAX_STATEMENT_PACKET;
+    this.source.maxPayload = Math.min(this.deps.server.maxPacket, MAX_STATEMENT_PACKET);
     this.send(buildOk(this.seq, { status: Status.AUTOCOMMIT }));
     this.audit({ type: 'login', decision: 'allowed', detail: { tls: this.tlsActive, peer: this.peer } });
   }
@@ -537,6 +553,10 @@ export class ClientSession {
         return;
       }
       if (cmd.kind === 'quit') return;
+      if (this.pendingCancel) {
+        await this.pendingCancel;
+        this.pendingCancel = undefined;
+      }
       this.busy = true;
       const go = await this.dispatch(cmd, p).finally(() => { this.busy = false; });
       if (!go || !this.upstream) return;
@@ -562,7 +582,7 @@ export class ClientSession {
           return true;
         case 'reset-connection': {
           const s = await this.relay(forward(), 'single');
-          if (!s.error) this.prepared.clear();
+          if (!s.error) { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); }
           return true;
         }
         case 'process-kill': return await this.onKill(cmd.id, 'connection', `KILL ${cmd.id}`);
@@ -570,8 +590,12 @@ export class ClientSession {
         case 'stmt-prepare': return await this.onPrepare(cmd.sql, forward());
         case 'stmt-execute': return await this.onExecute(cmd.id, cmd.flags, forward());
         case 'stmt-fetch': {
-          if (!this.prepared.has(cmd.id)) return this.unknownStatement(cmd.id, 'mysqld_stmt_fetch');
-          await this.relay(forward(), 'fetch');
+          const st = this.prepared.get(cmd.id);
+          if (!st) return this.unknownStatement(cmd.id, 'mysqld_stmt_fetch');
+          const started = Date.now();
+          const s = await this.onFetch(st, forward());
+          // Rows read through a cursor are accounted like any others.
+          if (s) this.auditStatements(st.judgement, st.sql, s, Date.now() - started, undefined, { phase: 'fetch' });
           return true;
         }
         case 'stmt-reset': {
@@ -581,6 +605,8 @@ export class ClientSession {
         }
         case 'stmt-close':
           // No response, from the server or from us.
+          const closing = this.prepared.get(cmd.id);
+          if (closing) this.closeCursor(closing);
           if (this.prepared.delete(cmd.id)) up.write(forward());
           return true;
         case 'stmt-send-long-data':
@@ -675,22 +701,27 @@ export class ClientSession {
     }
     if (ms === undefined) return { stop: () => false };
     let fired = false;
+    let running = true;
     const up = this.upstream!;
     const timer = setTimeout(() => {
       fired = true;
       // The client gets the protocol's timeout error, not whatever the killed statement returns.
       up.forceError(TIMEOUT_ERR);
-      void this.cancelOnServer(up);
+      // The next command waits for the cancel, so KILL QUERY can only hit this statement.
+      this.pendingCancel = this.cancelOnServer(up, () => running);
     }, ms);
-    return { stop: () => { clearTimeout(timer); return fired; } };
+    return { stop: () => { clearTimeout(timer); running = false; return fired; } };
   }
 
-  private async cancelOnServer(up: UpstreamConnection): Promise<void> {
+  /** A KILL QUERY in progress; the next command waits for it. */
+  private pendingCancel: Promise<void> | undefined;
+
+  private async cancelOnServer(up: UpstreamConnection, stillRunning: () => boolean): Promise<void> {
     const { pool } = this.deps;
     try {
       const side = await pool.acquire(up.profile, undefined);
       try {
-        await side.run(buildQuery(`KILL QUERY ${up.threadId}`), 'query');
+        if (stillRunning()) await side.run(side.queryPacket(`KILL QUERY ${up.threadId}`), 'query');
       } finally {
         pool.release(side);
       }
@@ -726,13 +757,41 @@ export class ClientSession {
     return { transform, refused: () => refused };
   }
 
-  /** Relays a statement's result, masked when its decision says so. */
-  private async relayResult(j: Judgement, packet: Buffer, binary: boolean): Promise<{ s: ResponseSummary & { heldBytes?: Buffer }; refused: SqlgateError | undefined }> {
+  /** Relays a statement's result, masked when its decision says so, cut at its row cap and its daily-quota reservation. */
+  private async relayResult(j: Judgement, packet: Buffer, binary: boolean, tickets: readonly QuotaTicket[] = []): Promise<{ s: ResponseSummary & { heldBytes?: Buffer }; refused: SqlgateError | undefined }> {
     const mt = this.maskTransform(j, binary);
     const bytes = byteLimit(j);
-    if (!mt) return { s: await this.relay(packet, 'query', false, rowCap(j), bytes), refused: undefined };
-    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, rowCap(j), bytes);
+    const cap = minCap(rowCap(j), quotaCap(tickets));
+    if (!mt) return { s: await this.relay(packet, 'query', false, cap, bytes), refused: undefined };
+    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, cap, bytes);
     return { s, refused: mt.refused() };
+  }
+
+  /**
+   * Charges a judged message to the user's daily quotas before it runs (rows
+   * reserved up to each statement's cap, the statement counted). Refused:
+   * the ERR is sent, the refusal audited, and undefined returned.
+   */
+  private async charge(j: Judgement, sql: string, started: number, detail?: Record<string, unknown>): Promise<QuotaTicket[] | undefined> {
+    if (j.raw) return [];
+    try {
+      return await chargeMessage(this.deps.gate.quota, this.ctx!.user, j.statements);
+    } catch (e) {
+      const m = errFrom(e);
+      this.send(buildErr(1, m.errno, m.sqlstate, m.message));
+      this.auditStatements(j, sql, undefined, Date.now() - started, { code: m.code, message: m.message }, { ...detail, rule: (e as SqlgateError).rule });
+      return undefined;
+    }
+  }
+
+  /** Gives back what each statement reserved and did not send. */
+  private settleAll(tickets: readonly QuotaTicket[], s: ResponseSummary | undefined): void {
+    let left = s?.rows ?? 0;
+    tickets.forEach((t, i) => {
+      const sent = Math.min(left, s?.results[i]?.rows ?? left);
+      left -= sent;
+      settle(this.deps.gate.quota, t, sent);
+    });
   }
 
   /** One audit record per statement of a judged message. */
@@ -778,10 +837,12 @@ export class ClientSession {
     const j = await this.judgeOrRefuse(sql);
     if (!j) return true;
     const started = Date.now();
+    const tickets = await this.charge(j, sql, started);
+    if (!tickets) return true;
     const timer = this.startTimer(j);
-    let s: ResponseSummary & { heldBytes?: Buffer };
+    let s: (ResponseSummary & { heldBytes?: Buffer }) | undefined;
     try {
-      const r = await this.relayResult(j, packet, false);
+      const r = await this.relayResult(j, packet, false, tickets);
       s = r.s;
       if (r.refused) {
         timer.stop();
@@ -794,6 +855,8 @@ export class ClientSession {
       const m = errFrom(e);
       this.auditStatements(j, sql, undefined, Date.now() - started, { code: 'UPSTREAM_UNAVAILABLE', message: m.message }, undefined, 'failed');
       throw e instanceof SqlgateError ? e : new SqlgateError('UPSTREAM_UNAVAILABLE', m.message);
+    } finally {
+      this.settleAll(tickets, s);
     }
     if (timer.stop()) {
       this.auditStatements(j, sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { rule: 'statement-timeout' }, 'failed');
@@ -876,31 +939,32 @@ export class ClientSession {
     const st = this.prepared.get(id);
     if (!st) return this.unknownStatement(id, 'mysqld_stmt_execute');
     const started = Date.now();
-    // Rows read through a cursor come with COM_STMT_FETCH, outside the walk that
-    // masks and caps a result: fail closed for statements with such directives.
     const cursor = (flags & 0x07) !== 0;
-    if (cursor && st.judgement.statements.some((d) => d.directives.masks.length > 0 || d.directives.maxRows !== undefined || d.directives.maxResultBytes !== undefined)) {
-      const e = refusal('UNSUPPORTED', 'a cursor over a masked or row-limited result is not supported; execute without a cursor', 'masking');
-      this.send(buildErr(1, e.errno, e.sqlstate, e.message));
-      this.auditStatements(st.judgement, st.sql, undefined, 0, { code: e.code, message: e.message }, { phase: 'execute' });
-      return true;
-    }
-    // A cursor (flags & 1) returns metadata only; its rows come with COM_STMT_FETCH.
+    this.closeCursor(st);
+    const tickets = await this.charge(st.judgement, st.sql, started, { phase: 'execute' });
+    if (!tickets) return true;
     const timer = this.startTimer(st.judgement);
-    let s: ResponseSummary;
+    let s: ResponseSummary | undefined;
+    let keepTicket = false;
     try {
-      const r = await this.relayResult(st.judgement, packet, true);
+      const r = await this.relayResult(st.judgement, packet, true, tickets);
       s = r.s;
       if (r.refused) {
         timer.stop();
         this.auditStatements(st.judgement, st.sql, undefined, Date.now() - started, { code: r.refused.code, message: r.refused.message }, { phase: 'execute' });
         return true;
       }
+      // With a cursor the rows come with COM_STMT_FETCH: remember what the masks and limits need.
+      if (cursor && !s.error && s.status & Status.CURSOR_EXISTS) {
+        st.cursor = { columns: s.columns, rows: 0, bytes: 0, done: false, ticket: tickets[0] ?? NO_TICKET };
+        keepTicket = true;
+      }
     } catch (e) {
       timer.stop();
       throw e;
+    } finally {
+      if (!keepTicket) this.settleAll(tickets, s);
     }
-    void flags;
     if (timer.stop()) {
       this.auditStatements(st.judgement, st.sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { phase: 'execute', rule: 'statement-timeout' }, 'failed');
     } else {
@@ -908,6 +972,45 @@ export class ClientSession {
     }
     if (st.judgement.statements.some((d) => d.facts.sessionChange?.kind === 'use')) await this.refreshDatabase();
     return true;
+  }
+
+  /**
+   * COM_STMT_FETCH: rows of an open cursor, masked and capped across fetches
+   * like a result read at once. Past the cap the cursor answers "no more rows"
+   * itself, without asking the server.
+   */
+  private async onFetch(st: Prepared, packet: Buffer): Promise<ResponseSummary | undefined> {
+    const c = st.cursor;
+    if (!c) return this.relay(packet, 'fetch');
+    if (c.done) {
+      const status = Status.AUTOCOMMIT | Status.LAST_ROW_SENT;
+      this.send(this.upstream!.deprecateEof ? buildOk(1, { status, warnings: 1 }, true) : buildEof(1, status, 1));
+      return undefined;
+    }
+    const cap = minCap(rowCap(st.judgement), c.ticket.rows);
+    const limit = byteLimit(st.judgement);
+    const rowsLeft = cap === undefined ? undefined : Math.max(0, cap - c.rows);
+    const bytesLeft = limit === undefined ? undefined : { limit: Math.max(0, limit.limit - c.bytes), err: limit.err };
+    const mt = this.maskTransform(st.judgement, true);
+    const s = mt
+      ? await this.upstream!.relayTransformed(packet, 'fetch', this.sink, mt.transform, rowsLeft, bytesLeft, c.columns)
+      : await this.relay(packet, 'fetch', false, rowsLeft, bytesLeft);
+    c.rows += s.rows;
+    c.bytes += s.rowBytes;
+    if (s.cutRows > 0 || s.tooLarge) c.done = true;
+    if (c.done || s.error || s.status & Status.LAST_ROW_SENT) this.settleCursor(c);
+    return s;
+  }
+
+  /** Gives back what a cursor reserved and did not send, once. */
+  private settleCursor(c: NonNullable<Prepared['cursor']>): void {
+    settle(this.deps.gate.quota, c.ticket, c.rows);
+    c.ticket = NO_TICKET;
+  }
+
+  private closeCursor(st: Prepared): void {
+    if (st.cursor) this.settleCursor(st.cursor);
+    st.cursor = undefined;
   }
 
   /** KILL / COM_PROCESS_KILL: only sessions of the same user, by the ids sqlgate handed out. */
@@ -923,13 +1026,31 @@ export class ClientSession {
     }
     if (mode === 'query') {
       const tid = target.upstreamThreadId;
-      if (tid !== undefined && target !== this) await this.upstream!.run(buildQuery(`KILL QUERY ${tid}`), 'query');
+      if (tid !== undefined && target !== this) await this.upstream!.run(this.upstream!.queryPacket(`KILL QUERY ${tid}`), 'query');
     } else if (target !== this) {
       target.kill();
     }
     this.send(buildOk(1, { status: Status.AUTOCOMMIT }));
     this.audit({ type: 'statement', decision: 'allowed', sql, rules: [], durationMs: Date.now() - started, detail: { kill: mode, target: targetId } });
     return target !== this || mode === 'query';
+  }
+
+  /**
+   * COM_CHANGE_USER may name another character set: the server must read the
+   * client's bytes the way the client writes them (DESIGN.md decision 11).
+   */
+  private async switchCollation(id: number): Promise<void> {
+    const up = this.upstream!;
+    const rows = await up.query(`SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS WHERE ID = ${Number(id) | 0}`);
+    const [charset, collation] = rows[0] ?? [];
+    if (!charset || !collation || !/^\w+$/.test(charset) || !/^\w+$/.test(collation)) {
+      throw refusal('UNTRACKED_SETTING', `collation ${id} is not known to the server`, 'session-settings');
+    }
+    const s = await up.run(up.queryPacket(`SET NAMES ${charset} COLLATE ${collation}`), 'query');
+    if (s.error) throw new UpstreamErr(s.error.errno, s.error.sqlstate, s.error.message);
+    this.collation = id;
+    // Pooled connections are matched by the collation they logged in with.
+    up.reusable = false;
   }
 
   /** COM_CHANGE_USER: the new user authenticates against sqlgate's users; a failure ends the session. */
@@ -940,8 +1061,9 @@ export class ClientSession {
       await this.authenticate(cmd.user, cmd.plugin, cmd.authData);
       this.user = cmd.user;
       this.deps.registry.sessions.delete(this.id);
-      this.prepared.clear();
+      { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); }
       if (!(await this.upstream!.reset())) throw new SqlgateError('UPSTREAM_UNAVAILABLE', 'sqlgate: upstream session could not be reset');
+      if (cmd.collation !== undefined && cmd.collation !== this.collation) await this.switchCollation(cmd.collation);
       await this.startSession(cmd.user, cmd.database);
       this.send(buildOk(this.seq, { status: Status.AUTOCOMMIT }));
       this.audit({ type: 'login', decision: 'allowed', detail: { changeUser: true, previous } });

@@ -67,15 +67,20 @@ export async function startMysqlListener(opts: MysqlListenerOptions): Promise<My
   if (listener.require_tls && !tls) {
     throw new SqlgateError('POLICY_INVALID', 'sqlgate: require_tls is set but the MySQL listener has no certificate');
   }
-  const server: ServerFacts = { version: '8.0.0-sqlgate', capabilities: 0, collation: DEFAULT_COLLATION, mariadbCapabilities: 0 };
+  const server: ServerFacts = { version: '8.0.0-sqlgate', capabilities: 0, collation: DEFAULT_COLLATION, mariadbCapabilities: 0, maxPacket: 1024 * 1024 * 1024 };
   // Ask the upstream who it is; if it is down now, clients get an error at login instead.
   try {
     const probeProfile = { capabilities: RELAYED_CAPS & ~Cap.QUERY_ATTRIBUTES, collation: DEFAULT_COLLATION };
     const conn = await pool.acquire(probeProfile, gate.upstream(instance).database);
-    server.version = conn.serverVersion;
-    server.capabilities = conn.serverCapabilities;
-    server.mariadbCapabilities = conn.serverMariadbCapabilities;
-    pool.release(conn);
+    try {
+      server.version = conn.serverVersion;
+      server.capabilities = conn.serverCapabilities;
+      server.mariadbCapabilities = conn.serverMariadbCapabilities;
+      const [[max]] = await conn.query('SELECT @@max_allowed_packet');
+      if (max && /^\d+$/.test(max)) server.maxPacket = Number(max);
+    } finally {
+      pool.release(conn);
+    }
   } catch {
     // keep the defaults
   }

@@ -266,7 +266,8 @@ export class UpstreamConnection {
    * are held until all have arrived, so that `transform.check` can refuse
    * the result (answering `refusal` instead) before anything of it is sent.
    */
-  relayTransformed(command: Buffer, kind: ResponseKind, sink: Sink, transform: RowTransform, maxRows?: number, maxBytes?: ByteLimit): Promise<ResponseSummary> {
+  relayTransformed(command: Buffer, kind: ResponseKind, sink: Sink, transform: RowTransform, maxRows?: number, maxBytes?: ByteLimit,
+    columns?: readonly ColumnDefinition[]): Promise<ResponseSummary> {
     if (this.closed) return Promise.reject(upstreamError('connection lost'));
     const walker = this.walker;
     walker.start(kind, this.deprecateEof, false, maxRows, maxBytes);
@@ -279,6 +280,12 @@ export class UpstreamConnection {
     let swallow = false;
     let sets = 0;
     let rewrites: ReadonlySet<number> = new Set();
+    if (columns) {
+      // COM_STMT_FETCH: rows of a result whose definitions came with the execute.
+      walker.summary.columns = [...columns];
+      rewrites = transform.columns(columns) ?? new Set();
+      sets = 1;
+    }
     return new Promise((resolve, reject) => {
       const finish = (err?: Error) => {
         socket.off('data', onData);
@@ -364,10 +371,15 @@ export class UpstreamConnection {
     return this.relay(command, kind, undefined);
   }
 
+  /** A COM_QUERY for this connection (with the empty attribute header when CLIENT_QUERY_ATTRIBUTES is on). */
+  queryPacket(sql: string): Buffer {
+    return buildQuery(sql, (this.capabilities & Cap.QUERY_ATTRIBUTES) !== 0);
+  }
+
   /** Runs a small internal query and returns its text rows (NULL as null). */
   async query(sql: string): Promise<(string | null)[][]> {
     const collected: Buffer[] = [];
-    const summary = await this.relay(buildQuery(sql, (this.capabilities & Cap.QUERY_ATTRIBUTES) !== 0), 'query', {
+    const summary = await this.relay(this.queryPacket(sql), 'query', {
       write: (b) => { collected.push(Buffer.from(b)); return true; },
       drain: (resume) => resume(),
     });

@@ -11,12 +11,13 @@
  * exactly as PostgreSQL would have for the refused statement.
  * Reference: https://www.postgresql.org/docs/15/protocol-flow.html
  */
+import { chargeMessage, chargeStatement, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContextOptions } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { AuditEvent } from '../../governance/audit/event.js';
-import type { Decision, Judgement, SessionContext } from '../../governance/decision.js';
+import type { Decision, Judgement, MaskDirective, SessionContext } from '../../governance/decision.js';
 import { ERROR_CODES, SqlgateError, ruleMessage, type ErrorCode } from '../../governance/errors.js';
 import type { Gate } from '../../governance/gate.js';
 import { ScramError, ScramServer, parseScramVerifier } from '../../governance/auth/scram.js';
@@ -24,7 +25,7 @@ import { checkCleartext, checkMd5Response } from '../../governance/auth/password
 import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
 import {
-  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, tagRows,
+  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, rowDescriptionOrigins, tagRows,
 } from '../../wire/postgres/backend-parser.js';
 import {
   parseFrontendMessage, parsePasswordMessage, parseSaslInitialResponse, parseStartupPacket,
@@ -103,8 +104,12 @@ interface Running {
   readonly maxBytes: number | undefined;
   /** DataRow bytes forwarded so far. */
   bytes: number;
+  /** COPY TO STDOUT in binary format (its trailer is not a row). */
+  copyBinary?: boolean;
   /** Which cap cut the result, if one did. */
-  cutBy: 'row-cap' | 'max-result-bytes' | undefined;
+  cutBy: 'row-cap' | 'max-result-bytes' | 'daily-row-quota' | undefined;
+  /** What the daily quotas granted this statement; its rows are cut at `ticket.rows`. */
+  readonly ticket: QuotaTicket;
   /** Rows counted against the cap: shared by every Execute of one portal. */
   counter: { rows: number };
   /** Output columns to mask, by index. */
@@ -115,11 +120,26 @@ interface Running {
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
   | { readonly kind: 'parse' | 'bind' | 'close' }
-  | { readonly kind: 'describe'; readonly masked: ReadonlySet<number> | undefined }
+  | { readonly kind: 'describe'; readonly masks: readonly MaskDirective[] | undefined }
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
   | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; error?: string; readonly done: () => void };
+
+/**
+ * Caps count rows and bytes on the wire: true when this row may be sent.
+ * Past a cap the rest is dropped and the client told at completion.
+ */
+function admitRow(item: Running, bytes: number): boolean {
+  if (item.cut) return false;
+  if (item.maxRows !== undefined && item.counter.rows >= item.maxRows) { item.cut = true; item.cutBy = 'row-cap'; return false; }
+  if (item.ticket.rows !== undefined && item.rows >= item.ticket.rows) { item.cut = true; item.cutBy = 'daily-row-quota'; return false; }
+  if (item.maxBytes !== undefined && item.bytes + bytes > item.maxBytes) { item.cut = true; item.cutBy = 'max-result-bytes'; return false; }
+  item.rows++;
+  item.counter.rows++;
+  item.bytes += bytes;
+  return true;
+}
 
 const EXTENDED = new Set(['parse', 'bind', 'describe', 'close', 'execute', 'poison-ext']);
 
@@ -555,8 +575,7 @@ export class ClientSession {
       }
       case 'describe': {
         const d = msg.target === 'S' ? this.statements.get(msg.name)?.decision : this.portals.get(msg.name)?.decision;
-        const masked = d?.directives.masks.length ? new Set(d.directives.masks.map((m) => m.index)) : undefined;
-        return this.forward(f.raw, { kind: 'describe', masked });
+        return this.forward(f.raw, { kind: 'describe', masks: d?.directives.masks.length ? d.directives.masks : undefined });
       }
       case 'execute': {
         const portal = this.portals.get(msg.portal);
@@ -567,7 +586,18 @@ export class ClientSession {
           return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: fieldsOf('UNSUPPORTED',
             ruleMessage(`portal ${JSON.stringify(msg.portal)} was not bound through this protocol session; use FETCH`)) });
         }
-        const item = this.running(portal.sql, portal.decision, false);
+        let ticket = NO_TICKET;
+        if (portal.decision) {
+          try {
+            ticket = await chargeStatement(this.opts.gate.quota, this.user!, portal.decision);
+          } catch (err) {
+            const e = errorFields(err as SqlgateError);
+            this.auditRefusal(portal.sql, undefined, e);
+            this.discardUntilSync = true;
+            return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: e });
+          }
+        }
+        const item = this.running(portal.sql, portal.decision, false, ticket);
         // Row caps hold per portal, across Executes with a row limit.
         item.counter = portal;
         this.startTimer(item);
@@ -594,8 +624,9 @@ export class ClientSession {
     }
   }
 
-  private running(sql: string, decision: Decision | undefined, raw: boolean): Running {
+  private running(sql: string, decision: Decision | undefined, raw: boolean, ticket: QuotaTicket = NO_TICKET): Running {
     return {
+      ticket,
       sql, decision, raw, arrived: new Date(), start: performance.now(), rows: 0, cut: false, copyOut: false,
       timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
       bytes: 0, cutBy: undefined, counter: { rows: 0 }, masks: this.masksOf(decision),
@@ -708,9 +739,19 @@ export class ClientSession {
       return this.refuseSimple(j.refused);
     }
     const { judgement } = j;
+    let tickets: QuotaTicket[] = [];
+    if (!judgement.raw) {
+      try {
+        tickets = await chargeMessage(this.opts.gate.quota, this.user!, judgement.statements);
+      } catch (err) {
+        const e = errorFields(err as SqlgateError);
+        this.auditRefusal(sql, judgement, e);
+        return this.refuseSimple(e);
+      }
+    }
     const items = judgement.raw
       ? [this.running(sql, undefined, true)]
-      : judgement.statements.map((d) => this.running(d.facts.text, d, false));
+      : judgement.statements.map((d, i) => this.running(d.facts.text, d, false, tickets[i]));
     if (items[0]) this.startTimer(items[0]);
     this.markPathSuspect(sql);
     // SQL-level PREPARE/DEALLOCATE/DISCARD may replace what a protocol statement name means.
@@ -856,29 +897,44 @@ export class ClientSession {
         return this.write(f.raw);
       case BackendCode.RowDescription: {
         if (h?.kind === 'internal') return;
-        let masked: ReadonlySet<number> | undefined;
-        if (h?.kind === 'describe') { this.pending.shift(); masked = h.masked; }
-        else { const m = this.currentItem()?.masks; masked = m ? new Set(m.keys()) : undefined; }
-        return this.write(masked ? bw.rewriteRowDescription(f.body, masked) : f.raw);
+        let masks: readonly MaskDirective[] | undefined;
+        if (h?.kind === 'describe') { this.pending.shift(); masks = h.masks; }
+        else { const d = this.currentItem()?.decision?.directives.masks; masks = d?.length ? d : undefined; }
+        if (!masks) return this.write(f.raw);
+        // The server's own provenance must agree with the analysis for every
+        // masked output; if it does not, the analysis is wrong about this
+        // statement and nothing of its result may be sent.
+        const origins = rowDescriptionOrigins(f.body);
+        const wrong = masks.find((m) => m.origin && (origins[m.index]?.tableOid !== m.origin.tableOid || origins[m.index]?.attnum !== m.origin.attnum));
+        if (wrong) {
+          return this.fatal(fieldsOf('PROVENANCE_MISMATCH', ruleMessage(`output ${wrong.index + 1} is not ${wrong.column.schema}.${wrong.column.table}.${wrong.column.column} as analysed; the result is withheld`, wrong.rule)));
+        }
+        return this.write(bw.rewriteRowDescription(f.body, new Set(masks.map((m) => m.index))));
       }
       case BackendCode.DataRow: {
         if (h?.kind === 'internal') { h.rows.push(dataRowValues(f.body)); return; }
         const item = this.currentItem();
         if (item) {
-          if (item.cut) return;
-          // Caps count rows and bytes on the wire; past one, the rest is dropped and the client told at completion.
-          if (item.maxRows !== undefined && item.counter.rows >= item.maxRows) { item.cut = true; item.cutBy = 'row-cap'; return; }
-          if (item.maxBytes !== undefined && item.bytes + f.raw.length > item.maxBytes) { item.cut = true; item.cutBy = 'max-result-bytes'; return; }
-          item.rows++;
-          item.counter.rows++;
-          item.bytes += f.raw.length;
+          if (!admitRow(item, f.raw.length)) return;
           if (item.masks) return this.write(bw.rewriteDataRow(f.body, item.masks));
         }
         return this.write(f.raw);
       }
       case BackendCode.CopyOutResponse: {
         const item = this.currentItem();
-        if (item) item.copyOut = true;
+        if (item) {
+          item.copyOut = true;
+          item.copyBinary = f.body[0] === 1;
+        }
+        return this.write(f.raw);
+      }
+      case BackendCode.CopyData: {
+        // COPY ... TO STDOUT sends one CopyData per row: the same caps hold. A binary
+        // COPY's header rides on its first row, and its trailer (-1) always passes.
+        const item = this.currentItem();
+        if (item?.copyOut && !(item.copyBinary && f.body.length === 2 && f.body[0] === 0xff && f.body[1] === 0xff)) {
+          if (!admitRow(item, f.raw.length)) return;
+        }
         return this.write(f.raw);
       }
       case BackendCode.CommandComplete:
@@ -888,7 +944,8 @@ export class ClientSession {
         const tag = f.type === BackendCode.CommandComplete ? parseCommandComplete(f.body) : undefined;
         const item = this.currentItem();
         if (item?.cut && tag !== undefined) {
-          const why = item.cutBy === 'row-cap' ? `${item.maxRows} rows` : `${item.maxBytes} bytes`;
+          const why = item.cutBy === 'row-cap' ? `${item.maxRows} rows`
+            : item.cutBy === 'daily-row-quota' ? 'daily rows quota used up' : `${item.maxBytes} bytes`;
           this.write(bw.noticeResponse({ severity: 'WARNING', code: '01000', message: ruleMessage(`result cut to ${item.rows} rows (limit ${why})`, item.cutBy) }));
           this.write(bw.commandComplete(/\d+$/.test(tag) ? tag.replace(/\d+$/, String(item.rows)) : tag));
         } else {
@@ -997,6 +1054,7 @@ export class ClientSession {
 
   private finish(item: Running, outcome: { tag?: string; error?: ErrorFields; notExecuted?: boolean; suspended?: boolean }): void {
     if (item.timer) clearTimeout(item.timer);
+    settle(this.opts.gate.quota, item.ticket, item.rows);
     const d = item.decision;
     const durationMs = Math.round((performance.now() - item.start) * 1000) / 1000;
     const rules = [...(d?.rules ?? [])];

@@ -38,6 +38,8 @@ export interface ResponseSummary {
   cutRows: number;
   /** The result went over the byte limit: it was ended with the caller's ERR packet. */
   tooLarge: boolean;
+  /** Row payload bytes counted against the byte limit. */
+  rowBytes: number;
   affectedRows: number;
   /** Result sets seen (0 for a plain OK). */
   resultSets: number;
@@ -112,7 +114,7 @@ export class ResponseWalker {
   summary: ResponseSummary = ResponseWalker.empty();
 
   private static empty(): ResponseSummary {
-    return { results: [], rows: 0, cutRows: 0, tooLarge: false, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
+    return { results: [], rows: 0, cutRows: 0, tooLarge: false, rowBytes: 0, affectedRows: 0, resultSets: 0, status: 0, warnings: 0, error: undefined, localInfile: undefined, statementId: undefined, params: 0, columns: [], lastSeq: 0 };
   }
 
   /**
@@ -122,8 +124,8 @@ export class ResponseWalker {
    * one more warning (DESIGN.md decision 4).
    */
   start(kind: ResponseKind, deprecateEof: boolean, cursor = false, maxRows?: number, maxBytes?: { limit: number; err: Buffer }): void {
-    this.maxRows = kind === 'query' ? maxRows : undefined;
-    this.maxBytes = kind === 'query' ? maxBytes : undefined;
+    this.maxRows = kind === 'query' || kind === 'fetch' ? maxRows : undefined;
+    this.maxBytes = kind === 'query' || kind === 'fetch' ? maxBytes : undefined;
     this.rowBytes = 0;
     this.overflowed = false;
     this.swallow = false;
@@ -144,6 +146,7 @@ export class ResponseWalker {
     this.continuation = false;
     this.rowsAtStart = 0;
     this.summary = ResponseWalker.empty();
+    if (this.state === S.Rows) this.checkCap();
   }
 
   get done(): boolean {
@@ -239,6 +242,7 @@ export class ResponseWalker {
       }
     }
     if (this.fwd >= 0 && at > this.fwd) this.out.push(chunk.subarray(this.fwd, at));
+    this.summary.rowBytes = this.rowBytes;
     if (this.done && this.forced) {
       // forcedSeq < 0: the response ended with the packet in flight; the client has it all.
       if (this.forcedSeq >= 0) this.out.push(framePayload(this.forced, this.forcedSeq));
@@ -293,13 +297,17 @@ export class ResponseWalker {
           return this.onTerminator(payload, first);
         }
         this.summary.columns.push(new ColumnDefinition(this.collect ? Buffer.from(payload) : Buffer.alloc(0), this.extendedMetadata));
-        if (--this.count === 0) this.state = this.deprecateEof ? (this.cursor ? S.Done : S.Rows) : S.ColumnsEof;
+        if (--this.count === 0) {
+          this.state = this.deprecateEof ? (this.cursor ? S.Done : S.Rows) : S.ColumnsEof;
+          if (this.state === S.Rows) this.checkCap(); // a cap of 0 drops every row
+        }
         return;
       case S.ColumnsEof: {
         if (first === Header.ERR) return this.onTerminator(payload, first);
         const eof = parseEof(payload);
         this.summary.status = eof.status;
         this.state = this.cursor || eof.status & Status.CURSOR_EXISTS ? S.Done : S.Rows;
+        if (this.state === S.Rows) this.checkCap();
         return;
       }
       case S.Rows:
@@ -336,8 +344,14 @@ export class ResponseWalker {
 
   /** After a whole row: at the cap, the rest of this result set is dropped. */
   private checkCap(): void {
-    if (this.maxRows !== undefined && !this.continuation && this.summary.rows - this.rowsAtStart >= this.maxRows) this.cutting = true;
+    if (this.maxRows !== undefined && !this.continuation && this.summary.rows - this.rowsAtStart >= this.maxRows && !this.cutting) {
+      this.cutting = true;
+      this.cutRowsBefore = this.summary.cutRows;
+    }
   }
+
+  /** summary.cutRows when the current cut began (rows dropped from this result set are the difference). */
+  private cutRowsBefore = 0;
 
   /** A packet seen while the current result set is over its cap: drop rows, rebuild the terminator. */
   private cutPacketDone(payload: Buffer, end: number, wasContinuation: boolean): void {
@@ -350,7 +364,7 @@ export class ResponseWalker {
     }
     this.cutting = false;
     const seq = (this.seq - this.seqDelta) & 0xff;
-    const dropped = this.summary.cutRows > 0;
+    const dropped = this.summary.cutRows > this.cutRowsBefore;
     if (this.swallow) {
       // already ended for the client
     } else if (this.overflowed) {

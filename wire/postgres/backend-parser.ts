@@ -31,6 +31,19 @@ export function tagRows(tag: string): TagRows {
   return m[1] ? { command: m[1], rows: Number(m[2]) } : { command: m[3], rows: Number(m[4]) };
 }
 
+/** Each RowDescription field's source: relation OID and attribute number (0, 0 for a computed column). */
+export function rowDescriptionOrigins(body: Buffer): { tableOid: number; attnum: number }[] {
+  const n = body.readInt16BE(0);
+  const out: { tableOid: number; attnum: number }[] = [];
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    o = body.indexOf(0, o) + 1;
+    out.push({ tableOid: body.readUInt32BE(o), attnum: body.readInt16BE(o + 4) });
+    o += 4 + 2 + 4 + 2 + 4 + 2;
+  }
+  return out;
+}
+
 export function parseReadyForQuery(body: Buffer): TransactionStatus {
   const s = String.fromCharCode(body[0]);
   if (s !== 'I' && s !== 'T' && s !== 'E') throw new SqlgateError('PROTOCOL_VIOLATION', 'upstream ReadyForQuery: bad status');

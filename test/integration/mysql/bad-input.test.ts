@@ -19,7 +19,7 @@ let good: mysql.Connection;
 let goodQueries = 0;
 
 before(async () => {
-  ep = await startEndpoint({ listener: { login_timeout_ms: 400 } });
+  ep = await startEndpoint({ listener: { login_timeout_ms: 1500 } });
   good = await connect(ep.port);
 });
 after(async () => {
@@ -169,4 +169,24 @@ test('a client that disappears in the middle of a large result: the upstream is 
   await again.query('SELECT 1');
   await again.end();
   assert.ok(ep.listener.pool.created >= createdBefore);
+});
+
+test('after login, a packet over the server\'s max_allowed_packet is refused (ERR 1153) before it is buffered', async (t) => {
+  const [rows] = await good.query('SELECT @@max_allowed_packet AS m');
+  if (Number((rows as { m: string }[])[0].m) > 0x1fffffe) {
+    t.skip('the server allows packets over 32 MB; this test needs a 16 MB max_allowed_packet');
+    return;
+  }
+  const raw = await loggedIn();
+  // a first 0xFFFFFF piece is within 16 MB; announcing a second piece passes the server's limit
+  const piece = Buffer.alloc(4 + 0xffffff, 0x20);
+  piece.writeUIntLE(0xffffff, 0, 3);
+  piece[3] = 0;
+  piece[4] = Com.QUERY;
+  raw.socket.write(piece);
+  raw.socket.write(Buffer.from([0xff, 0xff, 0xff, 0x01]));
+  const errs = await drainUntilClosed(raw);
+  assert.equal(errs[0]?.errno, 1153);
+  assert.match(errs[0].message, /larger than/);
+  await goodStillWorks();
 });

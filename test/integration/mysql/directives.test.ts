@@ -121,19 +121,35 @@ test('result size limit: an oversized row never leaves, many rows end with ERR 1
   assert.equal(ev[0].rowsReturned, 0);
 });
 
-test('a cursor over a row-capped result is refused (its rows would bypass the cap)', async () => {
+test('cursors: rows fetched through COM_STMT_FETCH are capped across fetches and masked', async () => {
   const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+  const param = (v: number) => Buffer.concat([Buffer.from([0, 1, 0x08, 0]), Buffer.from(new BigInt64Array([BigInt(v)]).buffer)]);
   try {
-    const sql = 'SELECT id FROM t WHERE id > ? ORDER BY id';
-    const prep = await raw.command(Buffer.concat([Buffer.from([0x16]), Buffer.from(sql)]), 'prepare');
-    const id = Buffer.alloc(4);
-    id.writeUInt32LE(prep.summary.statementId!);
-    const param = Buffer.from([0, 1, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    const exec = await raw.command(Buffer.concat([Buffer.from([0x17]), id, Buffer.from([1, 1, 0, 0, 0]), param]), 'query');
-    assert.equal(exec.summary.error?.errno, 1235);
-    assert.match(exec.summary.error?.message ?? '', /cursor/);
-    const plain = await raw.command(Buffer.concat([Buffer.from([0x17]), id, Buffer.from([0, 1, 0, 0, 0]), param]), 'query');
-    assert.equal(plain.summary.rows, 2, 'without a cursor the capped result is served');
+    // capped at 2 rows
+    const prep = await raw.command(Buffer.concat([Buffer.from([0x16]), Buffer.from('SELECT id FROM t WHERE id > ? ORDER BY id')]), 'prepare');
+    const id = prep.summary.statementId!;
+    const exec = await raw.command(Buffer.concat([Buffer.from([0x17]), u32(id), Buffer.from([1]), u32(1), param(0)]), 'query');
+    assert.equal(exec.summary.error, undefined);
+    assert.equal(exec.summary.rows, 0, 'a cursor: metadata only');
+    const f1 = await raw.command(Buffer.concat([Buffer.from([0x1c]), u32(id), u32(1)]), 'fetch');
+    assert.equal(f1.summary.rows, 1);
+    const f2 = await raw.command(Buffer.concat([Buffer.from([0x1c]), u32(id), u32(10)]), 'fetch');
+    assert.equal(f2.summary.rows, 1, 'the cap counts across fetches');
+    assert.equal(f2.summary.warnings, 1);
+    const f3 = await raw.command(Buffer.concat([Buffer.from([0x1c]), u32(id), u32(10)]), 'fetch');
+    assert.equal(f3.summary.rows, 0);
+    assert.ok(f3.summary.status & 0x80, 'LAST_ROW_SENT');
+    // masked
+    const prep2 = await raw.command(Buffer.concat([Buffer.from([0x16]), Buffer.from('SELECT id, phone FROM p WHERE id >= ? ORDER BY id')]), 'prepare');
+    const id2 = prep2.summary.statementId!;
+    const exec2 = await raw.command(Buffer.concat([Buffer.from([0x17]), u32(id2), Buffer.from([1]), u32(1), param(1)]), 'query');
+    assert.equal(exec2.summary.error, undefined);
+    assert.equal(exec2.summary.columns[1].type, 0xfd, 'the masked column is announced as VAR_STRING');
+    const f4 = await raw.command(Buffer.concat([Buffer.from([0x1c]), u32(id2), u32(10)]), 'fetch');
+    assert.equal(f4.summary.rows, 2);
+    assert.ok(f4.bytes.includes(Buffer.from('138****5678')));
+    assert.ok(!f4.bytes.includes(Buffer.from('13812345678')), 'the clear value never leaves');
   } finally {
     raw.close();
   }

@@ -205,6 +205,9 @@ test('COM_CHANGE_USER re-authenticates against sqlgate users; a wrong password e
   const ev = logins().at(-1);
   assert.equal(ev?.user, 'native');
   assert.equal(ev?.detail?.changeUser, true);
+  await c.changeUser({ user: 'both', password: PASSWORD, charset: 'LATIN1_SWEDISH_CI' } as never);
+  const [cs] = await c.query('SELECT @@character_set_client AS cs, @@collation_connection AS co');
+  assert.deepEqual(cs, [{ cs: 'latin1', co: 'latin1_swedish_ci' }], 'the new character set reached the server');
   await assert.rejects(c.changeUser({ user: 'both', password: 'nope' }), (e: { errno: number }) => e.errno === 1045);
   await assert.rejects(c.query('SELECT 1'));
   c.destroy();

@@ -53,6 +53,8 @@ test('cursor: COM_STMT_EXECUTE opens it (metadata only), COM_STMT_FETCH reads it
     assert.equal(f1.summary.rows, 2);
     const f2 = await raw.command(Buffer.concat([Buffer.from([Com.STMT_FETCH]), u32(id), u32(2)]), 'fetch');
     assert.equal(f2.summary.rows, 1);
+    const fetched = statements(ep.gate).filter((e) => e.detail?.phase === 'fetch');
+    assert.deepEqual(fetched.map((e) => e.rowsReturned), [2, 1], 'rows read through the cursor are audited');
     assert.ok(f2.summary.status & Status.LAST_ROW_SENT);
     const reset = await raw.command(Buffer.concat([Buffer.from([Com.STMT_RESET]), u32(id)]), 'single');
     assert.equal(reset.summary.error, undefined);

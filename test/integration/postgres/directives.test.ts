@@ -5,7 +5,9 @@ import { Parser } from 'pg-protocol/dist/parser.js';
 import { createPgDatabase, pgConnect, type TempDatabase } from '../../helpers/db.js';
 import type { Directives, Judgement, SessionContext } from '../../../governance/decision.js';
 import { TestGate } from '../../helpers/test-gate.js';
-import { PASSWORD, pgThrough, startEndpoint, testGate, type Endpoint } from './setup.js';
+import { PASSWORD, pgThrough, psqlResult, startEndpoint, testGate, type Endpoint } from './setup.js';
+
+const psqlCopy = (url: string, sql: string) => psqlResult(url, ['-c', sql]);
 import { RawClient } from './raw-client.js';
 
 // What the engine asks the endpoint to enforce while a statement runs:
@@ -93,6 +95,34 @@ test('time limit: the query is cancelled on the database and the client gets 570
   await c.end();
 });
 
+test('time limit: the client lifting its own statement_timeout changes nothing', async () => {
+  directives = { timeoutMs: 300 };
+  const c = await pgThrough(ep.url('alice', db.name));
+  await c.query('SET statement_timeout = 0');
+  await assert.rejects(c.query('SELECT pg_sleep(20)'), (e: { code?: string; message: string }) => e.code === '57014' && /statement-timeout/.test(e.message));
+  await c.query("SET LOCAL statement_timeout = '1h'");
+  await assert.rejects(c.query('SELECT pg_sleep(20)'), (e: { code?: string }) => e.code === '57014');
+  directives = {};
+  await c.end();
+});
+
+test('row cap holds for COPY ... TO STDOUT, text and binary', async () => {
+  directives = { maxRows: 4 };
+  const text = await psqlCopy(ep.url('alice', db.name), 'COPY (SELECT n FROM series ORDER BY n) TO STDOUT');
+  assert.equal(text.status, 0, text.stderr);
+  assert.deepEqual(text.stdout.trim().split('\n'), ['1', '2', '3', '4']);
+  assert.match(text.stderr, /result cut to 4 rows.*row-cap/);
+  // Binary: 4 rows, then the trailer the client needs to finish cleanly.
+  const raw = await RawClient.open(ep.port, 'bob', db.name, PASSWORD);
+  const out = names(await raw.roundTrip(serialize.query('COPY (SELECT n FROM series ORDER BY n) TO STDOUT (FORMAT binary)')));
+  const data = out.filter((m) => m.name === 'copyData');
+  assert.equal(data.length, 5, '4 rows + trailer');
+  assert.deepEqual([...data[4].chunk], [0xff, 0xff]);
+  assert.match(out.find((m) => m.name === 'commandComplete').text, /^COPY 4$/);
+  raw.close();
+  directives = {};
+});
+
 const mask = (index: number, column: string) => ({
   index, kind: 'partial' as const, keepFirst: 1, keepLast: 1, maskChar: '*', alias: '', rule: 'masking',
   column: { database: db.name, schema: 'public', table: 'series', column },
@@ -111,6 +141,35 @@ test('masking: fields rewritten and re-described as text (simple and extended), 
   await c.end();
   const ev = gate.events.filter((e) => e.sql === 'SELECT n, pad FROM series WHERE n = $1').at(-1)!;
   assert.equal(ev.decision, 'masked');
+  directives = {};
+});
+
+test('provenance: a masked output the server attributes to another column (or to none) is withheld', async () => {
+  const admin = await pgConnect(db.url);
+  const oid = Number((await admin.query(`SELECT 'series'::regclass::oid AS oid`)).rows[0].oid);
+  await admin.end();
+  const at = (attnum: number) => ({ ...mask(0, 'n'), origin: { tableOid: oid, attnum } });
+  // Agreeing provenance: masked as usual.
+  directives = { masks: [at(1)] };
+  let c = await pgThrough(ep.url('alice', db.name));
+  assert.deepEqual((await c.query('SELECT n FROM series WHERE n = 7')).rows, [{ n: '*' }]);
+  await c.end();
+  // The analysis says output 1 is series.n, the server says series.pad: nothing is sent, the session ends.
+  directives = { masks: [at(1)] };
+  c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query('SELECT pad FROM series WHERE n = 7'), (e: { code?: string; message: string }) => e.code === '42501' && /withheld/.test(e.message));
+  await c.end().catch(() => undefined);
+  // A computed output (the server reports no table) where the analysis saw a bare column.
+  c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query("SELECT n || '' AS n FROM series WHERE n = 7"), (e: { code?: string }) => e.code === '42501');
+  await c.end().catch(() => undefined);
+  // Extended protocol: the Describe's RowDescription is checked the same way.
+  c = await pgThrough(ep.url('alice', db.name));
+  c.on('error', () => undefined);
+  await assert.rejects(c.query({ text: 'SELECT pad FROM series WHERE n = $1', values: [7] }), (e: { code?: string }) => e.code === '42501');
+  await c.end().catch(() => undefined);
   directives = {};
 });
 

@@ -64,6 +64,9 @@ test('options: defaults, quick, --only, bad input', () => {
   assert.equal(d.streamRounds, 2, 'default: two 1M-row stream rounds');
   assert.equal(q.streamRounds, 5, '--rounds given: it applies to the stream too');
   assert.equal(parseOptions(['--quick']).streamRounds, 1);
+  assert.equal(parseOptions(['--quick']).streamRows, 500_000);
+  assert.equal(d.streamRows, 1_000_000);
+  assert.equal(parseOptions(['--quick', '--idle', '1000']).idle, 1000);
   assert.throws(() => parseOptions(['--only', 'pgbench,nope']), /unknown workload/);
   assert.throws(() => parseOptions(['--rounds', '0']), /positive integer/);
   assert.throws(() => parseOptions(['--rounds']), /positive integer/);

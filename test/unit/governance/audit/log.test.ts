@@ -98,7 +98,8 @@ test('fail closed: a failed sink refuses every later write', async () => {
 test('fail closed: async sink failure shows on the next write; closed log refuses', async () => {
   const log = AuditLog.open({ file: '/dev/full', node: 'n1', sync: false });
   try { log.write(event(1)); } catch { /* may already fail */ }
-  await new Promise((r) => setTimeout(r, 50));
+  // The failure arrives asynchronously: wait for it (bounded) rather than a fixed sleep that a loaded machine outruns.
+  for (let i = 0; i < 200 && !log.failure; i++) await new Promise((r) => setTimeout(r, 25));
   assert.throws(() => log.write(event(2)), (e: unknown) => e instanceof SqlgateError && e.code === 'AUDIT_UNAVAILABLE');
   await log.close();
   const t = tmp();
