@@ -4,7 +4,7 @@
  * front of the real PostgreSQL.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,6 +22,7 @@ let certCache: { cert: string; key: string } | undefined;
 export function testCert(): { cert: string; key: string } {
   if (certCache) return certCache;
   const dir = mkdtempSync(join(tmpdir(), 'sqlgate-pgtls-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
@@ -56,7 +57,11 @@ let stateDir: string | undefined;
 
 export async function startEndpoint(gate: Gate, listener: Partial<Listener> = {}): Promise<Endpoint> {
   const l: Listener = { protocol: 'postgres', listen: '127.0.0.1:0', instance: 'pg1', require_tls: false, login_timeout_ms: 10_000, ...listener };
-  stateDir ??= mkdtempSync(join(tmpdir(), 'sqlgate-pgstate-'));
+  if (!stateDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'sqlgate-pgstate-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    stateDir = dir;
+  }
   const handle = await startPgListener({ gate, listener: l, instance: 'pg1', stateDir });
   const port = handle.address().port;
   return {
