@@ -78,6 +78,16 @@ test('result-size cap', async () => {
   const c = await pgThrough(ep.url('alice', db.name));
   const r = await c.query('SELECT n, pad FROM series ORDER BY n');
   assert.ok(r.rows.length > 0 && r.rows.length < 10, `${r.rows.length} rows`);
+  // Packing rows into one value (string_agg, json_agg, array_agg) is held to the same limit.
+  for (const packed of ["SELECT string_agg(pad, ',') AS p FROM series", 'SELECT json_agg(s) AS p FROM series s', 'SELECT array_agg(pad) AS p FROM series']) {
+    const notices: string[] = [];
+    const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+    c.on('notice', onNotice);
+    const p = await c.query(packed);
+    c.off('notice', onNotice);
+    assert.equal(p.rows.length, 0, `${packed}: the packed row is not sent`);
+    assert.ok(notices.some((m) => /max-result-bytes/.test(m)), `${packed}: the client is told`);
+  }
   await c.end();
   directives = {};
 });
