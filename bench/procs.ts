@@ -3,20 +3,9 @@
  * output, long-lived servers we wait for, and free loopback ports.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createServer } from 'node:net';
 
 /** A free TCP port on 127.0.0.1 (bound then released: racy, but the bench owns the box for a minute). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../proxy/embedded-servers.js';
 
 /** Exit status and output of a finished command. */
 export interface RunResult {
