@@ -31,7 +31,7 @@ import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
 import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type ByteLimit, type RowTransform, type Sink, type UpstreamConnection } from './upstream-session.js';
-import { fieldMask, maskKey } from './mask.js';
+import { fieldMask, maskKey } from '../mask.js';
 import { rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow, type FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import type { UpstreamPool } from './pool.js';

@@ -37,7 +37,7 @@ import type { SessionPool } from './pool.js';
 import { SocketInput } from './socket-input.js';
 import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/plan/index.js';
 // Masking semantics are shared with the MySQL door (same text, same keyed hash).
-import { fieldMask, maskKey } from '../mysql/mask.js';
+import { fieldMask, maskKey } from '../mask.js';
 import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
 

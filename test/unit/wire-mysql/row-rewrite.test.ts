@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ColumnDefinition } from '../../../wire/mysql/column-definition.js';
 import { binaryValueText, rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow } from '../../../wire/mysql/row-rewrite.js';
 import { Type } from '../../../wire/mysql/constants.js';
-import { partialMask } from '../../../proxy/mysql/mask.js';
+import { partialMask } from '../../../proxy/mask.js';
 
 const lenstr = (s: string | Buffer) => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([b.length]), b]); };
 function coldef(name: string, type: number, flags = 0, charset = 63): Buffer {

@@ -1,11 +1,11 @@
 /**
  * Turning a MaskDirective into the value the client sees. Works on the
  * field's text as the server would print it, by Unicode code points.
- * (A candidate to move to governance/ so every door masks alike.)
+ * Shared by both database doors, so a column masks the same way on each.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { MaskDirective } from '../../governance/decision.js';
-import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
+import type { MaskDirective } from '../governance/decision.js';
+import type { FieldRewrite } from '../wire/mysql/row-rewrite.js';
 
 let processKey: Buffer | undefined;
 
