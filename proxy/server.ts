@@ -64,6 +64,7 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'error while closing'));
     policy.close();
+    await quota.close().catch((err: unknown) => log.error({ err }, 'could not give the quota leases back'));
     await store.close();
     await audit.close();
   };

@@ -60,6 +60,16 @@ export interface ControlStore {
   /** Gives back rows reserved on `day` but not sent. Never takes the counter below 0. */
   releaseRows(user: string, day: string, rows: number): Promise<void>;
 
+  /**
+   * Counts up to `want` statements for `user` on `day` at once without the
+   * day's total passing `limit` (a node's lease of the query quota, handed
+   * out locally). Returns what was granted: `want`, what is left, or 0.
+   */
+  leaseQueries(user: string, day: string, want: number, limit: number | undefined): Promise<RowReservation>;
+
+  /** Gives back leased statements that were not run. Never takes the counter below 0. */
+  releaseQueries(user: string, day: string, queries: number): Promise<void>;
+
   /** The counters of `user` on `day` (zeros when nothing was counted). */
   usage(user: string, day: string): Promise<QuotaUsage>;
 

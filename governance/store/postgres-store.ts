@@ -42,6 +42,18 @@ const RELEASE_ROWS = `
   UPDATE sqlgate_quota_usage SET rows_used = GREATEST(rows_used - $3::bigint, 0)
   WHERE principal = $1 AND day = $2`;
 
+const LEASE_QUERIES = `
+  INSERT INTO sqlgate_quota_usage AS q (principal, day, queries_used, last_grant)
+    VALUES ($1, $2, LEAST($3::bigint, $4::bigint), LEAST($3::bigint, $4::bigint))
+  ON CONFLICT (principal, day) DO UPDATE
+    SET queries_used = q.queries_used + LEAST($3::bigint, GREATEST($4::bigint - q.queries_used, 0)),
+        last_grant = LEAST($3::bigint, GREATEST($4::bigint - q.queries_used, 0))
+  RETURNING last_grant, queries_used`;
+
+const RELEASE_QUERIES = `
+  UPDATE sqlgate_quota_usage SET queries_used = GREATEST(queries_used - $3::bigint, 0)
+  WHERE principal = $1 AND day = $2`;
+
 const USAGE = 'SELECT rows_used, queries_used FROM sqlgate_quota_usage WHERE principal = $1 AND day = $2';
 
 export class PostgresStore implements ControlStore {
@@ -96,6 +108,18 @@ export class PostgresStore implements ControlStore {
     const n = wholeCount(rows, 'rows');
     if (n === 0) return;
     await this.pool.query(RELEASE_ROWS, [user, day, n]);
+  }
+
+  async leaseQueries(user: string, day: string, want: number, limit: number | undefined): Promise<RowReservation> {
+    const r = await this.pool.query<{ last_grant: string; queries_used: string }>(
+      LEASE_QUERIES, [user, day, wholeCount(want, 'want'), limitOrNone(limit)]);
+    return { granted: Number(r.rows[0].last_grant), used: Number(r.rows[0].queries_used) };
+  }
+
+  async releaseQueries(user: string, day: string, queries: number): Promise<void> {
+    const n = wholeCount(queries, 'queries');
+    if (n === 0) return;
+    await this.pool.query(RELEASE_QUERIES, [user, day, n]);
   }
 
   async usage(user: string, day: string): Promise<QuotaUsage> {

@@ -67,6 +67,17 @@ export class SqliteStore implements ControlStore {
     this.stmts.releaseRows.run({ user, day, rows: n });
   }
 
+  async leaseQueries(user: string, day: string, want: number, limit: number | undefined): Promise<RowReservation> {
+    const row = this.stmts.leaseQueries.get({ user, day, want: wholeCount(want, 'want'), limit: limitOrNone(limit) }) as { last_grant: number; queries_used: number };
+    return { granted: Number(row.last_grant), used: Number(row.queries_used) };
+  }
+
+  async releaseQueries(user: string, day: string, queries: number): Promise<void> {
+    const n = wholeCount(queries, 'queries');
+    if (n === 0) return;
+    this.stmts.releaseQueries.run({ user, day, queries: n });
+  }
+
   async usage(user: string, day: string): Promise<QuotaUsage> {
     const row = this.stmts.usage.get({ user, day }) as { rows_used: number; queries_used: number } | undefined;
     return { user, day, rowsUsed: Number(row?.rows_used ?? 0), queriesUsed: Number(row?.queries_used ?? 0) };
@@ -105,6 +116,16 @@ function prepare(db: Database.Database) {
        RETURNING last_grant, rows_used`),
     releaseRows: db.prepare(
       `UPDATE sqlgate_quota_usage SET rows_used = max(rows_used - @rows, 0)
+       WHERE principal = @user AND day = @day`),
+    leaseQueries: db.prepare(
+      `INSERT INTO sqlgate_quota_usage (principal, day, queries_used, last_grant)
+         VALUES (@user, @day, min(@want, @limit), min(@want, @limit))
+       ON CONFLICT (principal, day) DO UPDATE
+         SET queries_used = sqlgate_quota_usage.queries_used + min(@want, max(@limit - sqlgate_quota_usage.queries_used, 0)),
+             last_grant = min(@want, max(@limit - sqlgate_quota_usage.queries_used, 0))
+       RETURNING last_grant, queries_used`),
+    releaseQueries: db.prepare(
+      `UPDATE sqlgate_quota_usage SET queries_used = max(queries_used - @queries, 0)
        WHERE principal = @user AND day = @day`),
     usage: db.prepare(
       'SELECT rows_used, queries_used FROM sqlgate_quota_usage WHERE principal = @user AND day = @day'),
