@@ -98,6 +98,24 @@ for (const kind of BACKENDS) {
         Array.from({ length: 25 }, (_, i) => i + 1));
     });
 
+    test('query leases grant all, then what is left, then 0; racing leases use the limit up exactly', async () => {
+      const day = '2026-04-02';
+      assert.deepEqual(await b.store.leaseQueries('ql', day, 40, 100), { granted: 40, used: 40 });
+      assert.deepEqual(await b.store.leaseQueries('ql', day, 50, 100), { granted: 50, used: 90 });
+      assert.deepEqual(await b.store.leaseQueries('ql', day, 50, 100), { granted: 10, used: 100 });
+      assert.deepEqual(await b.store.leaseQueries('ql', day, 5, 100), { granted: 0, used: 100 });
+      await b.store.releaseQueries('ql', day, 30);
+      assert.equal((await b.store.usage('ql', day)).queriesUsed, 70);
+      await b.store.releaseQueries('ql', day, 500);
+      assert.equal((await b.store.usage('ql', day)).queriesUsed, 0, 'never below zero');
+      await assert.rejects(b.store.releaseQueries('ql', day, -1), SqlgateError);
+      await assert.rejects(b.store.leaseQueries('ql', day, -1, 100), SqlgateError);
+      const other = await b.reopen();
+      const results = await Promise.all(Array.from({ length: 80 }, (_, i) => (i % 2 ? other : b.store).leaseQueries('qlr', day, 1 + (i % 9), 200)));
+      assert.equal(results.reduce((s, r) => s + r.granted, 0), 200);
+      assert.equal((await b.store.usage('qlr', day)).queriesUsed, 200);
+    });
+
     test('pruneQuotaBefore removes old days only', async () => {
       await b.store.countQuery('old', '2025-12-30', undefined);
       await b.store.countQuery('old', '2026-05-01', undefined);
