@@ -24,7 +24,7 @@ export type PolicySource = (() => Policy) | { current(): Policy };
 
 export interface GateOptions {
   readonly policy: PolicySource;
-  readonly audit: { write(event: AuditEvent): void };
+  readonly audit: { write(event: AuditEvent): void; writePending?(): void };
   /** The catalog of an instance (and database, for PostgreSQL). */
   readonly catalogFor: (instance: string, database: string | undefined) => Promise<Catalog>;
   /** Node id for audit records (defaults to the policy's node_id or the host name). */
@@ -147,6 +147,10 @@ export function createGate(opts: GateOptions): EngineGate {
 
     audit(event: AuditEvent): void {
       opts.audit.write(event);
+    },
+
+    auditBarrier(): void {
+      opts.audit.writePending?.();
     },
 
     upstream(instance: string): UpstreamTarget {

@@ -37,6 +37,12 @@ export interface Gate {
   judge(session: SessionContext, sql: string): Promise<Judgement>;
   /** Write one audit record; throws AUDIT_UNAVAILABLE when the sink has failed. */
   audit(event: AuditEvent): void;
+  /**
+   * Writes audit records still waiting for the end of this event-loop turn
+   * (group commit) now: a door calls it before it hands a result to the
+   * client, so that the record is in the file first. Never throws.
+   */
+  auditBarrier?(): void;
   upstream(instance: string): UpstreamTarget;
   /**
    * Daily query and row quotas shared through the control store (across

@@ -51,7 +51,7 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const policy = PolicyHolder.open(opts.policyPath, { logger: log, watch: opts.watch !== false });
   const first = policy.current();
   const node = first.node_id ?? hostname();
-  const audit = AuditLog.open({ file: resolve(first.audit.file), node });
+  const audit = AuditLog.open({ file: resolve(first.audit.file), node, groupCommit: true });
   await initAnalysis();
   const catalogs = liveCatalogs(() => policy.current());
   const store = await openStore(first.store);

@@ -307,6 +307,8 @@ export class ClientSession {
     this.flushScheduled = false;
     const q = this.outQueue;
     if (q.length === 0 || this.socket.destroyed) { q.length = 0; return; }
+    // The audit records of the statements these bytes finish go to the file first.
+    this.opts.gate.auditBarrier?.();
     let ok: boolean;
     if (q.length === 1) {
       ok = this.socket.write(q[0]);

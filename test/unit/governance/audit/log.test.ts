@@ -163,3 +163,32 @@ test('property: any event text round-trips into a verifiable chain', async () =>
     t.done();
   }
 });
+
+test('group commit: the records of one turn reach the file together at its end, chained', async () => {
+  const t = tmp();
+  try {
+    const log = AuditLog.open({ file: t.file, node: 'n1', groupCommit: true });
+    for (let i = 1; i <= 3; i++) log.write(event(i));
+    assert.equal(readFileSync(t.file, 'utf8'), '', 'nothing written mid-turn');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(readLines(t.file).length, 3);
+    log.write(event(4));
+    log.writePending();
+    assert.equal(readLines(t.file).length, 4, 'writePending writes at once (a door calls it before answering)');
+    log.write(event(5));
+    await log.close();
+    assert.deepEqual(verifyAuditFile(t.file), { ok: true, records: 5 }, 'close writes what is pending');
+  } finally {
+    t.done();
+  }
+});
+
+test('group commit fails closed: a failed turn write refuses every later record', async () => {
+  const log = AuditLog.open({ file: '/dev/full', node: 'n1', groupCommit: true });
+  log.write(event(1));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(log.failure, 'the write at the end of the turn failed');
+  assert.throws(() => log.write(event(2)), (e: unknown) => e instanceof SqlgateError && e.code === 'AUDIT_UNAVAILABLE');
+  assert.throws(() => log.flush(), (e: unknown) => e instanceof SqlgateError && e.code === 'AUDIT_UNAVAILABLE');
+  await log.close();
+});
