@@ -253,6 +253,10 @@ export class ClientSession {
   private releaseKey: (() => void) | undefined;
   private holdsUserSlot = false;
   private readonly outQueue: Buffer[] = [];
+  /** The bytes last written, while they continue one received chunk: [runStart, runEnd) of runBuf. */
+  private runBuf: ArrayBufferLike | undefined;
+  private runStart = 0;
+  private runEnd = 0;
   private flushScheduled = false;
   private clientEncodingOk = true;
   /** Set while a socket's write buffer is full: reading from the other side waits for it (back-pressure). */
@@ -291,11 +295,13 @@ export class ClientSession {
    */
   private write(buf: Buffer): void {
     if (this.closed) return;
-    const last = this.outQueue[this.outQueue.length - 1];
-    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
-      this.outQueue[this.outQueue.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
+    if (this.runBuf === buf.buffer && this.runEnd === buf.byteOffset) {
+      this.runEnd += buf.length;
     } else {
-      this.outQueue.push(buf);
+      this.endRun();
+      this.runBuf = buf.buffer;
+      this.runStart = buf.byteOffset;
+      this.runEnd = buf.byteOffset + buf.length;
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -303,8 +309,16 @@ export class ClientSession {
     }
   }
 
+  /** Queues the current run of adjacent bytes as one Buffer. */
+  private endRun(): void {
+    if (this.runBuf === undefined) return;
+    this.outQueue.push(Buffer.from(this.runBuf, this.runStart, this.runEnd - this.runStart));
+    this.runBuf = undefined;
+  }
+
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    this.endRun();
     const q = this.outQueue;
     if (q.length === 0 || this.socket.destroyed) { q.length = 0; return; }
     // The audit records of the statements these bytes finish go to the file first.
@@ -319,7 +333,11 @@ export class ClientSession {
       this.socket.uncork();
     }
     q.length = 0;
-    if (!ok && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
+    if (!ok && !this.clientDrain) {
+      this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
+      // A client that reads slowly slows the upstream down, rather than filling sqlgate's memory.
+      this.upstream?.input.hold(this.clientDrain);
+    }
   };
 
   private fatal(f: ErrorFields): void {
@@ -843,23 +861,12 @@ export class ClientSession {
   // ---------------------------------------------------------------- upstream → client
 
   private startUpstreamPump(): void {
-    const up = this.upstream!;
-    void (async () => {
-      try {
-        for (;;) {
-          if (this.clientDrain) await this.clientDrain;
-          const f = await up.input.next();
-          if (!f) break;
-          this.onUpstreamFrame(f);
-          if (this.closed) return;
-        }
-      } catch {
-        // fall through: the upstream spoke nonsense or went away
-      }
-      if (!this.closed) {
-        this.fatal(fieldsOf('UPSTREAM_UNAVAILABLE', 'sqlgate: the upstream connection was lost'));
-      }
-    })();
+    this.upstream!.input.pump((f) => {
+      if (!this.closed) this.onUpstreamFrame(f);
+    }, () => {
+      // The upstream went away or spoke nonsense.
+      if (!this.closed) this.fatal(fieldsOf('UPSTREAM_UNAVAILABLE', 'sqlgate: the upstream connection was lost'));
+    });
   }
 
   private head(): Pending | undefined {

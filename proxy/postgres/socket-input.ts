@@ -1,6 +1,8 @@
 /**
- * Turns a socket's 'data' events into awaitable protocol frames, with
- * back-pressure: reading pauses while too much is buffered.
+ * Turns a socket's 'data' events into protocol frames, with back-pressure:
+ * awaitable one at a time (`next`, for logins and the client's requests), or
+ * pushed to a handler as they arrive (`pump`, for the upstream's results: no
+ * promise per frame, which on a streamed result was most of the relay's cost).
  */
 import type { Socket } from 'node:net';
 import { FrameReader } from '../../wire/postgres/frame-reader.js';
@@ -12,13 +14,18 @@ export class SocketInput {
   readonly reader: FrameReader;
   private waiter: (() => void) | undefined;
   private closed = false;
+  private sink: ((f: Frame) => void) | undefined;
+  private sinkEnd: ((err?: unknown) => void) | undefined;
+  private held = false;
   private readonly onData = (chunk: Buffer) => {
     this.reader.push(chunk);
+    if (this.sink) return this.deliver();
     if (this.reader.buffered > HIGH_WATER) this.socket.pause();
     this.wake();
   };
   private readonly onEnd = () => {
     this.closed = true;
+    if (this.sink) return this.deliver();
     this.wake();
   };
 
@@ -61,9 +68,57 @@ export class SocketInput {
     }
   }
 
+  /**
+   * From now on every complete frame goes to `onFrame` as soon as it is
+   * received, in order; `onEnd` is called once, when the peer has gone (no
+   * argument) or a frame could not be read or handled (the error).
+   */
+  pump(onFrame: (f: Frame) => void, onEnd: (err?: unknown) => void): void {
+    this.sink = onFrame;
+    this.sinkEnd = onEnd;
+    if (this.socket.isPaused()) this.socket.resume();
+    this.deliver();
+  }
+
+  /** In push mode, stops reading and delivering until `until` settles (the reader's own back-pressure). */
+  hold(until: Promise<unknown>): void {
+    if (!this.sink || this.held) return;
+    this.held = true;
+    this.socket.pause();
+    const resume = () => {
+      this.held = false;
+      if (!this.sink) return;
+      this.socket.resume();
+      this.deliver();
+    };
+    until.then(resume, resume);
+  }
+
+  private deliver(): void {
+    try {
+      while (!this.held && this.sink) {
+        const f = this.reader.next();
+        if (!f) break;
+        this.sink(f);
+      }
+    } catch (err) {
+      return this.endPump(err);
+    }
+    if (this.closed && !this.held) this.endPump();
+  }
+
+  private endPump(err?: unknown): void {
+    const end = this.sinkEnd;
+    this.sink = undefined;
+    this.sinkEnd = undefined;
+    end?.(err);
+  }
+
   /** Stops listening (before handing the socket to TLS, or at close); a pending wait ends as "gone". */
   detach(): void {
     this.closed = true;
+    this.sink = undefined;
+    this.sinkEnd = undefined;
     this.wake();
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);

@@ -15,6 +15,8 @@ export const MAX_MESSAGE_LENGTH = 0x3fffffff;
 
 export class FrameReader {
   private chunks: Buffer[] = [];
+  /** Bytes of chunks[0] already returned: reading moves an offset rather than slicing the chunk again. */
+  private off = 0;
   private total = 0;
   private readonly maxLength: number;
 
@@ -36,8 +38,10 @@ export class FrameReader {
 
   /** Everything buffered, removed from the reader (used when switching to TLS or to raw relay). */
   drain(): Buffer {
+    if (this.off > 0) this.chunks[0] = this.chunks[0].subarray(this.off);
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.total);
     this.chunks = [];
+    this.off = 0;
     this.total = 0;
     return all;
   }
@@ -45,8 +49,8 @@ export class FrameReader {
   /** The next typed message, or undefined until one is complete. Throws PROTOCOL_VIOLATION on a bad length. */
   next(): Frame | undefined {
     if (this.total < 5) return undefined;
-    const head = this.head(5);
-    const length = head.readInt32BE(1);
+    const first = this.head(5);
+    const length = first.readInt32BE(this.off + 1);
     if (length < 4 || length > this.maxLength) {
       throw new SqlgateError('PROTOCOL_VIOLATION', `invalid message length ${length}`);
     }
@@ -61,7 +65,7 @@ export class FrameReader {
    */
   nextStartup(): Buffer | undefined {
     if (this.total < 4) return undefined;
-    const length = this.head(4).readInt32BE(0);
+    const length = this.head(4).readInt32BE(this.off);
     if (length < 8 || length > MAX_STARTUP_LENGTH) {
       throw new SqlgateError('PROTOCOL_VIOLATION', `invalid startup packet length ${length}`);
     }
@@ -69,24 +73,28 @@ export class FrameReader {
     return raw?.subarray(4);
   }
 
-  /** At least n contiguous bytes at the front (only called with n <= total). */
+  /** chunks[0] holding at least n unread bytes from `off` (only called with n <= total). */
   private head(n: number): Buffer {
-    if (this.chunks[0].length < n) this.merge();
+    if (this.chunks[0].length - this.off < n) this.merge();
     return this.chunks[0];
   }
 
   private merge(): void {
-    const all = Buffer.concat(this.chunks, this.total);
-    this.chunks = [all];
+    if (this.off > 0) this.chunks[0] = this.chunks[0].subarray(this.off);
+    this.chunks = [Buffer.concat(this.chunks, this.total)];
+    this.off = 0;
   }
 
   private take(n: number): Buffer | undefined {
     if (this.total < n) return undefined;
-    if (this.chunks[0].length < n) this.merge();
-    const first = this.chunks[0];
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
+    const first = this.head(n);
+    const start = this.off;
+    const out = first.subarray(start, start + n);
+    this.off = start + n;
+    if (this.off === first.length) {
+      this.chunks.shift();
+      this.off = 0;
+    }
     this.total -= n;
     return out;
   }
