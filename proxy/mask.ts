@@ -9,6 +9,8 @@ import type { FieldRewrite } from '../wire/mysql/row-rewrite.js';
 
 let processKey: Buffer | undefined;
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** The keyed-hash key: the policy's `mask_key_env` variable, else a random per-process key. */
 export function maskKey(envName: string | undefined): Buffer {
   const fromEnv = envName ? process.env[envName] : undefined;
@@ -19,6 +21,12 @@ export function maskKey(envName: string | undefined): Buffer {
 
 /** `138****5678`: keep the ends, replace the middle (everything, when the value is too short to keep ends). */
 export function partialMask(text: string, keepFirst: number, keepLast: number, maskChar: string): string {
+  // Most masked values (phones, ids, cards) are ASCII: one code unit per code point, no array needed.
+  if (ASCII.test(text)) {
+    const n = text.length;
+    if (n <= keepFirst + keepLast) return maskChar.repeat(n);
+    return text.slice(0, keepFirst) + maskChar.repeat(n - keepFirst - keepLast) + text.slice(n - keepLast);
+  }
   const chars = [...text];
   if (chars.length <= keepFirst + keepLast) return maskChar.repeat(chars.length);
   return chars.slice(0, keepFirst).join('') + maskChar.repeat(chars.length - keepFirst - keepLast) + chars.slice(chars.length - keepLast).join('');

@@ -32,7 +32,7 @@ import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
 import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type ByteLimit, type RowTransform, type Sink, type UpstreamConnection } from './upstream-session.js';
 import { fieldMask, maskKey } from '../mask.js';
-import { rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow, type FieldRewrite } from '../../wire/mysql/row-rewrite.js';
+import { encodeRewrittenTextRow, rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow, type FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import type { UpstreamPool } from './pool.js';
 import { fullScanError, type FullScanGuard } from '../../governance/plan/index.js';
@@ -737,6 +737,8 @@ export class ClientSession {
     if (masks.length === 0) return undefined;
     const key = maskKey(this.deps.gate.policy().mask_key_env);
     const fields = new Map<number, FieldRewrite>(masks.map((m) => [m.index, fieldMask(m, key)]));
+    const byIndex: FieldRewrite[] = [];
+    for (const [i, f] of fields) byIndex[i] = f;
     let refused: SqlgateError | undefined;
     const transform: RowTransform = {
       columns: () => new Set(fields.keys()),
@@ -753,6 +755,10 @@ export class ClientSession {
       },
       columnDefinition: (def) => rewriteColumnDefinition(def),
       row: (payload, defs) => (binary ? rewriteBinaryRow(payload, defs, fields) : rewriteTextRow(payload, defs.length, fields)),
+      rowInto: binary ? undefined : (out, payload, defs, seq) => {
+        encodeRewrittenTextRow(out, payload, defs.length, byIndex, seq);
+        return true;
+      },
     };
     return { transform, refused: () => refused };
   }

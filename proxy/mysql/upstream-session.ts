@@ -21,6 +21,7 @@ import { PacketFramer, PayloadReader } from '../../wire/mysql/packet-reader.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import { PacketSource } from './packet-source.js';
+import { OutBatch } from '../../wire/out-batch.js';
 
 /** Capabilities sqlgate always asks of an upstream. */
 const BASE_CAPS = Cap.LONG_PASSWORD | Cap.LONG_FLAG | Cap.PROTOCOL_41 | Cap.TRANSACTIONS | Cap.SECURE_CONNECTION
@@ -60,6 +61,8 @@ export interface RowTransform {
   check(defs: readonly ColumnDefinition[]): Buffer | undefined;
   columnDefinition(def: ColumnDefinition): Buffer;
   row(payload: Buffer, defs: readonly ColumnDefinition[]): Buffer;
+  /** Appends the rewritten row packet (header `seq`) to `out`, when this transform can (text rows); else `row` is used. */
+  rowInto?(out: OutBatch, payload: Buffer, defs: readonly ColumnDefinition[], seq: number): boolean;
 }
 
 /** Where relayed bytes go: `write` returns false when the receiver wants us to wait for `drain`. */
@@ -299,7 +302,14 @@ export class UpstreamConnection {
         }
       };
       const onClose = (e?: unknown) => finish(upstreamError('connection lost', e instanceof Error ? e : undefined));
-      const emit = (b: Buffer) => { if (!swallow) sink.write(b); };
+      // What one upstream chunk produces leaves in one write, not one per packet.
+      const batch = new OutBatch();
+      const emit = (b: Buffer) => { if (!swallow) batch.copy(b); };
+      const send = (): boolean => {
+        let more = true;
+        for (const part of batch.take()) more = sink.write(part);
+        return more;
+      };
       const releaseHead = () => {
         const defs = walker.summary.columns;
         rewrites = new Set();
@@ -307,7 +317,7 @@ export class UpstreamConnection {
           const refusal = transform.check(defs);
           if (refusal) {
             swallow = true;
-            sink.write(refusal);
+            batch.copy(refusal);
           }
           rewrites = transform.columns(defs) ?? new Set();
         }
@@ -337,16 +347,29 @@ export class UpstreamConnection {
               if (walker.summary.columns.length === expected) releaseHead();
             } else if (rewrites.size > 0 && walker.summary.rows > rows && out.length > 0) {
               if (p.payload.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
-              const rewritten = transform.row(p.payload, walker.summary.columns);
-              if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
-              emit(framePayload(rewritten, out[0][3]));
+              if (swallow) {
+                // a refused result: nothing of it is sent
+              } else if (!transform.rowInto?.(batch, p.payload, walker.summary.columns, out[0][3])) {
+                const rewritten = transform.row(p.payload, walker.summary.columns);
+                if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+                const buf = batch.room(4 + rewritten.length);
+                buf.writeUIntLE(rewritten.length, batch.at, 3);
+                buf[batch.at + 3] = out[0][3];
+                rewritten.copy(buf, batch.at + 4);
+                batch.at += 4 + rewritten.length;
+              }
             } else {
               for (const b of out) emit(b);
             }
             if (end >= 0) {
               if (framer.pending > 0) throw upstreamError('bytes after the end of a response');
+              send();
               return finish();
             }
+          }
+          if (!send()) {
+            socket.pause();
+            sink.drain(() => socket.resume());
           }
         } catch (err) {
           socket.destroy();

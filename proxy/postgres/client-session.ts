@@ -39,6 +39,7 @@ import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/p
 // Masking semantics are shared with the MySQL door (same text, same keyed hash).
 import { fieldMask, maskKey } from '../mask.js';
 import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
+import { OutBatch } from '../../wire/out-batch.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
 
 /** What a session needs from its listener. */
@@ -113,7 +114,8 @@ interface Running {
   /** Rows counted against the cap: shared by every Execute of one portal. */
   counter: { rows: number };
   /** Output columns to mask, by index. */
-  readonly masks: ReadonlyMap<number, FieldRewrite> | undefined;
+  /** Rewrites of masked fields by output index (sparse), or undefined when nothing is masked. */
+  readonly masks: readonly (FieldRewrite | undefined)[] | undefined;
 }
 
 /** What each message forwarded upstream is waiting for, in order. */
@@ -218,6 +220,9 @@ function optionSettings(options: string): [string, string][] | undefined {
 }
 
 /** Resolves when a socket can take more writes, or is gone. */
+/** Bytes queued for a client past which the upstream is not read until they have gone out. */
+const UPSTREAM_HOLD_BYTES = 1024 * 1024;
+
 function drained(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
     const done = () => { socket.off('drain', done); socket.off('close', done); resolve(); };
@@ -252,11 +257,8 @@ export class ClientSession {
   private closed = false;
   private releaseKey: (() => void) | undefined;
   private holdsUserSlot = false;
-  private readonly outQueue: Buffer[] = [];
-  /** The bytes last written, while they continue one received chunk: [runStart, runEnd) of runBuf. */
-  private runBuf: ArrayBufferLike | undefined;
-  private runStart = 0;
-  private runEnd = 0;
+  /** What goes to the client at the end of this event-loop turn, in one write. */
+  private readonly out = new OutBatch();
   private flushScheduled = false;
   private clientEncodingOk = true;
   /** Set while a socket's write buffer is full: reading from the other side waits for it (back-pressure). */
@@ -295,32 +297,22 @@ export class ClientSession {
    */
   private write(buf: Buffer): void {
     if (this.closed) return;
-    if (this.runBuf === buf.buffer && this.runEnd === buf.byteOffset) {
-      this.runEnd += buf.length;
-    } else {
-      this.endRun();
-      this.runBuf = buf.buffer;
-      this.runStart = buf.byteOffset;
-      this.runEnd = buf.byteOffset + buf.length;
-    }
+    this.out.push(buf);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
   }
 
-  /** Queues the current run of adjacent bytes as one Buffer. */
-  private endRun(): void {
-    if (this.runBuf === undefined) return;
-    this.outQueue.push(Buffer.from(this.runBuf, this.runStart, this.runEnd - this.runStart));
-    this.runBuf = undefined;
-  }
-
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    this.endRun();
-    const q = this.outQueue;
-    if (q.length === 0 || this.socket.destroyed) { q.length = 0; return; }
+    if (this.out.empty) return;
+    const q = this.out.take();
+    if (this.socket.destroyed) return;
     // The audit records of the statements these bytes finish go to the file first.
     this.opts.gate.auditBarrier?.();
     let ok: boolean;
@@ -332,12 +324,10 @@ export class ClientSession {
       for (const b of q) ok = this.socket.write(b) && ok;
       this.socket.uncork();
     }
-    q.length = 0;
-    if (!ok && !this.clientDrain) {
-      this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
-      // A client that reads slowly slows the upstream down, rather than filling sqlgate's memory.
-      this.upstream?.input.hold(this.clientDrain);
-    }
+    if (!ok && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
+    // A client that reads slowly slows the upstream down, rather than filling sqlgate's
+    // memory; below the mark reading goes on, so that both sockets keep streaming.
+    if (this.clientDrain && this.socket.writableLength > UPSTREAM_HOLD_BYTES) this.upstream?.input.hold(this.clientDrain);
   };
 
   private fatal(f: ErrorFields): void {
@@ -653,11 +643,13 @@ export class ClientSession {
     };
   }
 
-  private masksOf(decision: Decision | undefined): ReadonlyMap<number, FieldRewrite> | undefined {
+  private masksOf(decision: Decision | undefined): readonly (FieldRewrite | undefined)[] | undefined {
     const masks = decision?.directives.masks;
     if (!masks?.length) return undefined;
     const key = maskKey(this.opts.gate.policy().mask_key_env);
-    return new Map(masks.map((m) => [m.index, fieldMask(m, key)]));
+    const byIndex: (FieldRewrite | undefined)[] = [];
+    for (const m of masks) byIndex[m.index] = fieldMask(m, key);
+    return byIndex;
   }
 
   private startTimer(item: Running): void {
@@ -925,7 +917,11 @@ export class ClientSession {
         const item = this.currentItem();
         if (item) {
           if (!admitRow(item, f.raw.length)) return;
-          if (item.masks) return this.write(bw.rewriteDataRow(f.body, item.masks));
+          if (item.masks) {
+            if (this.closed) return;
+            bw.encodeRewrittenDataRow(this.out, f.body, item.masks);
+            return this.scheduleFlush();
+          }
         }
         return this.write(f.raw);
       }

@@ -12,6 +12,8 @@ import { readBinaryValue } from './commands.js';
 import { PayloadReader, WireError } from './packet-reader.js';
 import { PacketWriter } from './packet-writer.js';
 import type { ColumnDefinition } from './column-definition.js';
+import { OutBatch } from '../out-batch.js';
+import { SqlgateError } from '../../governance/errors.js';
 
 /** Column flags (ColumnDefinitionFlags). */
 const NOT_NULL = 0x1;
@@ -47,25 +49,93 @@ export function rewriteColumnDefinition(def: ColumnDefinition): Buffer {
 
 const writer = new PacketWriter(1024);
 
-/** Rewrites the given fields of a text-protocol row. */
+/** Rewrites the given fields of a text-protocol row (the payload, without a packet header). */
 export function rewriteTextRow(payload: Buffer, columns: number, rewrites: ReadonlyMap<number, FieldRewrite>): Buffer {
-  const r = new PayloadReader(payload);
-  writer.reset();
-  for (let i = 0; i < columns; i++) {
-    const len = r.lenencOrNull();
-    const f = rewrites.get(i);
-    const value = len === null ? null : r.bytes(len);
-    if (!f) {
-      if (value === null) writer.u8(0xfb);
-      else writer.lenencBytes(value);
-      continue;
-    }
-    const text = f(value === null ? null : value.toString('utf8'));
-    if (text === null) writer.u8(0xfb);
-    else writer.lenencString(text);
+  const byIndex: FieldRewrite[] = [];
+  for (const [i, f] of rewrites) byIndex[i] = f;
+  const out = new OutBatch();
+  encodeRewrittenTextRow(out, payload, columns, byIndex, 0);
+  return Buffer.concat(out.take()).subarray(4);
+}
+
+const replaced: (string | null)[] = [];
+const replacedLengths: number[] = [];
+
+/** Length of a length-encoded integer's prefix for `n`. */
+function lenencSize(n: number): number {
+  return n < 0xfb ? 1 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 9;
+}
+
+/** Reads the length-encoded length at `o`: [value (-1 for NULL), prefix size]. */
+function readLenenc(p: Buffer, o: number): [number, number] {
+  if (o >= p.length) throw new WireError('text row shorter than its columns');
+  const first = p[o];
+  if (first < 0xfb) return [first, 1];
+  if (first === 0xfb) return [-1, 1];
+  if (first === 0xfc) return [p.readUInt16LE(o + 1), 3];
+  if (first === 0xfd) return [p.readUIntLE(o + 1, 3), 4];
+  if (first === 0xfe) {
+    const v = p.readBigUInt64LE(o + 1);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('length-encoded integer too large');
+    return [Number(v), 9];
   }
-  if (r.remaining !== 0) throw new WireError('text row longer than its columns');
-  return writer.finish(0).subarray(4);
+  throw new WireError('invalid length-encoded integer prefix 0xff');
+}
+
+/**
+ * Appends a text-protocol row packet (header with sequence `seq`, then the
+ * row with the given fields rewritten) straight into `out`. Untouched fields
+ * are copied as bytes, in spans between the rewritten ones.
+ */
+export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: number, rewrites: readonly (FieldRewrite | undefined)[], seq: number): void {
+  replaced.length = 0;
+  replacedLengths.length = 0;
+  let size = payload.length;
+  let o = 0;
+  for (let i = 0; i < columns; i++) {
+    const [len, head] = readLenenc(payload, o);
+    const f = rewrites[i];
+    if (f) {
+      const t = f(len < 0 ? null : payload.toString('utf8', o + head, o + head + len));
+      const bl = t === null ? -1 : Buffer.byteLength(t, 'utf8');
+      size += (bl < 0 ? 1 : lenencSize(bl) + bl) - (head + Math.max(len, 0));
+      replaced.push(t);
+      replacedLengths.push(bl);
+    }
+    o += head + Math.max(len, 0);
+  }
+  if (o !== payload.length) throw new WireError(o > payload.length ? 'text row shorter than its columns' : 'text row longer than its columns');
+  // One packet holds less than 16 MB; a masked row is not split over several.
+  if (size >= 0xffffff) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+  const buf = out.room(4 + size);
+  let w = out.at;
+  buf.writeUIntLE(size, w, 3);
+  buf[w + 3] = seq;
+  w += 4;
+  let span = 0;
+  let k = 0;
+  o = 0;
+  for (let i = 0; i < columns; i++) {
+    const field = o;
+    const [len, head] = readLenenc(payload, o);
+    o += head + Math.max(len, 0);
+    if (!rewrites[i]) continue;
+    w += payload.copy(buf, w, span, field);
+    const bl = replacedLengths[k];
+    if (bl < 0) {
+      buf[w++] = 0xfb;
+    } else {
+      if (bl < 0xfb) buf[w++] = bl;
+      else if (bl < 0x10000) { buf[w] = 0xfc; buf.writeUInt16LE(bl, w + 1); w += 3; }
+      else if (bl < 0x1000000) { buf[w] = 0xfd; buf.writeUIntLE(bl, w + 1, 3); w += 4; }
+      else { buf[w] = 0xfe; buf.writeBigUInt64LE(BigInt(bl), w + 1); w += 9; }
+      w += buf.write(replaced[k]!, w, 'utf8');
+    }
+    k++;
+    span = o;
+  }
+  w += payload.copy(buf, w, span, payload.length);
+  out.at = w;
 }
 
 function pad(n: number, width = 2): string {

@@ -4,6 +4,7 @@
  * Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
  */
 import { AuthCode, BackendCode, type ErrorFields, type TransactionStatus } from './messages.js';
+import { OutBatch } from '../out-batch.js';
 
 /** A growable writer for one message at a time: type byte, length back-filled. */
 class MessageWriter {
@@ -208,16 +209,62 @@ export function rewriteRowDescription(body: Buffer, columns: ReadonlySet<number>
 
 /** A DataRow with some fields replaced (text values; null is SQL NULL); the others copied as received. */
 export function rewriteDataRow(body: Buffer, rewrite: ReadonlyMap<number, (text: string | null) => string | null>): Buffer {
+  const byIndex: ((text: string | null) => string | null)[] = [];
+  for (const [i, f] of rewrite) byIndex[i] = f;
+  const out = new OutBatch();
+  encodeRewrittenDataRow(out, body, byIndex);
+  return Buffer.concat(out.take());
+}
+
+const replaced: (string | null)[] = [];
+const replacedLengths: number[] = [];
+
+/**
+ * Appends a DataRow with some fields replaced straight into `out` (the
+ * result of one rewrite function per field index; a missing one keeps the
+ * field). Untouched fields are copied as bytes, in spans between the
+ * rewritten ones; the row is built once, where it will be sent from.
+ */
+export function encodeRewrittenDataRow(out: OutBatch, body: Buffer, rewrites: readonly (((text: string | null) => string | null) | undefined)[]): void {
   const n = body.readInt16BE(0);
-  const values: (Buffer | string | null)[] = [];
+  replaced.length = 0;
+  replacedLengths.length = 0;
+  let size = 1 + 4 + body.length;
   let o = 2;
   for (let i = 0; i < n; i++) {
     const len = body.readInt32BE(o);
     o += 4;
-    const v = len < 0 ? null : body.subarray(o, o + len);
+    const f = rewrites[i];
+    if (f) {
+      const t = f(len < 0 ? null : body.toString('utf8', o, o + len));
+      const bl = t === null ? -1 : Buffer.byteLength(t, 'utf8');
+      size += Math.max(bl, 0) - Math.max(len, 0);
+      replaced.push(t);
+      replacedLengths.push(bl);
+    }
     if (len > 0) o += len;
-    const f = rewrite.get(i);
-    values.push(f ? f(v === null ? null : v.toString('utf8')) : v);
   }
-  return dataRow(values);
+  const buf = out.room(size);
+  let w = out.at;
+  buf[w] = BackendCode.DataRow;
+  buf.writeInt32BE(size - 1, w + 1);
+  w += 5;
+  let span = 0;
+  let k = 0;
+  o = 2;
+  for (let i = 0; i < n; i++) {
+    const field = o;
+    const len = body.readInt32BE(o);
+    o += 4 + Math.max(len, 0);
+    if (!rewrites[i]) continue;
+    w += body.copy(buf, w, span, field);
+    const bl = replacedLengths[k];
+    buf.writeInt32BE(bl, w);
+    w += 4;
+    if (bl > 0) w += buf.write(replaced[k]!, w, 'utf8');
+    k++;
+    span = o;
+  }
+  w += body.copy(buf, w, span, body.length);
+  out.at = w;
 }

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ColumnDefinition } from '../../../wire/mysql/column-definition.js';
-import { binaryValueText, rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow } from '../../../wire/mysql/row-rewrite.js';
+import { binaryValueText, encodeRewrittenTextRow, rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow } from '../../../wire/mysql/row-rewrite.js';
+import { OutBatch } from '../../../wire/out-batch.js';
 import { Type } from '../../../wire/mysql/constants.js';
 import { partialMask } from '../../../proxy/mask.js';
 
@@ -58,4 +60,38 @@ test('column definitions with MariaDB extended metadata: the block is skipped (a
   assert.deepEqual([d.name, d.format, d.type, d.charset, d.flags], ['j', 'json', Type.BLOB, 45, 0x10]);
   const rewritten = new ColumnDefinition(rewriteColumnDefinition(d), true);
   assert.deepEqual([rewritten.name, rewritten.format, rewritten.type], ['j', 'json', Type.VAR_STRING]);
+});
+
+test('property: partial masking works on code points, ASCII fast path or not', () => {
+  const reference = (text: string, kf: number, kl: number, c: string): string => {
+    const chars = [...text];
+    if (chars.length <= kf + kl) return c.repeat(chars.length);
+    return chars.slice(0, kf).join('') + c.repeat(chars.length - kf - kl) + chars.slice(chars.length - kl).join('');
+  };
+  fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' })), fc.nat(6), fc.nat(6), fc.constantFrom('*', '#', '＊'), (t, kf, kl, c) => {
+    assert.equal(partialMask(t, kf, kl, c), reference(t, kf, kl, c));
+  }), { numRuns: 500 });
+});
+
+test('property: text rows rewritten into a shared batch equal rows built field by field (every length prefix size)', () => {
+  const lenenc = (v: string | null): Buffer => {
+    if (v === null) return Buffer.from([0xfb]);
+    const b = Buffer.from(v, 'utf8');
+    const n = b.length;
+    const head = n < 0xfb ? Buffer.from([n]) : n < 0x10000 ? Buffer.from([0xfc, n & 0xff, n >> 8]) : Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16]);
+    return Buffer.concat([head, b]);
+  };
+  const value = fc.oneof(fc.constant(null), fc.string({ maxLength: 20 }), fc.constantFrom('x'.repeat(250), 'y'.repeat(251), 'z'.repeat(70_000)));
+  const rewrite = fc.oneof(fc.constant(undefined), fc.constant(() => null), fc.constant((t: string | null) => (t === null ? 'n' : 'ＭＡＳＫ'.repeat(t.length % 90))),
+    fc.constant((t: string | null) => 'w'.repeat(300)));
+  fc.assert(fc.property(fc.array(fc.tuple(value, rewrite), { minLength: 1, maxLength: 8 }), fc.nat(255), (fields, seq) => {
+    const payload = Buffer.concat(fields.map(([v]) => lenenc(v)));
+    const out = new OutBatch();
+    encodeRewrittenTextRow(out, payload, fields.length, fields.map(([, f]) => f), seq);
+    const want = Buffer.concat(fields.map(([v, f]) => lenenc(f ? f(v) : v)));
+    const got = Buffer.concat(out.take());
+    assert.equal(got.readUIntLE(0, 3), want.length);
+    assert.equal(got[3], seq);
+    assert.deepEqual(got.subarray(4), want);
+  }), { numRuns: 200 });
 });

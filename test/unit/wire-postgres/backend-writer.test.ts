@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { OutBatch } from '../../../wire/out-batch.js';
+import { encodeRewrittenDataRow } from '../../../wire/postgres/backend-writer.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import * as bw from '../../../wire/postgres/backend-writer.js';
 import { parseErrorFields, tagRows } from '../../../wire/postgres/backend-parser.js';
@@ -77,4 +80,29 @@ test('backend: masked columns re-described as text, DataRow fields rewritten, ot
   const row = bw.dataRow(['1', '13812345678', null]);
   const [r] = decode(bw.rewriteDataRow(row.subarray(5), new Map([[1, (t: string | null) => t && t.slice(0, 3) + '****'], [2, () => 'x']])));
   assert.deepEqual(r.fields, ['1', '138****', 'x']);
+});
+
+test('property: rows rewritten into a shared batch equal rows built field by field, in order with pass-through bytes', () => {
+  const field = fc.oneof(fc.constant(null), fc.string({ unit: 'binary', maxLength: 40 }));
+  const rewrite = fc.oneof(
+    fc.constant(undefined),
+    fc.constant((t: string | null) => (t === null ? null : '＊'.repeat([...t].length))),
+    fc.constant(() => null),
+    fc.constant((t: string | null) => (t === null ? 'was null' : '')),
+  );
+  fc.assert(fc.property(fc.array(fc.tuple(fc.array(field, { maxLength: 12 }), fc.array(rewrite, { maxLength: 12 })), { minLength: 1, maxLength: 30 }), (rows) => {
+    const out = new OutBatch();
+    const expected: Buffer[] = [];
+    for (const [values, rewrites] of rows) {
+      const body = bw.dataRow(values).subarray(5);
+      encodeRewrittenDataRow(out, body, rewrites);
+      expected.push(bw.dataRow(values.map((v, i) => (rewrites[i] ? rewrites[i]!(v) : v))));
+      // pass-through bytes between rewritten rows keep their place
+      const plain = bw.commandComplete('SELECT 1');
+      out.push(plain);
+      expected.push(plain);
+    }
+    assert.deepEqual(Buffer.concat(out.take()), Buffer.concat(expected));
+    assert.equal(out.empty, true);
+  }), { numRuns: 300 });
 });

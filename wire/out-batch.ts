@@ -1,0 +1,80 @@
+/**
+ * Bytes on their way to one socket, gathered so that a burst of messages
+ * leaves in one write instead of one write (and one Buffer) each:
+ *   - pass-through messages are kept as the views they came in as, and
+ *     views adjacent in one received chunk are merged back into one;
+ *   - rewritten messages (masked rows) are encoded straight into a shared
+ *     growing buffer (`room`, then advance `at`), not built one by one.
+ * Order is kept across both kinds. Bytes handed out by `take` are never
+ * written again: encoding only ever goes past `at`.
+ */
+
+/** Size of a fresh encode buffer; a bigger message gets a buffer of its own size. */
+const CHUNK = 64 * 1024;
+
+export class OutBatch {
+  private readonly queue: Buffer[] = [];
+  private runBuf: ArrayBufferLike | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+  /** The encode buffer: [start, at) is encoded and not yet queued. */
+  buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+  /** Where the next encoded byte goes in `buf`. */
+  at = 0;
+
+  /** Queues a message as it is (no copy). */
+  push(view: Buffer): void {
+    if (this.at > this.start) this.endEncoded();
+    if (this.runBuf === view.buffer && this.runEnd === view.byteOffset) {
+      this.runEnd += view.length;
+      return;
+    }
+    this.endRun();
+    this.runBuf = view.buffer;
+    this.runStart = view.byteOffset;
+    this.runEnd = view.byteOffset + view.length;
+  }
+
+  /** Queues a copy of `bytes` in the encode buffer (for small pieces that would each be a write of their own). */
+  copy(bytes: Buffer): void {
+    const buf = this.room(bytes.length);
+    bytes.copy(buf, this.at);
+    this.at += bytes.length;
+  }
+
+  /** Makes room for `n` bytes at `buf[at]`; encode them there, then advance `at`. */
+  room(n: number): Buffer {
+    this.endRun();
+    if (this.buf.length - this.at < n) {
+      this.endEncoded();
+      this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
+      this.start = this.at = 0;
+    }
+    return this.buf;
+  }
+
+  /** True when nothing is queued. */
+  get empty(): boolean {
+    return this.queue.length === 0 && this.runBuf === undefined && this.at === this.start;
+  }
+
+  /** Everything queued, in order, as few Buffers as the pieces allow; the batch is empty after. */
+  take(): Buffer[] {
+    this.endRun();
+    this.endEncoded();
+    return this.queue.splice(0);
+  }
+
+  private endRun(): void {
+    if (this.runBuf === undefined) return;
+    this.queue.push(Buffer.from(this.runBuf, this.runStart, this.runEnd - this.runStart));
+    this.runBuf = undefined;
+  }
+
+  private endEncoded(): void {
+    if (this.at === this.start) return;
+    this.queue.push(this.buf.subarray(this.start, this.at));
+    this.start = this.at;
+  }
+}
