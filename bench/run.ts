@@ -197,7 +197,7 @@ async function main(): Promise<number> {
     masked: { user: 'sgbench_masked', password: randomBytes(12).toString('hex') },
   };
   let bouncer: Pgbouncer | undefined;
-  if (pgDb && tools.pgbouncer.path && (want.has('pgbench') || want.has('connect') || want.has('idle'))) {
+  if (pgDb && tools.pgbouncer.path && (want.has('pgbench') || want.has('connect') || want.has('idle') || want.has('latency'))) {
     try {
       bouncer = await startPgbouncer({ binary: tools.pgbouncer.path, database: pgDb.name, upstream: pgInfo, client: users.plain });
       cleanups.push(() => bouncer!.stop());
@@ -328,21 +328,25 @@ async function main(): Promise<number> {
     const added: number[] = [];
     for (const [dialect, direct, viaGate, isReady] of [['postgres', pgDirect, pgGate, ready.streamPg], ['mysql', myDirect, myGate, ready.streamMy]] as const) {
       if (!direct || !isReady) { rows.push([dialect, 'n/a (no database)', '', '', '', '', '']); continue; }
-      const r = await pointSelectLatency([direct, viaGate].filter((e): e is Endpoint => Boolean(e)), STREAM_TABLE, streamRows, opts.latencyQueries);
+      const ref = dialect === 'postgres' ? pgBouncer : undefined;
+      const r = await pointSelectLatency([direct, viaGate, ref].filter((e): e is Endpoint => Boolean(e)), STREAM_TABLE, streamRows, opts.latencyQueries);
       report.latency[dialect] = r;
       const d = r.direct && 'p50' in r.direct ? r.direct : undefined;
       const g = r.sqlgate && 'p50' in r.sqlgate ? r.sqlgate : undefined;
+      const b = r.pgbouncer && 'p50' in r.pgbouncer ? r.pgbouncer : undefined;
       const gErr = r.sqlgate && 'error' in r.sqlgate ? `error: ${r.sqlgate.error.slice(0, 60)}` : undefined;
       const addP50 = d && g ? g.p50 - d.p50 : undefined;
       const addP99 = d && g ? g.p99 - d.p99 : undefined;
       if (addP50 !== undefined) added.push(addP50);
-      rows.push([dialect, fmt(d?.p50, 0), fmt(d?.p99, 0), viaGate ? gErr ?? fmt(g?.p50, 0) : naFor(dialect), g ? fmt(g.p99, 0) : '-', fmt(addP50, 0), fmt(addP99, 0)]);
+      rows.push([dialect, fmt(d?.p50, 0), fmt(d?.p99, 0), viaGate ? gErr ?? fmt(g?.p50, 0) : naFor(dialect), g ? fmt(g.p99, 0) : '-', fmt(addP50, 0), fmt(addP99, 0),
+        b && d ? fmt(b.p50 - d.p50, 0) : '-']);
       progress(`latency ${dialect}: direct p50 ${fmt(d?.p50, 0)} µs${g ? `, sqlgate p50 ${fmt(g.p50, 0)} µs` : ''}`);
     }
     addTarget(TARGETS.addedLatencyP50, added.length ? Math.max(...added) : undefined,
       added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor());
     sections.push(`point SELECT latency, one client, ${opts.latencyQueries} queries per endpoint in alternating batches (µs)\n` +
-      renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99'], rows));
+      renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99', 'PgBouncer added p50'], rows) +
+      '\n(PgBouncer added p50: what one proxy hop in between costs on this machine, for reference)');
   }
 
   // --- streaming ------------------------------------------------------------
@@ -359,6 +363,10 @@ async function main(): Promise<number> {
       const eps = [direct, plain, masked].filter((e): e is Endpoint => Boolean(e));
       const runs: { kind: string; round: number; run: StreamRun }[] = [];
       const streamRounds = opts.streamRounds;
+      // Warm-up, not counted: the first large result through a fresh process pays its JIT and
+      // heap growth (seen as +1–2 µs/row on a cold sqlgate), and the server's caches fill.
+      for (const ep of eps) await streamOnce(ep, Math.min(streamRows, 100_000));
+      progress(`stream ${dialect} warm-up done (${fmt(Math.min(streamRows, 100_000))} rows per endpoint, not counted)`);
       for (let round = 0; round < streamRounds; round++) {
         const line: string[] = [];
         for (const ep of rotate(eps, round)) {

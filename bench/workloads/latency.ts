@@ -15,7 +15,7 @@ export interface LatencyFigures {
 }
 
 /** Result per endpoint kind, or the error that stopped it. */
-export type LatencyResult = Partial<Record<'direct' | 'sqlgate', LatencyFigures | { error: string }>>;
+export type LatencyResult = Partial<Record<'direct' | 'sqlgate' | 'pgbouncer', LatencyFigures | { error: string }>>;
 
 /**
  * Runs `queries` point SELECTs per endpoint on `table` (integer key `id` in
@@ -33,7 +33,7 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
       clients.set(ep, c);
       times.set(ep, []);
     } catch (err) {
-      out[ep.via as 'direct' | 'sqlgate'] = { error: errorLine(err) };
+      out[ep.via as 'direct' | 'sqlgate' | 'pgbouncer'] = { error: errorLine(err) };
       await c?.close();
     }
   }
@@ -50,7 +50,7 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
             t.push(Number(process.hrtime.bigint() - t0) / 1000);
           }
         } catch (err) {
-          out[ep.via as 'direct' | 'sqlgate'] = { error: errorLine(err) };
+          out[ep.via as 'direct' | 'sqlgate' | 'pgbouncer'] = { error: errorLine(err) };
           clients.delete(ep);
           times.delete(ep);
           await c.close();
@@ -60,7 +60,7 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
     }
     for (const [ep, t] of times) {
       t.sort((a, b) => a - b);
-      out[ep.via as 'direct' | 'sqlgate'] = { p50: percentile(t, 50, true), p99: percentile(t, 99, true), samples: t.length };
+      out[ep.via as 'direct' | 'sqlgate' | 'pgbouncer'] = { p50: percentile(t, 50, true), p99: percentile(t, 99, true), samples: t.length };
     }
   } finally {
     for (const c of clients.values()) await c.close();

@@ -84,9 +84,9 @@ function streamMysql(c: mysql.Connection, sql: string): Promise<{ rows: number; 
   });
 }
 
-/** Streams the whole table once through the endpoint. */
-export async function streamOnce(ep: Endpoint): Promise<StreamRun> {
-  const sql = `SELECT ${STREAM_COLUMNS.join(', ')} FROM ${STREAM_TABLE}`;
+/** Streams the whole table (or its first `limit` rows) once through the endpoint. */
+export async function streamOnce(ep: Endpoint, limit?: number): Promise<StreamRun> {
+  const sql = `SELECT ${STREAM_COLUMNS.join(', ')} FROM ${STREAM_TABLE}${limit === undefined ? '' : ` LIMIT ${limit}`}`;
   try {
     const cpu0 = tryCpuSeconds(ep.proxyPid);
     let r: { rows: number; first?: unknown[] };

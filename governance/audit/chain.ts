@@ -9,7 +9,7 @@
  * seq 1 and prev = GENESIS. Because the line must equal the JSON.stringify of
  * its own parse, any byte edit (even whitespace or a duplicated key) breaks it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -22,7 +22,8 @@ export interface ChainFields {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // The one-shot form: half the cost of a Hash object per record (one record per statement).
+  return hash('sha256', text, 'hex');
 }
 
 /** Checks one line on its own; returns the parsed record or the reason it is broken. */
