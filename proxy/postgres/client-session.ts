@@ -113,7 +113,6 @@ interface Running {
   readonly ticket: QuotaTicket;
   /** Rows counted against the cap: shared by every Execute of one portal. */
   counter: { rows: number };
-  /** Output columns to mask, by index. */
   /** Rewrites of masked fields by output index (sparse), or undefined when nothing is masked. */
   readonly masks: readonly (FieldRewrite | undefined)[] | undefined;
 }
@@ -219,10 +218,10 @@ function optionSettings(options: string): [string, string][] | undefined {
   return out;
 }
 
-/** Resolves when a socket can take more writes, or is gone. */
 /** Bytes queued for a client past which the upstream is not read until they have gone out. */
 const UPSTREAM_HOLD_BYTES = 1024 * 1024;
 
+/** Resolves when a socket can take more writes, or is gone. */
 function drained(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
     const done = () => { socket.off('drain', done); socket.off('close', done); resolve(); };
