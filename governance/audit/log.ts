@@ -241,9 +241,9 @@ export class AuditLog {
       instance: e.instance,
       database: e.database,
       sql: sql?.text,
-      fingerprint: e.fingerprint === undefined ? undefined : redactSql(wellFormed(e.fingerprint)).text,
+      fingerprint: e.fingerprint === undefined ? undefined : redactedFingerprint(e.fingerprint),
       decision: e.decision,
-      rules: [...e.rules],
+      rules: e.rules.length === 0 ? EMPTY : [...e.rules],
       durationMs: e.durationMs,
       rowsReturned: e.rowsReturned,
       rowsAffected: e.rowsAffected,
@@ -254,8 +254,27 @@ export class AuditLog {
   }
 }
 
+const EMPTY: readonly string[] = Object.freeze([]);
+
+/**
+ * Fingerprints are few (one per statement shape) and repeat on every
+ * statement of that shape: their redaction is remembered, in a bounded map.
+ */
+const fingerprints = new Map<string, string>();
+
+function redactedFingerprint(fp: string): string {
+  let r = fingerprints.get(fp);
+  if (r === undefined) {
+    r = redactSql(wellFormed(fp)).text;
+    if (fingerprints.size >= 10_000) fingerprints.clear();
+    fingerprints.set(fp, r);
+  }
+  return r;
+}
+
 function wellFormed(s: string): string {
-  return (s as string & { toWellFormed(): string }).toWellFormed();
+  const w = s as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return w.isWellFormed() ? s : w.toWellFormed();
 }
 
 /** The last line of a file (without its newline), read backwards in chunks. */

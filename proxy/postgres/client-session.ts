@@ -664,7 +664,8 @@ export class ClientSession {
   /** Judges a message's text; a refusal comes back as the error the client sees. */
   private async judge(sql: string, parameterised = false): Promise<{ judgement: Judgement } | { refused: ErrorFields; judgement: Judgement | undefined }> {
     if (this.auditFailed) return { refused: fieldsOf('AUDIT_UNAVAILABLE', 'sqlgate: the audit log is unavailable; statements are refused'), judgement: undefined };
-    const untracked = await this.ensurePathKnown();
+    // (Each await costs a turn of the microtask queue: skipped when there is nothing to wait for.)
+    const untracked = this.pathDirty ? await this.ensurePathKnown() : undefined;
     if (untracked) return { refused: untracked, judgement: undefined };
     let judgement: Judgement;
     try {
@@ -682,7 +683,7 @@ export class ClientSession {
       // COPY rows are not DataRows: masking them is not done, so the statement is refused (fail closed).
       return { refused: fieldsOf('UNSUPPORTED', ruleMessage('COPY of masked columns is not supported; use SELECT', maskedCopy.directives.masks[0].rule)), judgement };
     }
-    const scan = await this.checkFullScans(judgement, parameterised);
+    const scan = judgement.statements.some((d) => d.directives.bigTables.length > 0) ? await this.checkFullScans(judgement, parameterised) : undefined;
     if (scan) return { refused: scan, judgement };
     return { judgement };
   }
