@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench` (see usage below). */
 
-export const WORKLOADS = ['pgbench', 'sysbench', 'latency', 'stream', 'connect', 'idle', 'governance'] as const;
+export const WORKLOADS = ['pgbench', 'sysbench', 'latency', 'stream', 'connect', 'idle', 'scale', 'governance'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** What one run measures and for how long. */

@@ -15,7 +15,7 @@ import { byRound, errorLine, type Endpoint, type Sample, type Via } from './endp
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { startPgbouncer, type Pgbouncer } from './pgbouncer.js';
 import { findTools, missingToolsAdvice } from './prereqs.js';
-import { MASKED, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
+import { MASKED, startCommandPath, startSecondNode, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
 import { fmt, fmtRatio, renderTable } from './table.js';
 import { TARGETS, verdict, type Target } from './targets.js';
@@ -50,6 +50,7 @@ interface Report {
   stream: Record<string, unknown>;
   connect: unknown[];
   idle: Record<string, unknown>;
+  scale?: unknown;
   decision?: unknown;
   targets: { id: string; text: string; value?: number; verdict: string; note?: string }[];
 }
@@ -162,7 +163,7 @@ async function main(): Promise<number> {
   const needStream = want.has('stream') || want.has('latency');
   const streamRows = want.has('stream') ? opts.streamRows : 100_000;
   const ready = { pgbench: false, sysbench: false, streamPg: false, streamMy: false };
-  if (pgDirect && want.has('pgbench') && tools.pgbench.path) {
+  if (pgDirect && (want.has('pgbench') || want.has('scale')) && tools.pgbench.path) {
     const t = Date.now();
     try { await pgbenchInit(tools.pgbench.path, pgDirect, opts.scale); ready.pgbench = true; progress(`setup: pgbench -i -s ${opts.scale} in ${((Date.now() - t) / 1000).toFixed(1)} s`); }
     catch (err) { note(errorLine(err)); }
@@ -470,6 +471,44 @@ async function main(): Promise<number> {
       sgFigures.length ? `${fmt(Math.max(...sgFigures), 1)} KB (worse dialect)` : gate ? 'n/a (no reliable figure)' : sqlgateNa, idleNotes.join('; ') || undefined);
     sections.push(`memory per idle client connection (proxy RSS delta / connections opened)\n` +
       renderTable(['proxy', 'open/asked', 'KB/conn', 'RSS MB', 'note'], rows));
+  }
+
+  // --- scale-out: a second process ------------------------------------------
+  if (want.has('scale')) {
+    const title = 'scale-out: pgbench -S, 8 clients, one sqlgate node vs two nodes sharing the control store (4 + 4 clients)';
+    if (!ready.pgbench || !pgGate || !gate || !pgDb) {
+      sections.push(`${title}: n/a (${!ready.pgbench ? 'pgbench set-up failed or not installed' : naFor('postgres')})`);
+    } else {
+      let second: Awaited<ReturnType<typeof startSecondNode>> | undefined;
+      try {
+        second = await startSecondNode(distDir, gate.dir, { ...pgInfo, database: pgDb.name }, users);
+        cleanups.push(() => second!.stop());
+      } catch (err) { note(`second sqlgate node did not start: ${errorLine(err)}`); }
+      if (!second) {
+        sections.push(`${title}: n/a (the second node did not start)`);
+      } else {
+        const other: Endpoint = { ...pgGate, port: second.endpoint.port, proxyPid: second.endpoint.pid };
+        await pgbenchRound(tools.pgbench.path!, other, 'select-only', 2, 2, -1);
+        const runs: { one: Sample; two: Sample[] }[] = [];
+        for (let round = 0; round < opts.rounds; round++) {
+          const one = await pgbenchRound(tools.pgbench.path!, pgGate, 'select-only', 8, opts.seconds, round);
+          const two = await Promise.all([pgGate, other].map((ep) => pgbenchRound(tools.pgbench.path!, ep, 'select-only', 4, opts.seconds, round)));
+          runs.push({ one, two });
+          progress(`scale-out round ${round + 1}/${opts.rounds}: one node ${sampleText(one, 'tps')} | two nodes ${two.map((x) => sampleText(x, 'tps')).join(' + ')}`);
+        }
+        const sum = (xs: Sample[]) => (xs.every((x) => x.value !== undefined) ? xs.reduce((a, x) => a + x.value!, 0) : undefined);
+        const ones = runs.map((r) => r.one.value);
+        const twos = runs.map((r) => sum(r.two));
+        const ratio = medianRatio(twos, ones);
+        const cpu = (xs: (number | undefined)[]) => median(xs.filter((x): x is number => x !== undefined));
+        report.scale = { runs, ratio };
+        sections.push(`${title}\n` + renderTable(['one node tps', 'two nodes tps', 'two/one', 'one node µs/q', 'two nodes µs/q'], [[
+          fmt(median(ones.filter((x): x is number => x !== undefined))), fmt(median(twos.filter((x): x is number => x !== undefined))),
+          ratioCell(ratio),
+          fmt(cpu(runs.map((r) => r.one.proxyCpuUs)), 1), fmt(cpu(runs.flatMap((r) => r.two.map((x) => x.proxyCpuUs))), 1),
+        ]]) + `\n(${cpus().length} CPUs shared with PostgreSQL and pgbench: a second process only pays where a core is left over)`);
+      }
+    }
   }
 
   // --- governance decision cost ---------------------------------------------

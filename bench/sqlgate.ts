@@ -38,6 +38,8 @@ export interface PolicyParams {
   readonly mysql?: Upstream & { listen: string };
   readonly users: BenchUsers;
   readonly dir: string;
+  /** Node id and audit file of this node (several nodes share `dir`'s store, never an audit file). */
+  readonly node?: string;
 }
 
 /**
@@ -71,9 +73,9 @@ export function benchPolicy(p: PolicyParams): Record<string, unknown> {
   };
   return {
     version: 1,
-    node_id: 'bench',
+    node_id: p.node ?? 'bench',
     listeners,
-    audit: { file: join(p.dir, 'audit.jsonl'), slow_ms: 1000 },
+    audit: { file: join(p.dir, p.node ? `audit-${p.node}.jsonl` : 'audit.jsonl'), slow_ms: 1000 },
     store: { kind: 'sqlite', path: join(p.dir, 'state.db') },
     limits,
     instances,
@@ -193,4 +195,23 @@ export async function startSqlgate(distDir: string, pg: Upstream | undefined, my
 
 function firstLine(err: unknown): string {
   return ((err as Error).message ?? String(err)).split('\n').slice(0, 3).join(' | ');
+}
+
+/**
+ * A second sqlgate node beside a running one: PostgreSQL listener only, the
+ * same users and the same control store (the SQLite file in `dir`, shared
+ * by both processes through its file locks), its own audit file — what two
+ * processes of a cluster on one host share and do not share.
+ */
+export async function startSecondNode(distDir: string, dir: string, pg: Upstream, users: BenchUsers): Promise<{ endpoint: SqlgateEndpoint; stop(): Promise<void> }> {
+  const main = join(distDir, 'proxy', 'cli', 'main.js');
+  const env = { ...process.env };
+  if (pg.password) env[PG_PASSWORD_ENV] = pg.password;
+  const params: PolicyParams = { pg: { ...pg, listen: `127.0.0.1:${await freePort()}` }, users, dir, node: 'bench-2' };
+  const policyPath = join(dir, 'policy-node-2.yaml');
+  writeFileSync(policyPath, YAML.stringify(benchPolicy(params)));
+  const server = await startServer(process.execPath, [main, 'start', '--policy', policyPath, '--state-dir', join(dir, 'node-2')], { env, cwd: dir },
+    (out) => parseListening(out).has('postgres'), 60_000);
+  const a = parseListening(server.output()).get('postgres')!;
+  return { endpoint: { host: a.host === '0.0.0.0' ? '127.0.0.1' : a.host, port: a.port, pid: server.pid }, stop: () => server.stop() };
 }
