@@ -5,7 +5,7 @@
  */
 import { openClient, type AnyClient } from '../clients.js';
 import { errorLine, type Endpoint } from '../endpoints.js';
-import { percentile } from '../stats.js';
+import { percentile, rotate } from '../stats.js';
 
 /** Latency percentiles (µs) of one endpoint. */
 export interface LatencyFigures {
@@ -39,8 +39,10 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
   }
   let n = 0;
   try {
-    while (n < queries && clients.size > 0) {
-      for (const [ep, c] of [...clients]) {
+    for (let batchNo = 0; n < queries && clients.size > 0; batchNo++) {
+      // The endpoints read the same rows in a batch: the first one pays the cold page reads,
+      // so the order rotates and each goes first as often as the others.
+      for (const [ep, c] of rotate([...clients], batchNo)) {
         const t = times.get(ep)!;
         try {
           for (let i = 0; i < batch && n + i < queries; i++) {
