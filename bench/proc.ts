@@ -4,7 +4,7 @@
  * the figure that stays stable on a shared machine, where throughput does not.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticks: number | undefined;
 
@@ -53,8 +53,33 @@ export function rssBytes(pid: number): number {
   return parseStatusRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
-/** CPU seconds, or undefined when the process is gone or not ours to read. */
+/** Live child processes of `pid` (a `sqlgate start --workers N` primary's workers). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Field 4 (ppid) comes after the parenthesised command name, which may hold spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of a process and its live children (the proxy's whole cost,
+ * whether it is one process or a primary with workers), or undefined when the
+ * process is gone or not ours to read.
+ */
 export function tryCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
-  try { return cpuSeconds(pid); } catch { return undefined; }
+  try {
+    let total = cpuSeconds(pid);
+    for (const c of childPids(pid)) {
+      try { total += cpuSeconds(c); } catch { /* gone meanwhile */ }
+    }
+    return total;
+  } catch { return undefined; }
 }

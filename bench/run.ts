@@ -15,7 +15,7 @@ import { byRound, errorLine, type Endpoint, type Sample, type Via } from './endp
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { startPgbouncer, type Pgbouncer } from './pgbouncer.js';
 import { findTools, missingToolsAdvice } from './prereqs.js';
-import { MASKED, startCommandPath, startSecondNode, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
+import { MASKED, startCluster, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
 import { fmt, fmtRatio, renderTable } from './table.js';
 import { TARGETS, verdict, type Target } from './targets.js';
@@ -474,40 +474,40 @@ async function main(): Promise<number> {
       renderTable(['proxy', 'open/asked', 'KB/conn', 'RSS MB', 'note'], rows));
   }
 
-  // --- scale-out: a second process ------------------------------------------
+  // --- scale-out: sqlgate start --workers 2 ---------------------------------
   if (want.has('scale')) {
-    const title = 'scale-out: pgbench -S, 8 clients, one sqlgate node vs two nodes sharing the control store (4 + 4 clients)';
+    const workers = 2;
+    const title = `scale-out: pgbench -S, 8 clients, one sqlgate process vs \`sqlgate start --workers ${workers}\` (same policy, same control store)`;
     if (!ready.pgbench || !pgGate || !gate || !pgDb) {
       sections.push(`${title}: n/a (${!ready.pgbench ? 'pgbench set-up failed or not installed' : naFor('postgres')})`);
     } else {
-      let second: Awaited<ReturnType<typeof startSecondNode>> | undefined;
+      let clustered: Awaited<ReturnType<typeof startCluster>> | undefined;
       try {
-        second = await startSecondNode(distDir, gate.dir, { ...pgInfo, database: pgDb.name }, users);
-        cleanups.push(() => second!.stop());
-      } catch (err) { note(`second sqlgate node did not start: ${errorLine(err)}`); }
-      if (!second) {
-        sections.push(`${title}: n/a (the second node did not start)`);
+        clustered = await startCluster(distDir, gate.dir, { ...pgInfo, database: pgDb.name }, users, workers);
+        cleanups.push(() => clustered!.stop());
+      } catch (err) { note(`sqlgate --workers ${workers} did not start: ${errorLine(err)}`); }
+      if (!clustered) {
+        sections.push(`${title}: n/a (the cluster did not start)`);
       } else {
-        const other: Endpoint = { ...pgGate, port: second.endpoint.port, proxyPid: second.endpoint.pid };
-        await pgbenchRound(tools.pgbench.path!, other, 'select-only', 2, 2, -1);
-        const runs: { one: Sample; two: Sample[] }[] = [];
+        const cl: Endpoint = { ...pgGate, port: clustered.endpoint.port, proxyPid: clustered.endpoint.pid };
+        await pgbenchRound(tools.pgbench.path!, cl, 'select-only', 2, 2, -1);
+        const ones: Sample[] = [];
+        const many: Sample[] = [];
         for (let round = 0; round < opts.rounds; round++) {
-          const one = await pgbenchRound(tools.pgbench.path!, pgGate, 'select-only', 8, opts.seconds, round);
-          const two = await Promise.all([pgGate, other].map((ep) => pgbenchRound(tools.pgbench.path!, ep, 'select-only', 4, opts.seconds, round)));
-          runs.push({ one, two });
-          progress(`scale-out round ${round + 1}/${opts.rounds}: one node ${sampleText(one, 'tps')} | two nodes ${two.map((x) => sampleText(x, 'tps')).join(' + ')}`);
+          for (const ep of rotate([pgGate, cl], round)) {
+            const s = await pgbenchRound(tools.pgbench.path!, ep, 'select-only', 8, opts.seconds, round);
+            (ep === cl ? many : ones).push(s);
+          }
+          progress(`scale-out round ${round + 1}/${opts.rounds}: one process ${sampleText(ones[round], 'tps')} | ${workers} workers ${sampleText(many[round], 'tps')}`);
         }
-        const sum = (xs: Sample[]) => (xs.every((x) => x.value !== undefined) ? xs.reduce((a, x) => a + x.value!, 0) : undefined);
-        const ones = runs.map((r) => r.one.value);
-        const twos = runs.map((r) => sum(r.two));
-        const ratio = medianRatio(twos, ones);
-        const cpu = (xs: (number | undefined)[]) => median(xs.filter((x): x is number => x !== undefined));
-        report.scale = { runs, ratio };
-        sections.push(`${title}\n` + renderTable(['one node tps', 'two nodes tps', 'two/one', 'one node µs/q', 'two nodes µs/q'], [[
-          fmt(median(ones.filter((x): x is number => x !== undefined))), fmt(median(twos.filter((x): x is number => x !== undefined))),
-          ratioCell(ratio),
-          fmt(cpu(runs.map((r) => r.one.proxyCpuUs)), 1), fmt(cpu(runs.flatMap((r) => r.two.map((x) => x.proxyCpuUs))), 1),
-        ]]) + `\n(${cpus().length} CPUs shared with PostgreSQL and pgbench: a second process only pays where a core is left over)`);
+        const values = (xs: Sample[]) => xs.map((x) => x.value);
+        const ratio = medianRatio(values(many), values(ones));
+        const med = (xs: (number | undefined)[]) => median(xs.filter((x): x is number => x !== undefined));
+        report.scale = { workers, one: ones, cluster: many, ratio };
+        sections.push(`${title}\n` + renderTable(['one process tps', `${workers} workers tps`, `${workers} workers / one`, 'one process µs/q', `${workers} workers µs/q`], [[
+          fmt(med(values(ones))), fmt(med(values(many))), ratioCell(ratio),
+          fmt(med(ones.map((x) => x.proxyCpuUs)), 1), fmt(med(many.map((x) => x.proxyCpuUs)), 1),
+        ]]) + `\n(${cpus().length} CPUs shared with PostgreSQL and pgbench; µs/q of the workers includes the primary, which hands out connections)`);
       }
     }
   }

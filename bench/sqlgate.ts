@@ -198,20 +198,20 @@ function firstLine(err: unknown): string {
 }
 
 /**
- * A second sqlgate node beside a running one: PostgreSQL listener only, the
- * same users and the same control store (the SQLite file in `dir`, shared
- * by both processes through its file locks), its own audit file — what two
- * processes of a cluster on one host share and do not share.
+ * `sqlgate start --workers N` beside the single-process sqlgate: PostgreSQL
+ * listener only, the same users and the same control store (the SQLite file
+ * in `dir`, shared through its file locks), its own audit files (one per
+ * worker). Its pid is the primary's; the workers are its children.
  */
-export async function startSecondNode(distDir: string, dir: string, pg: Upstream, users: BenchUsers): Promise<{ endpoint: SqlgateEndpoint; stop(): Promise<void> }> {
+export async function startCluster(distDir: string, dir: string, pg: Upstream, users: BenchUsers, workers: number): Promise<{ endpoint: SqlgateEndpoint; stop(): Promise<void> }> {
   const main = join(distDir, 'proxy', 'cli', 'main.js');
   const env = { ...process.env };
   if (pg.password) env[PG_PASSWORD_ENV] = pg.password;
-  const params: PolicyParams = { pg: { ...pg, listen: `127.0.0.1:${await freePort()}` }, users, dir, node: 'bench-2' };
-  const policyPath = join(dir, 'policy-node-2.yaml');
+  const params: PolicyParams = { pg: { ...pg, listen: `127.0.0.1:${await freePort()}` }, users, dir, node: 'bench-cluster' };
+  const policyPath = join(dir, 'policy-cluster.yaml');
   writeFileSync(policyPath, YAML.stringify(benchPolicy(params)));
-  const server = await startServer(process.execPath, [main, 'start', '--policy', policyPath, '--state-dir', join(dir, 'node-2')], { env, cwd: dir },
-    (out) => parseListening(out).has('postgres'), 60_000);
+  const server = await startServer(process.execPath, [main, 'start', '--policy', policyPath, '--state-dir', join(dir, 'cluster'), '--workers', String(workers)], { env, cwd: dir },
+    (out) => new RegExp(`${workers} workers ready`).test(out), 60_000);
   const a = parseListening(server.output()).get('postgres')!;
   return { endpoint: { host: a.host === '0.0.0.0' ? '127.0.0.1' : a.host, port: a.port, pid: server.pid }, stop: () => server.stop() };
 }

@@ -18,6 +18,7 @@ import { openStore } from '../governance/store/index.js';
 import type { Listener } from '../rules/policy-schema.js';
 import { startMysqlListener } from './mysql/listener.js';
 import { startPgListener } from './postgres/listener.js';
+import { workerFile, workerInfo } from './cluster.js';
 
 export interface SqlgateOptions {
   readonly policyPath: string;
@@ -50,8 +51,9 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const stateDir = resolve(opts.stateDir ?? '.sqlgate');
   const policy = PolicyHolder.open(opts.policyPath, { logger: log, watch: opts.watch !== false });
   const first = policy.current();
-  const node = first.node_id ?? hostname();
-  const audit = AuditLog.open({ file: resolve(first.audit.file), node, groupCommit: true });
+  const worker = workerInfo();
+  const node = `${first.node_id ?? hostname()}${worker ? `-w${worker.index}` : ''}`;
+  const audit = AuditLog.open({ file: workerFile(resolve(first.audit.file), worker), node, groupCommit: true });
   await initAnalysis();
   const catalogs = liveCatalogs(() => policy.current());
   const store = await openStore(first.store);

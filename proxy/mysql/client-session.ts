@@ -36,6 +36,7 @@ import { encodeRewrittenTextRow, rewriteBinaryRow, rewriteColumnDefinition, rewr
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import type { UpstreamPool } from './pool.js';
 import { fullScanError, type FullScanGuard } from '../../governance/plan/index.js';
+import { killElsewhere, workerInfo, type KillAnswer, type KillRequest } from '../cluster.js';
 
 /** Capabilities sqlgate offers every client (more are added from the upstream's and the TLS setup). */
 const OFFERED_CAPS = Cap.LONG_PASSWORD | Cap.FOUND_ROWS | Cap.LONG_FLAG | Cap.CONNECT_WITH_DB | Cap.PROTOCOL_41
@@ -68,11 +69,32 @@ export interface ServerFacts {
 export class SessionRegistry {
   private nextId = 1;
   readonly sessions = new Map<number, ClientSession>();
+  /** In a cluster, ids are unique across workers: id % count is the worker that handed it out. */
+  private readonly worker = workerInfo();
 
   allocateId(): number {
-    const id = this.nextId;
-    this.nextId = (this.nextId % 0xfffffffe) + 1;
+    const w = this.worker;
+    if (!w) {
+      const id = this.nextId;
+      this.nextId = (this.nextId % 0xfffffffe) + 1;
+      return id;
+    }
+    const id = this.nextId * w.count + w.index;
+    this.nextId = id + w.count > 0xfffffffe ? 1 : this.nextId + 1;
     return id;
+  }
+
+  /** Whether a connection id was handed out by another worker of the cluster. */
+  elsewhere(id: number): boolean {
+    return this.worker !== undefined && id % this.worker.count !== this.worker.index;
+  }
+
+  /** A KILL routed from another worker: only a session of the same user on the same instance. */
+  async killHere(k: KillRequest): Promise<KillAnswer> {
+    const target = this.sessions.get(k.id);
+    if (!target || target.user !== k.user || target.instance !== k.instance) return { ok: false };
+    if (k.mode === 'connection') target.kill();
+    return { ok: true, threadId: target.upstreamThreadId };
   }
 
   countFor(user: string): number {
@@ -1021,6 +1043,7 @@ export class ClientSession {
 
   /** KILL / COM_PROCESS_KILL: only sessions of the same user, by the ids sqlgate handed out. */
   private async onKill(targetId: number, mode: 'connection' | 'query', sql: string): Promise<boolean> {
+    if (this.deps.registry.elsewhere(targetId)) return this.onKillElsewhere(targetId, mode, sql);
     const target = this.deps.registry.sessions.get(targetId);
     const started = Date.now();
     // Thread ids are per upstream server: only sessions of this user on this instance.
@@ -1039,6 +1062,22 @@ export class ClientSession {
     this.send(buildOk(1, { status: Status.AUTOCOMMIT }));
     this.audit({ type: 'statement', decision: 'allowed', sql, rules: [], durationMs: Date.now() - started, detail: { kill: mode, target: targetId } });
     return target !== this || mode === 'query';
+  }
+
+  /** KILL of a connection another worker of the cluster serves: that worker checks and answers. */
+  private async onKillElsewhere(targetId: number, mode: 'connection' | 'query', sql: string): Promise<boolean> {
+    const started = Date.now();
+    const answer = await killElsewhere({ id: targetId, user: this.user ?? '', instance: this.deps.instance, mode });
+    if (!answer.ok) {
+      const message = `Unknown thread id: ${targetId}`;
+      this.send(buildErr(1, 1094, 'HY000', message));
+      this.audit({ type: 'statement', decision: 'refused', sql, rules: ['own-sessions-only'], error: { code: 'ER_NO_SUCH_THREAD', message }, durationMs: 0 });
+      return true;
+    }
+    if (mode === 'query' && answer.threadId !== undefined) await this.upstream!.run(this.upstream!.queryPacket(`KILL QUERY ${answer.threadId}`), 'query');
+    this.send(buildOk(1, { status: Status.AUTOCOMMIT }));
+    this.audit({ type: 'statement', decision: 'allowed', sql, rules: [], durationMs: Date.now() - started, detail: { kill: mode, target: targetId, worker: targetId % (workerInfo()?.count ?? 1) } });
+    return true;
   }
 
   /**

@@ -17,9 +17,12 @@ import { UpstreamPool } from './pool.js';
 import { RELAYED_CAPS } from './upstream-session.js';
 import { proxyHeaderHandler } from './proxy-header.js';
 import { FullScanGuard } from '../../governance/plan/index.js';
+import { onClusterKill } from '../cluster.js';
 
 /** One registry per process: connection ids, KILL and per-user connection limits span every MySQL listener. */
 const processRegistry = new SessionRegistry();
+// KILLs of this process's connections asked at another worker of a cluster.
+onClusterKill((k) => processRegistry.killHere(k));
 
 export interface MysqlListenerOptions {
   /** Sessions registry (default: the process-wide one). */

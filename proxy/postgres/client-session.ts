@@ -40,6 +40,7 @@ import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/p
 import { fieldMask, maskKey } from '../mask.js';
 import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import { OutBatch } from '../../wire/out-batch.js';
+import { cancelElsewhere } from '../cluster.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
 
 /** What a session needs from its listener. */
@@ -368,7 +369,8 @@ export class ClientSession {
       }
       if (p.kind === 'gssenc-request') { this.socket.write(bw.SSL_DECLINE); continue; }
       if (p.kind === 'cancel-request') {
-        if (!this.opts.refused) await this.opts.pool.cancel(p.processId, p.secretKey);
+        // A key this process did not mint may belong to another worker of a cluster.
+        if (!this.opts.refused && !(await this.opts.pool.cancel(p.processId, p.secretKey))) cancelElsewhere(p.processId, p.secretKey);
         return false;
       }
       if (p.protocolVersion !== PROTOCOL_3_0 || [...p.params.keys()].some((k) => k.startsWith('_pq_.'))) {

@@ -15,6 +15,7 @@ import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
 import { parseProxyHeader, type ProxyHeader } from '../../wire/proxy-protocol.js';
 import { serverTlsOptions } from '../tls.js';
+import { onClusterCancel } from '../cluster.js';
 import { FullScanGuard } from '../../governance/plan/index.js';
 import { ClientSession } from './client-session.js';
 import { SessionPool } from './pool.js';
@@ -85,6 +86,8 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   const tls = serverTlsOptions(listener.tls, opts.stateDir);
   const trusted = trustedProxyList(listener.trusted_proxies);
   const pool = new SessionPool();
+  // In a cluster, keys minted here may be presented at another worker: it passes them on.
+  const offCancel = onClusterCancel((processId, secretKey) => pool.cancel(processId, secretKey));
   const fullScan = new FullScanGuard();
   const node = gate.policy().node_id ?? hostname();
   const sockets = new Set<Socket>();
@@ -138,6 +141,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   return {
     address: () => server.address() as AddressInfo,
     close: () => new Promise<void>((resolve) => {
+      offCancel();
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
     }),

@@ -5,6 +5,7 @@
  * connection for its whole life (session pooling).
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
+import { workerInfo } from '../cluster.js';
 
 /** Something a CancelRequest can cancel. */
 export interface Cancellable {
@@ -18,7 +19,12 @@ export class SessionPool {
   /** Mints a BackendKeyData key for a new session. */
   mintKey(target: Cancellable): { processId: number; secretKey: number; release: () => void } {
     let processId: number;
-    do processId = randomInt(1, 0x7fffffff); while (this.byPid.has(processId));
+    // In a cluster the worker shows in the key (processId % count), as in MySQL connection ids.
+    const w = workerInfo();
+    do {
+      processId = randomInt(1, 0x7fffffff);
+      if (w) processId = Math.max(w.count, processId - (processId % w.count)) + w.index;
+    } while (this.byPid.has(processId) || processId > 0x7fffffff);
     const secretKey = randomInt(-0x80000000, 0x7fffffff);
     const secret = Buffer.alloc(4);
     secret.writeInt32BE(secretKey);
