@@ -78,3 +78,15 @@ export class OutBatch {
     this.start = this.at;
   }
 }
+
+/**
+ * Copies src[start, end) to dst at `at` and returns the byte count. Short
+ * spans (a few fields of a row) are copied in a loop: Buffer#copy makes a
+ * typed-array view per call, which costs more than the bytes.
+ */
+export function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, at: number): number {
+  const n = end - start;
+  if (n > 64) return src.copy(dst, at, start, end);
+  for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
+  return n;
+}

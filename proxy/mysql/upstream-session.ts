@@ -330,7 +330,7 @@ export class UpstreamConnection {
         framer.push(chunk);
         try {
           for (let p = framer.next(); p; p = framer.next()) {
-            const bytes = framePayload(p.payload, p.seq);
+            const bytes = p.raw ?? framePayload(p.payload, p.seq);
             const setsBefore = walker.summary.resultSets;
             const cols = walker.summary.columns.length;
             const rows = walker.summary.rows;

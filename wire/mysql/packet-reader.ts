@@ -16,6 +16,8 @@ export interface Packet {
   /** Sequence id of the last physical piece (equal to seq unless split). */
   readonly lastSeq: number;
   readonly payload: Buffer;
+  /** Header and payload as received, when they arrived in one piece (not a split packet). */
+  readonly raw?: Buffer;
 }
 
 /** Thrown for malformed input: the caller answers with an error and closes. */
@@ -66,6 +68,12 @@ export class PacketFramer {
       // Refuse before buffering: a peer must not make us hold what we will not accept.
       if (this.partsLength + length > this.maxPayload) throw new WireError(`packet larger than ${this.maxPayload} bytes`);
       if (this.buffered < 4 + length) return undefined;
+      const first = this.chunks[0];
+      if (length < MAX_PACKET && this.parts.length === 0 && first.length >= 4 + length) {
+        // The common case: the whole packet is in the first chunk; hand out views, no copy.
+        const raw = this.take(4 + length);
+        return { seq, lastSeq: seq, payload: raw.subarray(4), raw };
+      }
       this.take(4);
       const payload = this.take(length);
       if (length === MAX_PACKET) {

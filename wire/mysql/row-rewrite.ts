@@ -12,7 +12,7 @@ import { readBinaryValue } from './commands.js';
 import { PayloadReader, WireError } from './packet-reader.js';
 import { PacketWriter } from './packet-writer.js';
 import type { ColumnDefinition } from './column-definition.js';
-import { OutBatch } from '../out-batch.js';
+import { OutBatch, copyBytes } from '../out-batch.js';
 import { SqlgateError } from '../../governance/errors.js';
 
 /** Column flags (ColumnDefinitionFlags). */
@@ -66,18 +66,24 @@ function lenencSize(n: number): number {
   return n < 0xfb ? 1 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 9;
 }
 
-/** Reads the length-encoded length at `o`: [value (-1 for NULL), prefix size]. */
-function readLenenc(p: Buffer, o: number): [number, number] {
+/** The last length-encoded length read by `readLenenc`: value (-1 for NULL) and prefix size. */
+let lenValue = 0;
+let lenHead = 0;
+
+/** Reads the length-encoded length at `o` into lenValue / lenHead (no allocation per field). */
+function readLenenc(p: Buffer, o: number): void {
   if (o >= p.length) throw new WireError('text row shorter than its columns');
   const first = p[o];
-  if (first < 0xfb) return [first, 1];
-  if (first === 0xfb) return [-1, 1];
-  if (first === 0xfc) return [p.readUInt16LE(o + 1), 3];
-  if (first === 0xfd) return [p.readUIntLE(o + 1, 3), 4];
+  if (first < 0xfb) { lenValue = first; lenHead = 1; return; }
+  if (first === 0xfb) { lenValue = -1; lenHead = 1; return; }
+  if (first === 0xfc) { lenValue = p.readUInt16LE(o + 1); lenHead = 3; return; }
+  if (first === 0xfd) { lenValue = p.readUIntLE(o + 1, 3); lenHead = 4; return; }
   if (first === 0xfe) {
     const v = p.readBigUInt64LE(o + 1);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new WireError('length-encoded integer too large');
-    return [Number(v), 9];
+    lenValue = Number(v);
+    lenHead = 9;
+    return;
   }
   throw new WireError('invalid length-encoded integer prefix 0xff');
 }
@@ -93,7 +99,9 @@ export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: 
   let size = payload.length;
   let o = 0;
   for (let i = 0; i < columns; i++) {
-    const [len, head] = readLenenc(payload, o);
+    readLenenc(payload, o);
+    const len = lenValue;
+    const head = lenHead;
     const f = rewrites[i];
     if (f) {
       const t = f(len < 0 ? null : payload.toString('utf8', o + head, o + head + len));
@@ -117,10 +125,10 @@ export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: 
   o = 0;
   for (let i = 0; i < columns; i++) {
     const field = o;
-    const [len, head] = readLenenc(payload, o);
-    o += head + Math.max(len, 0);
+    readLenenc(payload, o);
+    o += lenHead + Math.max(lenValue, 0);
     if (!rewrites[i]) continue;
-    w += payload.copy(buf, w, span, field);
+    w += copyBytes(payload, span, field, buf, w);
     const bl = replacedLengths[k];
     if (bl < 0) {
       buf[w++] = 0xfb;
@@ -134,7 +142,7 @@ export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: 
     k++;
     span = o;
   }
-  w += payload.copy(buf, w, span, payload.length);
+  w += copyBytes(payload, span, payload.length, buf, w);
   out.at = w;
 }
 

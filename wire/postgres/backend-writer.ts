@@ -4,7 +4,7 @@
  * Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
  */
 import { AuthCode, BackendCode, type ErrorFields, type TransactionStatus } from './messages.js';
-import { OutBatch } from '../out-batch.js';
+import { OutBatch, copyBytes } from '../out-batch.js';
 
 /** A growable writer for one message at a time: type byte, length back-filled. */
 class MessageWriter {
@@ -257,7 +257,7 @@ export function encodeRewrittenDataRow(out: OutBatch, body: Buffer, rewrites: re
     const len = body.readInt32BE(o);
     o += 4 + Math.max(len, 0);
     if (!rewrites[i]) continue;
-    w += body.copy(buf, w, span, field);
+    w += copyBytes(body, span, field, buf, w);
     const bl = replacedLengths[k];
     buf.writeInt32BE(bl, w);
     w += 4;
@@ -265,6 +265,6 @@ export function encodeRewrittenDataRow(out: OutBatch, body: Buffer, rewrites: re
     k++;
     span = o;
   }
-  w += body.copy(buf, w, span, body.length);
+  w += copyBytes(body, span, body.length, buf, w);
   out.at = w;
 }
