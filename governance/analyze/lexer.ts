@@ -183,6 +183,20 @@ function prevIsWord(tokens: readonly Token[], spaced: boolean): boolean {
 }
 
 /** Returns the index after the closing quote, or -1. */
+/**
+ * The digest's class of a number literal. The parser does not take every
+ * form everywhere (ESCAPE 0x1F parses, ESCAPE 1.5e3 does not), so forms it
+ * may treat differently never share an analysis: integers, decimals,
+ * exponents, hex and bit literals each keep their own class.
+ */
+function numberClass(text: string): string {
+  if (/^[0-9]+$/.test(text)) return '?';
+  if (/^0x/i.test(text) || /^x'/i.test(text)) return '?x';
+  if (/^0b/i.test(text) || /^b'/i.test(text)) return '?b';
+  if (/e/i.test(text)) return '?e';
+  return '?.';
+}
+
 function skipQuoted(sql: string, i: number, q: string, backslash: boolean): number {
   let j = i + 1;
   while (j < sql.length) {
@@ -278,8 +292,8 @@ export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): 
       && (prev.kind === 'quoted-ident' || prev.text === ')' || (prev.kind === 'word' && !EXPRESSION_WORDS.has(prev.text.toLowerCase())));
     if (aliasPosition) parts.push(t.text);
     // Literal classes stay apart (LIMIT 1 parses, LIMIT 1.5 and LIMIT '1' do not).
-    else if (t.kind === 'string') parts.push("'?'");
-    else if (t.kind === 'number') parts.push(/^[0-9]+$/.test(t.text) ? '?' : '?.');
+    else if (t.kind === 'string') parts.push(/^[a-z_]/i.test(t.text) ? `${t.text.slice(0, t.text.indexOf("'")).toLowerCase()}'?'` : "'?'");
+    else if (t.kind === 'number') parts.push(numberClass(t.text));
     else if (t.kind === 'word') parts.push(/^(select|from|where|and|or|not|insert|into|values|update|set|delete|replace|join|on|as|in|is|null|limit|order|group|by|having|union|all|distinct|like|between|case|when|then|else|left|right|inner|outer|cross|using|with|desc|asc|true|false|exists)$/i.test(t.text) ? t.text.toUpperCase() : t.text);
     else parts.push(t.text);
   }

@@ -49,8 +49,9 @@ test('digest replaces literals and collapses VALUES tuples and IN lists', () => 
   const b = splitMysql("insert into t values (9, 'zz')")[0].digest;
   assert.equal(a, "INSERT INTO t VALUES (?, '?'),...");
   assert.equal(b, "INSERT INTO t VALUES (?, '?')");
-  assert.equal(splitMysql('SELECT * FROM t WHERE id IN (1, 2, 3) AND x = 0x1F AND y = 1.5e3')[0].digest, 'SELECT * FROM t WHERE id IN (?,...) AND x = ?. AND y = ?.');
-  assert.equal(splitMysql("SELECT X'41', N'abc', _utf8mb4'x'")[0].digest, "SELECT '?', '?', '?'");
+  assert.equal(splitMysql('SELECT * FROM t WHERE id IN (1, 2, 3) AND x = 0x1F AND y = 1.5e3')[0].digest, 'SELECT * FROM t WHERE id IN (?,...) AND x = ?x AND y = ?e');
+  // Prefixed strings keep their prefix: the parser may not take each form where it takes a plain string.
+  assert.equal(splitMysql("SELECT X'41', N'abc', _utf8mb4'x'")[0].digest, "SELECT x'?', n'?', _utf8mb4'?'");
   // Literal classes stay apart: LIMIT 1 parses, LIMIT 1.5 and LIMIT '1' do not.
   assert.notEqual(splitMysql('SELECT 1 LIMIT 1')[0].digest, splitMysql('SELECT 1 LIMIT 1.5')[0].digest);
   assert.notEqual(splitMysql('SELECT 1 LIMIT 1')[0].digest, splitMysql("SELECT 1 LIMIT '1'")[0].digest);

@@ -55,7 +55,7 @@ test('MySQL digest sharing: a shared analysis equals a fresh one, whatever the l
     'SELECT id, phone FROM customers ORDER BY id IS NULL, $ LIMIT $',
     'SELECT id, phone FROM customers GROUP BY (id), $ ORDER BY $',
   ];
-  const literal = fc.oneof(fc.integer({ min: -3, max: 5 }).map(String), fc.string({ maxLength: 6 }).map((x) => `'${x.replace(/[\\']/g, '')}'`), fc.constantFrom('TRUE', 'FALSE', 'NULL', '0x1F', '1.5e3'));
+  const literal = fc.oneof(fc.integer({ min: -3, max: 5 }).map(String), fc.string({ maxLength: 6 }).map((x) => `'${x.replace(/[\\']/g, '')}'`), fc.constantFrom('TRUE', 'FALSE', 'NULL', '0x1F', '1.5e3', '1.5', "X'1F'", "N'a'", '0b101'));
   const strip = (f: object[]) => JSON.stringify(f.map((x) => ({ ...x, text: '' })));
   fc.assert(fc.property(fc.constantFrom(...templates), fc.array(literal, { minLength: 6, maxLength: 6 }), fc.array(literal, { minLength: 6, maxLength: 6 }), (t, a, b) => {
     const fill = (vals: string[]) => { let i = 0; return t.replace(/\$/g, () => vals[i++]); };
