@@ -28,31 +28,27 @@ const COUNT_QUERY = `
     WHERE q.queries_used < $3::bigint
   RETURNING queries_used`;
 
+/** The counters a grant can take from: rows returned and statements run. */
+type Counter = 'rows_used' | 'queries_used';
+
 // Both SET expressions read the row as it was before this statement; last_grant
 // then tells RETURNING what this statement granted.
-const RESERVE_ROWS = `
-  INSERT INTO sqlgate_quota_usage AS q (principal, day, rows_used, last_grant)
+const grant = (c: Counter) => `
+  INSERT INTO sqlgate_quota_usage AS q (principal, day, ${c}, last_grant)
     VALUES ($1, $2, LEAST($3::bigint, $4::bigint), LEAST($3::bigint, $4::bigint))
   ON CONFLICT (principal, day) DO UPDATE
-    SET rows_used = q.rows_used + LEAST($3::bigint, GREATEST($4::bigint - q.rows_used, 0)),
-        last_grant = LEAST($3::bigint, GREATEST($4::bigint - q.rows_used, 0))
-  RETURNING last_grant, rows_used`;
+    SET ${c} = q.${c} + LEAST($3::bigint, GREATEST($4::bigint - q.${c}, 0)),
+        last_grant = LEAST($3::bigint, GREATEST($4::bigint - q.${c}, 0))
+  RETURNING last_grant, ${c}`;
 
-const RELEASE_ROWS = `
-  UPDATE sqlgate_quota_usage SET rows_used = GREATEST(rows_used - $3::bigint, 0)
+const giveBack = (c: Counter) => `
+  UPDATE sqlgate_quota_usage SET ${c} = GREATEST(${c} - $3::bigint, 0)
   WHERE principal = $1 AND day = $2`;
 
-const LEASE_QUERIES = `
-  INSERT INTO sqlgate_quota_usage AS q (principal, day, queries_used, last_grant)
-    VALUES ($1, $2, LEAST($3::bigint, $4::bigint), LEAST($3::bigint, $4::bigint))
-  ON CONFLICT (principal, day) DO UPDATE
-    SET queries_used = q.queries_used + LEAST($3::bigint, GREATEST($4::bigint - q.queries_used, 0)),
-        last_grant = LEAST($3::bigint, GREATEST($4::bigint - q.queries_used, 0))
-  RETURNING last_grant, queries_used`;
-
-const RELEASE_QUERIES = `
-  UPDATE sqlgate_quota_usage SET queries_used = GREATEST(queries_used - $3::bigint, 0)
-  WHERE principal = $1 AND day = $2`;
+const RESERVE_ROWS = grant('rows_used');
+const RELEASE_ROWS = giveBack('rows_used');
+const LEASE_QUERIES = grant('queries_used');
+const RELEASE_QUERIES = giveBack('queries_used');
 
 const USAGE = 'SELECT rows_used, queries_used FROM sqlgate_quota_usage WHERE principal = $1 AND day = $2';
 

@@ -98,6 +98,22 @@ export class SqliteStore implements ControlStore {
   }
 }
 
+/** The counters a grant can take from: rows returned and statements run. */
+type Counter = 'rows_used' | 'queries_used';
+
+// Every SET expression reads the row as it was before this statement; last_grant
+// then tells RETURNING what this statement granted.
+const grant = (c: Counter) =>
+  `INSERT INTO sqlgate_quota_usage (principal, day, ${c}, last_grant)
+     VALUES (@user, @day, min(@want, @limit), min(@want, @limit))
+   ON CONFLICT (principal, day) DO UPDATE
+     SET ${c} = sqlgate_quota_usage.${c} + min(@want, max(@limit - sqlgate_quota_usage.${c}, 0)),
+         last_grant = min(@want, max(@limit - sqlgate_quota_usage.${c}, 0))
+   RETURNING last_grant, ${c}`;
+
+const giveBack = (c: Counter, amount: string) =>
+  `UPDATE sqlgate_quota_usage SET ${c} = max(${c} - ${amount}, 0) WHERE principal = @user AND day = @day`;
+
 function prepare(db: Database.Database) {
   return {
     countQuery: db.prepare(
@@ -106,27 +122,10 @@ function prepare(db: Database.Database) {
          SET queries_used = sqlgate_quota_usage.queries_used + 1
          WHERE sqlgate_quota_usage.queries_used < @limit
        RETURNING queries_used`),
-    // Every SET expression reads the row as it was before this statement.
-    reserveRows: db.prepare(
-      `INSERT INTO sqlgate_quota_usage (principal, day, rows_used, last_grant)
-         VALUES (@user, @day, min(@want, @limit), min(@want, @limit))
-       ON CONFLICT (principal, day) DO UPDATE
-         SET rows_used = sqlgate_quota_usage.rows_used + min(@want, max(@limit - sqlgate_quota_usage.rows_used, 0)),
-             last_grant = min(@want, max(@limit - sqlgate_quota_usage.rows_used, 0))
-       RETURNING last_grant, rows_used`),
-    releaseRows: db.prepare(
-      `UPDATE sqlgate_quota_usage SET rows_used = max(rows_used - @rows, 0)
-       WHERE principal = @user AND day = @day`),
-    leaseQueries: db.prepare(
-      `INSERT INTO sqlgate_quota_usage (principal, day, queries_used, last_grant)
-         VALUES (@user, @day, min(@want, @limit), min(@want, @limit))
-       ON CONFLICT (principal, day) DO UPDATE
-         SET queries_used = sqlgate_quota_usage.queries_used + min(@want, max(@limit - sqlgate_quota_usage.queries_used, 0)),
-             last_grant = min(@want, max(@limit - sqlgate_quota_usage.queries_used, 0))
-       RETURNING last_grant, queries_used`),
-    releaseQueries: db.prepare(
-      `UPDATE sqlgate_quota_usage SET queries_used = max(queries_used - @queries, 0)
-       WHERE principal = @user AND day = @day`),
+    reserveRows: db.prepare(grant('rows_used')),
+    releaseRows: db.prepare(giveBack('rows_used', '@rows')),
+    leaseQueries: db.prepare(grant('queries_used')),
+    releaseQueries: db.prepare(giveBack('queries_used', '@queries')),
     usage: db.prepare(
       'SELECT rows_used, queries_used FROM sqlgate_quota_usage WHERE principal = @user AND day = @day'),
     prune: db.prepare('DELETE FROM sqlgate_quota_usage WHERE day < @day'),
