@@ -22,6 +22,8 @@ export interface UpstreamTarget {
 }
 
 export interface Gate {
+  /** This node's id in audit records (the policy's node_id, with a worker suffix in a cluster). */
+  readonly node?: string;
   /** The policy in force now (reloads swap it atomically). */
   policy(): Policy;
   /**

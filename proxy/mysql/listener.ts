@@ -89,7 +89,7 @@ export async function startMysqlListener(opts: MysqlListenerOptions): Promise<My
   }
   const sockets = new Set<Socket>();
   const sessions = new Set<ClientSession>();
-  const nodeId = gate.policy().node_id ?? hostname();
+  const nodeId = gate.node ?? gate.policy().node_id ?? hostname();
   const proxyHeader = proxyHeaderHandler(gate, listener);
   const fullScanGuard = new FullScanGuard();
   const srv = createServer((socket) => {

@@ -89,7 +89,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   // In a cluster, keys minted here may be presented at another worker: it passes them on.
   const offCancel = onClusterCancel((processId, secretKey) => pool.cancel(processId, secretKey));
   const fullScan = new FullScanGuard();
-  const node = gate.policy().node_id ?? hostname();
+  const node = gate.node ?? gate.policy().node_id ?? hostname();
   const sockets = new Set<Socket>();
 
   const onConnection = async (socket: Socket) => {

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,8 @@ test('sessions spread over the workers, each worker chains its own audit file', 
     assert.ok(existsSync(file), `${file} exists`);
     const v = verifyAuditFile(file);
     assert.equal(v.ok, true, JSON.stringify(v));
+    const nodes = new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { node: string }).node));
+    assert.deepEqual([...nodes], [`cl-w${i}`], 'records name the worker that wrote them');
   }
   assert.equal(existsSync(join(dir, 'audit.jsonl')), false, 'no worker writes the shared name: one writer per chained file');
 });
