@@ -217,44 +217,56 @@ export class UpstreamConnection {
     this.walker.start(kind, this.deprecateEof, cursor, maxRows, maxBytes);
     this.source.hold();
     const socket = this.socket;
-    return new Promise((resolve, reject) => {
-      const finish = (err?: Error) => {
+    return this.exchange(command, (chunk, finish) => {
+      let end: number;
+      try {
+        end = this.walker.feed(chunk);
+      } catch (err) {
+        socket.destroy();
+        return finish({ error: upstreamError(`malformed response: ${(err as Error).message}`) });
+      }
+      if (end >= 0 && end !== chunk.length) {
+        socket.destroy();
+        return finish({ error: upstreamError('bytes after the end of a response') });
+      }
+      const parts = this.walker.out;
+      if (end >= 0) {
+        const summary = this.walker.summary;
+        if (summary.localInfile !== undefined) return finish({ value: { ...summary, heldBytes: Buffer.concat(parts) } });
+        if (sink) for (const part of parts) sink.write(part);
+        return finish({ value: summary });
+      }
+      let more = true;
+      if (sink) for (const part of parts) more = sink.write(part);
+      if (!more) {
+        socket.pause();
+        sink!.drain(() => socket.resume());
+      }
+    });
+  }
+
+  /**
+   * Sends `command` (if any) and hands each chunk of the response to
+   * `onChunk` until it calls `finish`: with a value the promise resolves,
+   * with an error it rejects and the connection is not reused. A lost
+   * connection rejects.
+   */
+  private exchange<T>(command: Buffer | undefined, onChunk: (chunk: Buffer, finish: (outcome: { value: T } | { error: Error }) => void) => void): Promise<T> {
+    const socket = this.socket;
+    return new Promise<T>((resolve, reject) => {
+      const finish = (outcome: { value: T } | { error: Error }) => {
         socket.off('data', onData);
         socket.off('close', onClose);
         socket.off('error', onClose);
-        if (err) {
+        if ('error' in outcome) {
           this.reusable = false;
-          reject(err);
+          reject(outcome.error);
+        } else {
+          resolve(outcome.value);
         }
       };
-      const onClose = (e?: unknown) => finish(upstreamError('connection lost', e instanceof Error ? e : undefined));
-      const onData = (chunk: Buffer) => {
-        let end: number;
-        try {
-          end = this.walker.feed(chunk);
-        } catch (err) {
-          socket.destroy();
-          return finish(upstreamError(`malformed response: ${(err as Error).message}`));
-        }
-        if (end >= 0 && end !== chunk.length) {
-          socket.destroy();
-          return finish(upstreamError('bytes after the end of a response'));
-        }
-        const parts = this.walker.out;
-        if (end >= 0) {
-          finish();
-          const summary = this.walker.summary;
-          if (summary.localInfile !== undefined) return resolve({ ...summary, heldBytes: Buffer.concat(parts) });
-          if (sink) for (const part of parts) sink.write(part);
-          return resolve(summary);
-        }
-        let more = true;
-        if (sink) for (const part of parts) more = sink.write(part);
-        if (!more) {
-          socket.pause();
-          sink!.drain(() => socket.resume());
-        }
-      };
+      const onData = (chunk: Buffer) => onChunk(chunk, finish);
+      const onClose = (e?: unknown) => finish({ error: upstreamError('connection lost', e instanceof Error ? e : undefined) });
       socket.on('data', onData);
       socket.on('close', onClose);
       socket.on('error', onClose);
@@ -289,98 +301,75 @@ export class UpstreamConnection {
       rewrites = transform.columns(columns) ?? new Set();
       sets = 1;
     }
-    return new Promise((resolve, reject) => {
-      const finish = (err?: Error) => {
-        socket.off('data', onData);
-        socket.off('close', onClose);
-        socket.off('error', onClose);
-        if (err) {
-          this.reusable = false;
-          reject(err);
-        } else {
-          resolve(walker.summary);
+    // What one upstream chunk produces leaves in one write, not one per packet.
+    const batch = new OutBatch();
+    const emit = (b: Buffer) => { if (!swallow) batch.copy(b); };
+    const send = (): boolean => {
+      let more = true;
+      for (const part of batch.take()) more = sink.write(part);
+      return more;
+    };
+    const releaseHead = () => {
+      const defs = walker.summary.columns;
+      rewrites = new Set();
+      if (sets === 1) {
+        const refusal = transform.check(defs);
+        if (refusal) {
+          swallow = true;
+          batch.copy(refusal);
         }
-      };
-      const onClose = (e?: unknown) => finish(upstreamError('connection lost', e instanceof Error ? e : undefined));
-      // What one upstream chunk produces leaves in one write, not one per packet.
-      const batch = new OutBatch();
-      const emit = (b: Buffer) => { if (!swallow) batch.copy(b); };
-      const send = (): boolean => {
-        let more = true;
-        for (const part of batch.take()) more = sink.write(part);
-        return more;
-      };
-      const releaseHead = () => {
-        const defs = walker.summary.columns;
-        rewrites = new Set();
-        if (sets === 1) {
-          const refusal = transform.check(defs);
-          if (refusal) {
-            swallow = true;
-            batch.copy(refusal);
-          }
-          rewrites = transform.columns(defs) ?? new Set();
-        }
-        for (const h of head ?? []) {
-          emit(h.def >= 0 && rewrites.has(h.def) ? framePayload(transform.columnDefinition(defs[h.def]), h.bytes[3]) : h.bytes);
-        }
-        head = undefined;
-      };
-      const onData = (chunk: Buffer) => {
-        framer.push(chunk);
-        try {
-          for (let p = framer.next(); p; p = framer.next()) {
-            const bytes = p.raw ?? framePayload(p.payload, p.seq);
-            const setsBefore = walker.summary.resultSets;
-            const cols = walker.summary.columns.length;
-            const rows = walker.summary.rows;
-            const end = walker.feed(bytes);
-            const out = walker.out;
-            if (walker.summary.resultSets > setsBefore) {
-              sets++;
-              rewrites = new Set();
-              head = out.map((b) => ({ bytes: b, def: -1 }));
-              expected = new PayloadReader(p.payload).lenenc();
-            } else if (head && walker.summary.columns.length > cols) {
-              const index = walker.summary.columns.length - 1;
-              head.push(...out.map((b) => ({ bytes: b, def: index })));
-              if (walker.summary.columns.length === expected) releaseHead();
-            } else if (rewrites.size > 0 && walker.summary.rows > rows && out.length > 0) {
-              if (p.payload.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
-              if (swallow) {
-                // a refused result: nothing of it is sent
-              } else if (!transform.rowInto?.(batch, p.payload, walker.summary.columns, out[0][3])) {
-                const rewritten = transform.row(p.payload, walker.summary.columns);
-                if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
-                const buf = batch.room(4 + rewritten.length);
-                buf.writeUIntLE(rewritten.length, batch.at, 3);
-                buf[batch.at + 3] = out[0][3];
-                rewritten.copy(buf, batch.at + 4);
-                batch.at += 4 + rewritten.length;
-              }
-            } else {
-              for (const b of out) emit(b);
+        rewrites = transform.columns(defs) ?? new Set();
+      }
+      for (const h of head ?? []) {
+        emit(h.def >= 0 && rewrites.has(h.def) ? framePayload(transform.columnDefinition(defs[h.def]), h.bytes[3]) : h.bytes);
+      }
+      head = undefined;
+    };
+    return this.exchange(command, (chunk, finish) => {
+      framer.push(chunk);
+      try {
+        for (let p = framer.next(); p; p = framer.next()) {
+          const bytes = p.raw ?? framePayload(p.payload, p.seq);
+          const setsBefore = walker.summary.resultSets;
+          const cols = walker.summary.columns.length;
+          const rows = walker.summary.rows;
+          const end = walker.feed(bytes);
+          const out = walker.out;
+          if (walker.summary.resultSets > setsBefore) {
+            sets++;
+            rewrites = new Set();
+            head = out.map((b) => ({ bytes: b, def: -1 }));
+            expected = new PayloadReader(p.payload).lenenc();
+          } else if (head && walker.summary.columns.length > cols) {
+            const index = walker.summary.columns.length - 1;
+            head.push(...out.map((b) => ({ bytes: b, def: index })));
+            if (walker.summary.columns.length === expected) releaseHead();
+          } else if (rewrites.size > 0 && walker.summary.rows > rows && out.length > 0) {
+            if (p.payload.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+            if (swallow) {
+              // a refused result: nothing of it is sent
+            } else if (!transform.rowInto?.(batch, p.payload, walker.summary.columns, out[0][3])) {
+              const rewritten = transform.row(p.payload, walker.summary.columns);
+              if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+              batch.copy(framePayload(rewritten, out[0][3]));
             }
-            if (end >= 0) {
-              if (framer.pending > 0) throw upstreamError('bytes after the end of a response');
-              send();
-              return finish();
-            }
+          } else {
+            for (const b of out) emit(b);
           }
-          if (!send()) {
-            socket.pause();
-            sink.drain(() => socket.resume());
+          if (end >= 0) {
+            if (framer.pending > 0) throw upstreamError('bytes after the end of a response');
+            send();
+            return finish({ value: walker.summary });
           }
-        } catch (err) {
-          socket.destroy();
-          finish(err instanceof SqlgateError ? err : upstreamError(`malformed response: ${(err as Error).message}`));
         }
-      };
-      socket.on('data', onData);
-      socket.on('close', onClose);
-      socket.on('error', onClose);
-      socket.resume();
-      this.write(command);
+        if (!send()) {
+          socket.pause();
+          sink.drain(() => socket.resume());
+        }
+      } catch (err) {
+        socket.destroy();
+        finish({ error: err instanceof SqlgateError ? err : upstreamError(`malformed response: ${(err as Error).message}`) });
+      }
     });
   }
 
