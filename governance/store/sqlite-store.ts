@@ -35,9 +35,12 @@ export class SqliteStore implements ControlStore {
   static open(options: SqliteStoreOptions): SqliteStore {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     const db = new Database(options.path);
+    const busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000));
     try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-      if (options.path !== ':memory:') db.pragma('journal_mode = WAL');
+      db.pragma(`busy_timeout = ${busyMs}`);
+      // Switching a fresh file to WAL does not wait on the busy handler: when
+      // several processes open it at once (cluster workers), the losers retry.
+      if (options.path !== ':memory:') retryWhileBusy(() => db.pragma('journal_mode = WAL'), busyMs);
       db.pragma('synchronous = NORMAL');
       migrate(db);
       return new SqliteStore(db);
@@ -130,6 +133,20 @@ function prepare(db: Database.Database) {
       'SELECT rows_used, queries_used FROM sqlgate_quota_usage WHERE principal = @user AND day = @day'),
     prune: db.prepare('DELETE FROM sqlgate_quota_usage WHERE day < @day'),
   };
+}
+
+/** Runs `fn`, retrying for up to `ms` while SQLite answers SQLITE_BUSY (a synchronous wait: opening is synchronous). */
+function retryWhileBusy<T>(fn: () => T, ms: number): T {
+  const deadline = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      return fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(pause, 0, 0, delay);
+    }
+  }
 }
 
 function currentVersion(db: Database.Database): number {

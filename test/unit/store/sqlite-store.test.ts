@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../governance/store/sqlite-store.js';
 import { openStore } from '../../../governance/store/open.js';
@@ -73,5 +75,30 @@ test('a file that is not a database fails to open with an error, not a silent em
     await assert.rejects(openStore({ kind: 'sqlite', path }));
   } finally {
     t[Symbol.dispose]();
+  }
+});
+
+test('a fresh store file another process is writing is opened once that process lets go (cluster workers starting together)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-sqlite-busy-'));
+  const store = join(dir, 'state.db');
+  const driver = pathToFileURL(join(import.meta.dirname, '../../../../node_modules/better-sqlite3/lib/index.js')).href;
+  try {
+    // Another process holds the write lock of the still rollback-journal file, as a worker
+    // that got there first does while it migrates. Switching to WAL does not wait on the busy
+    // handler: without a retry the open fails at once with SQLITE_BUSY.
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { default: Database } = await import(${JSON.stringify(driver)});
+      const db = new Database(${JSON.stringify(store)});
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('CREATE TABLE other_writer (a)');
+      console.log('locked');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => holder.stdout!.once('data', resolve));
+    const s = SqliteStore.open({ path: store });
+    assert.equal((await s.countQuery('u', '2026-01-01', undefined)).allowed, true);
+    await s.close();
+    await new Promise((resolve) => (holder.exitCode !== null ? resolve(undefined) : holder.once('exit', resolve)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
