@@ -16,7 +16,7 @@ import type { Catalog } from './catalog/catalog.js';
 import type { StatementFacts } from './facts.js';
 import { parseAllowList, type AllowList } from './policy/ip-allow.js';
 import { analyzeCached } from './analyze/analyze.js';
-import { judge, type Analyzer, type EngineJudgement } from './engine/judge.js';
+import { judge, judgeNow, type Analyzer, type EngineJudgement } from './engine/judge.js';
 import type { DailyQuota } from './quota/daily-quota.js';
 
 /** Where the gate reads the policy: a function, or a PolicyHolder-like object. */
@@ -47,6 +47,7 @@ export interface JudgeExtras {
 
 export interface EngineGate extends Gate {
   judge(session: SessionContext, sql: string, extras?: JudgeExtras): Promise<EngineJudgement>;
+  judgeNow(session: SessionContext, sql: string): EngineJudgement | undefined;
   readonly node: string;
 }
 
@@ -94,6 +95,16 @@ export function createGate(opts: GateOptions): EngineGate {
   const current: () => Policy = typeof opts.policy === 'function' ? opts.policy : ((h) => () => h.current())(opts.policy);
   const analyze: Analyzer<Catalog> = opts.analyze ?? analyzeCached;
   const node = opts.node ?? current().node_id ?? process.env.HOSTNAME ?? 'sqlgate';
+  // Catalog loads that have settled, by the promise catalogFor hands out: a
+  // provider returns the same promise while its catalog is fresh, so finding
+  // it here means the catalog is at hand and judgeNow need not wait.
+  const settled = new WeakMap<Promise<Catalog>, Catalog>();
+  const catalogNow = (instance: string, database: string | undefined): Catalog | undefined => {
+    const p = opts.catalogFor(instance, database);
+    const c = settled.get(p);
+    if (c === undefined) p.then((v) => { settled.set(p, v); }, () => undefined);
+    return c;
+  };
 
   const gate: EngineGate = {
     node,
@@ -142,6 +153,15 @@ export function createGate(opts: GateOptions): EngineGate {
         // No catalog, no judgement: refuse rather than guess.
         const text = `cannot judge the statement: ${(err as Error).message}`;
         return refusedMessage(session, sql, err instanceof SqlgateError && err.code === 'UPSTREAM_UNAVAILABLE' ? 'UPSTREAM_UNAVAILABLE' : 'INTERNAL', text);
+      }
+    },
+
+    judgeNow(session: SessionContext, sql: string): EngineJudgement | undefined {
+      if (opts.estimate) return undefined;
+      try {
+        return judgeNow(session, sql, { policy: current(), analyze, catalogNow: (database) => catalogNow(session.instance, database) });
+      } catch {
+        return undefined; // judge() says why
       }
     },
 

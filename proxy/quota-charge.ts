@@ -54,6 +54,21 @@ export async function chargeStatement(quota: DailyQuota | undefined, user: strin
   return { grant, rows: grant?.granted };
 }
 
+/**
+ * The charge of a one-statement message from this node's leases, without
+ * waiting (the hot path); undefined when the store must be asked: the caller
+ * then uses chargeMessage, which also gives the refusals.
+ */
+export function chargeMessageNow(quota: DailyQuota | undefined, user: string, decisions: readonly Decision[]): QuotaTicket[] | undefined {
+  if (!quota) return decisions.map(() => NO_TICKET);
+  if (decisions.length !== 1) return undefined;
+  const d = decisions[0];
+  const { maxRowsPerDay, maxQueriesPerDay, maxRows } = d.directives;
+  const rows = maxRowsPerDay !== undefined && returnsRows(d) ? { want: maxRows ?? UNCAPPED_RESERVATION, limit: maxRowsPerDay } : undefined;
+  const taken = quota.takeNow(user, maxQueriesPerDay, rows);
+  return taken && [{ grant: taken.grant, rows: taken.grant?.granted }];
+}
+
 /** Charges every statement of one message; on a refusal, gives back what the earlier ones took. */
 export async function chargeMessage(quota: DailyQuota | undefined, user: string, decisions: readonly Decision[]): Promise<QuotaTicket[]> {
   const tickets: QuotaTicket[] = [];
@@ -74,5 +89,5 @@ export function settle(quota: DailyQuota | undefined, ticket: QuotaTicket, rowsS
   const g = ticket.grant;
   if (!quota || !g) return;
   const unused = g.granted - Math.min(rowsSent, g.granted);
-  if (unused > 0) void quota.releaseRows(g, unused).catch(() => undefined);
+  if (unused > 0 && !quota.releaseRowsNow(g, unused)) void quota.releaseRows(g, unused).catch(() => undefined);
 }

@@ -109,48 +109,37 @@ function withOrigins(d: EngineDecision, catalog: EngineCatalog): EngineDecision 
   return { ...d, directives: { ...d.directives, masks } };
 }
 
-export async function judge<C extends EngineCatalog>(session: SessionContext, sql: string, opts: JudgeOptions<C>): Promise<EngineJudgement> {
-  let database = session.database;
-  let searchPath = session.searchPath;
-  let catalog = await opts.catalogFor(database);
-  let facts = safeAnalyze(opts.analyze, sql, { dialect: session.dialect, catalog, database, searchPath });
-  if (facts.length === 0) facts = [unparsed(session.dialect, sql, 'no statement found')];
-  const decisions: EngineDecision[] = [];
-  for (let i = 0; i < facts.length; i++) {
-    const f = facts[i];
-    const est = opts.estimate ? await opts.estimate(f, catalog) : catalogEstimate(f, catalog);
-    const key = `${idOf(opts.policy)}\u0000${session.user}\u0000${session.instance}\u0000${idOf(catalog)}:${catalog.version}\u0000${est}\u0000${opts.approved === true}`;
-    // A statement sharing another's analysis (other literals) shares its
-    // decision too: the rules never read the text; only `facts` is its own.
-    const shape = shapeOf(f);
-    let byKey = decisionCache.get(shape);
-    let d = byKey?.get(key);
-    if (!d) {
-      d = withOrigins(decide(shape, {
-        policy: opts.policy, user: session.user, instance: session.instance,
-        estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
-      }), catalog);
-      if (!byKey) decisionCache.set(shape, (byKey = new Map()));
-      else if (byKey.size >= 64) byKey.clear();
-      byKey.set(key, d);
-    }
-    decisions.push(shape === f ? d : { ...d, facts: f });
-    const change = f.sessionChange;
-    if (!change || i === facts.length - 1) continue;
-    let changed = false;
-    if (change.kind === 'use' && change.database !== database) { database = change.database; changed = true; }
-    else if (change.kind === 'search-path') { searchPath = change.schemas; changed = true; }
-    else if (change.kind === 'reset-search-path') { searchPath = session.searchPath; changed = true; }
-    if (!changed) continue;
-    // The analysis applies USE / search_path to the statements after it on its
-    // own; only a change of catalog (another database's) needs a re-read.
-    const next = await opts.catalogFor(database);
-    if (next === catalog) continue;
-    catalog = next;
-    const rest: StatementFacts[] = [];
-    for (const g of facts.slice(i + 1)) rest.push(...safeAnalyze(opts.analyze, g.text, { dialect: session.dialect, catalog, database, searchPath }));
-    facts = [...facts.slice(0, i + 1), ...rest];
+/** The decision of one statement's facts, from the cache when the same shape was decided in the same context. */
+function decideFacts<C extends EngineCatalog>(session: SessionContext, f: StatementFacts, catalog: C, est: number | undefined, opts: JudgeOptions<C> | JudgeNowOptions<C>): EngineDecision {
+  const key = `${idOf(opts.policy)}\u0000${session.user}\u0000${session.instance}\u0000${idOf(catalog)}:${catalog.version}\u0000${est}\u0000${opts.approved === true}`;
+  // A statement sharing another's analysis (other literals) shares its
+  // decision too: the rules never read the text; only `facts` is its own.
+  const shape = shapeOf(f);
+  let byKey = decisionCache.get(shape);
+  let d = byKey?.get(key);
+  if (!d) {
+    d = withOrigins(decide(shape, {
+      policy: opts.policy, user: session.user, instance: session.instance,
+      estimatedRows: est, approved: opts.approved, ...catalogHelpers(catalog),
+    }), catalog);
+    if (!byKey) decisionCache.set(shape, (byKey = new Map()));
+    else if (byKey.size >= 64) byKey.clear();
+    byKey.set(key, d);
   }
+  return shape === f ? d : { ...d, facts: f };
+}
+
+/** Where a statement's session change (USE, SET search_path) leaves the statements after it; undefined: no change. */
+function afterChange(session: SessionContext, f: StatementFacts, database: string | undefined, searchPath: readonly string[]): { database: string | undefined; searchPath: readonly string[] } | undefined {
+  const change = f.sessionChange;
+  if (!change) return undefined;
+  if (change.kind === 'use' && change.database !== database) return { database: change.database, searchPath };
+  if (change.kind === 'search-path') return { database, searchPath: change.schemas };
+  if (change.kind === 'reset-search-path') return { database, searchPath: session.searchPath };
+  return undefined;
+}
+
+function conclude(decisions: EngineDecision[]): EngineJudgement {
   const deny = decisions.find((d) => d.verdict === 'deny');
   const approval = decisions.find((d) => d.verdict === 'needs-approval');
   return {
@@ -159,4 +148,76 @@ export async function judge<C extends EngineCatalog>(session: SessionContext, sq
     refusal: deny ?? approval,
     raw: decisions.some((d) => d.raw),
   };
+}
+
+function analyzeAll<C>(session: SessionContext, sql: string, analyze: Analyzer<C>, catalog: C, database: string | undefined, searchPath: readonly string[]): StatementFacts[] {
+  const facts = safeAnalyze(analyze, sql, { dialect: session.dialect, catalog, database, searchPath });
+  return facts.length === 0 ? [unparsed(session.dialect, sql, 'no statement found')] : facts;
+}
+
+/** The statements after `i`, analysed again on another catalog. */
+function reanalyzeRest<C>(session: SessionContext, facts: StatementFacts[], i: number, analyze: Analyzer<C>, catalog: C, database: string | undefined, searchPath: readonly string[]): StatementFacts[] {
+  const rest: StatementFacts[] = [];
+  for (const g of facts.slice(i + 1)) rest.push(...safeAnalyze(analyze, g.text, { dialect: session.dialect, catalog, database, searchPath }));
+  return [...facts.slice(0, i + 1), ...rest];
+}
+
+export async function judge<C extends EngineCatalog>(session: SessionContext, sql: string, opts: JudgeOptions<C>): Promise<EngineJudgement> {
+  let database = session.database;
+  let searchPath = session.searchPath;
+  let catalog = await opts.catalogFor(database);
+  let facts = analyzeAll(session, sql, opts.analyze, catalog, database, searchPath);
+  const decisions: EngineDecision[] = [];
+  for (let i = 0; i < facts.length; i++) {
+    const f = facts[i];
+    const est = opts.estimate ? await opts.estimate(f, catalog) : catalogEstimate(f, catalog);
+    decisions.push(decideFacts(session, f, catalog, est, opts));
+    const next = i < facts.length - 1 ? afterChange(session, f, database, searchPath) : undefined;
+    if (!next) continue;
+    ({ database, searchPath } = next);
+    // The analysis applies USE / search_path to the statements after it on its
+    // own; only a change of catalog (another database's) needs a re-read.
+    const nextCatalog = await opts.catalogFor(database);
+    if (nextCatalog === catalog) continue;
+    catalog = nextCatalog;
+    facts = reanalyzeRest(session, facts, i, opts.analyze, catalog, database, searchPath);
+  }
+  return conclude(decisions);
+}
+
+/** What `judgeNow` needs: the catalogs already at hand, and no asynchronous estimate. */
+export interface JudgeNowOptions<C extends EngineCatalog> {
+  readonly policy: Policy;
+  readonly analyze: Analyzer<C>;
+  /** The catalog for a database when it is loaded and fresh; undefined sends the caller to `judge`. */
+  readonly catalogNow: (database: string | undefined) => C | undefined;
+  readonly approved?: boolean;
+}
+
+/**
+ * `judge` without a turn of the event loop, for the doors' hot path: the
+ * same analysis, decisions and caches, when every catalog the message needs
+ * is loaded. Returns undefined where `judge` would have to wait (a catalog
+ * not loaded yet or expired); the caller then calls `judge`.
+ */
+export function judgeNow<C extends EngineCatalog>(session: SessionContext, sql: string, opts: JudgeNowOptions<C>): EngineJudgement | undefined {
+  let database = session.database;
+  let searchPath = session.searchPath;
+  let catalog = opts.catalogNow(database);
+  if (!catalog) return undefined;
+  let facts = analyzeAll(session, sql, opts.analyze, catalog, database, searchPath);
+  const decisions: EngineDecision[] = [];
+  for (let i = 0; i < facts.length; i++) {
+    const f = facts[i];
+    decisions.push(decideFacts(session, f, catalog, catalogEstimate(f, catalog), opts));
+    const next = i < facts.length - 1 ? afterChange(session, f, database, searchPath) : undefined;
+    if (!next) continue;
+    ({ database, searchPath } = next);
+    const nextCatalog = opts.catalogNow(database);
+    if (!nextCatalog) return undefined;
+    if (nextCatalog === catalog) continue;
+    catalog = nextCatalog;
+    facts = reanalyzeRest(session, facts, i, opts.analyze, catalog, database, searchPath);
+  }
+  return conclude(decisions);
 }

@@ -137,18 +137,48 @@ export class DailyQuota {
     return { user, day, granted, used: lease.used(), limit };
   }
 
+  /**
+   * Counts one statement and reserves `rows` rows (when given) from what this
+   * node's leases already hold, without waiting: the hot path's charge. All
+   * or nothing; undefined when a lease is short, has another limit or a trip
+   * is under way, and the caller then takes the waiting path (countQuery,
+   * reserveRows), which goes to the store.
+   */
+  takeNow(user: string, queryLimit: number | undefined, rows?: { want: number; limit: number | undefined }): { grant: RowGrant | undefined } | undefined {
+    const a = this.accounts.get(user);
+    if (!a || a.day !== this.today()) return undefined;
+    const q = a.queries;
+    if (!q || q.trip || q.limit !== queryLimit || q.held < 1) return undefined;
+    const r = rows ? a.rows : undefined;
+    if (rows && (!r || r.trip || r.limit !== rows.limit || r.held < rows.want)) return undefined;
+    a.touched = performance.now();
+    q.held--;
+    if (!rows || !r) return { grant: undefined };
+    r.held -= rows.want;
+    return { grant: { user, day: a.day, granted: rows.want, used: r.used(), limit: rows.limit } };
+  }
+
+  /**
+   * Gives back `unused` rows of a grant into this node's lease, without
+   * waiting; false when the lease is gone (another day, returned while idle)
+   * and the rows must go to the store (releaseRows).
+   */
+  releaseRowsNow(grant: Pick<RowGrant, 'user' | 'day' | 'granted'>, unused: number): boolean {
+    if (unused > grant.granted) return false;
+    const a = this.accounts.get(grant.user);
+    if (!a || a.day !== grant.day || !a.rows) return false;
+    // Back into this node's lease: the next statement takes it without a trip.
+    a.rows.held += unused;
+    a.touched = performance.now();
+    return true;
+  }
+
   /** Gives back `unused` rows of a grant (to the day it was taken from). */
   async releaseRows(grant: Pick<RowGrant, 'user' | 'day' | 'granted'>, unused: number): Promise<void> {
     if (unused > grant.granted) {
       throw new SqlgateError('INTERNAL', `sqlgate: cannot release ${unused} rows of a grant of ${grant.granted}`);
     }
-    const a = this.accounts.get(grant.user);
-    if (a && a.day === grant.day && a.rows) {
-      // Back into this node's lease: the next statement takes it without a trip.
-      a.rows.held += unused;
-      a.touched = performance.now();
-      return;
-    }
+    if (this.releaseRowsNow(grant, unused)) return;
     await guarded(ROW_QUOTA_RULE, () => this.store.releaseRows(grant.user, grant.day, unused));
   }
 

@@ -11,7 +11,7 @@
  * exactly as PostgreSQL would have for the refused statement.
  * Reference: https://www.postgresql.org/docs/15/protocol-flow.html
  */
-import { chargeMessage, chargeStatement, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
+import { chargeMessage, chargeMessageNow, chargeStatement, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContextOptions } from 'node:tls';
@@ -119,6 +119,20 @@ interface Running {
 }
 
 /** What each message forwarded upstream is waiting for, in order. */
+/** A statement prepared through the protocol, its decision, and the search_path it was judged under. */
+interface PreparedStatement {
+  readonly sql: string;
+  decision: Decision | undefined;
+  path: string;
+}
+
+/** A bound portal; `rows` counts what its Executes returned, against the row cap. */
+interface Portal {
+  readonly sql: string;
+  readonly decision: Decision | undefined;
+  rows: number;
+}
+
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
   | { readonly kind: 'parse' | 'bind' | 'close' }
@@ -246,10 +260,10 @@ export class ClientSession {
   private upstreamSkipping = false;
   private status: TransactionStatus = 'I';
   /** Prepared statements parsed through sqlgate: text, decision, and the search_path they were judged under. */
-  private readonly statements = new Map<string, { sql: string; decision: Decision | undefined; path: string }>();
+  private readonly statements = new Map<string, PreparedStatement>();
   /** A statement name no client uses: Bind to it fails upstream, standing in for a refused Bind. */
   private readonly poisonStatement = `sqlgate refused ${randomUUID()}`;
-  private readonly portals = new Map<string, { sql: string; decision: Decision | undefined; rows: number }>();
+  private readonly portals = new Map<string, Portal>();
   private pathDirty = false;
   private pathTouchedInTxn = false;
   private idleWaiters: (() => void)[] = [];
@@ -521,12 +535,15 @@ export class ClientSession {
   private async relayLoop(): Promise<void> {
     for (;;) {
       if (this.upstreamDrain) await this.upstreamDrain;
-      const f = await this.input.next();
+      // A message already buffered, and one that is handled without waiting
+      // (its judgement and quota at hand), cost no promise: the hot path.
+      const f = this.input.reader.next() ?? await this.input.next();
       if (!f || this.closed) return;
       const msg = parseFrontendMessage(f);
       if (msg.kind === 'terminate') return;
       if (this.discardUntilSync && msg.kind !== 'sync') continue;
-      await this.onClientMessage(msg, f);
+      const waiting = this.onClientMessage(msg, f);
+      if (waiting) await waiting;
       if (this.closed) return;
     }
   }
@@ -545,7 +562,8 @@ export class ClientSession {
     if (!up.write(raw) && !this.upstreamDrain) this.upstreamDrain = drained(up.socket).then(() => { this.upstreamDrain = undefined; });
   }
 
-  private async onClientMessage(msg: FrontendMessage, f: Frame): Promise<void> {
+  /** Handles one client message; a promise only when it has to wait (judgement or quota not at hand). */
+  private onClientMessage(msg: FrontendMessage, f: Frame): void | Promise<void> {
     switch (msg.kind) {
       case 'query':
         return this.onQuery(msg.sql, f.raw);
@@ -554,29 +572,8 @@ export class ClientSession {
       case 'bind': {
         const st = this.statements.get(msg.statement);
         if (st) {
-          // PostgreSQL re-analyses a prepared statement when search_path changed since it was
-          // prepared, so its names may now mean other tables: judge it again under the new path.
-          if (this.pathDirty) {
-            const untracked = await this.ensurePathKnown();
-            if (untracked) return this.refuseBind(st.sql, undefined, untracked);
-          }
-          if (st.path !== this.pathKey()) {
-            const j = await this.judge(st.sql, /\$\d/.test(st.sql));
-            if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
-            st.decision = j.judgement.statements[0];
-            st.path = this.pathKey();
-          }
-          const binaryMasked = st.decision?.directives.masks.find((m) => {
-            const fmts = msg.resultFormats;
-            return (fmts.length === 1 ? fmts[0] : fmts[m.index] ?? 0) !== 0;
-          });
-          if (binaryMasked) {
-            this.portals.delete(msg.portal);
-            return this.refuseBind(st.sql, undefined, fieldsOf('UNSUPPORTED',
-              ruleMessage(`masked column ${binaryMasked.index + 1} must be fetched in text format`, binaryMasked.rule)));
-          }
-          this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
-          return this.forward(f.raw, { kind: 'bind' });
+          if (this.pathDirty || st.path !== this.pathKey()) return this.onBindRejudged(msg, f, st);
+          return this.onBind(msg, f, st);
         }
         // A statement made by SQL PREPARE (or dropped by DEALLOCATE/DISCARD since): sqlgate cannot
         // tell what it now means, so the protocol may not run it; SQL EXECUTE is judged instead.
@@ -597,22 +594,9 @@ export class ClientSession {
           return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: fieldsOf('UNSUPPORTED',
             ruleMessage(`portal ${JSON.stringify(msg.portal)} was not bound through this protocol session; use FETCH`)) });
         }
-        let ticket = NO_TICKET;
-        if (portal.decision) {
-          try {
-            ticket = await chargeStatement(this.opts.gate.quota, this.user!, portal.decision);
-          } catch (err) {
-            const e = errorFields(err as SqlgateError);
-            this.auditRefusal(portal.sql, undefined, e);
-            this.discardUntilSync = true;
-            return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: e });
-          }
-        }
-        const item = this.running(portal.sql, portal.decision, false, ticket);
-        // Row caps hold per portal, across Executes with a row limit.
-        item.counter = portal;
-        this.startTimer(item);
-        return this.forward(f.raw, { kind: 'execute', item });
+        if (!portal.decision) return this.onExecute(f, portal, NO_TICKET);
+        const ticket = chargeMessageNow(this.opts.gate.quota, this.user!, [portal.decision]);
+        return ticket ? this.onExecute(f, portal, ticket[0]) : this.onExecuteCharged(f, portal);
       }
       case 'close':
         if (msg.target === 'S') this.statements.delete(msg.name);
@@ -633,6 +617,60 @@ export class ClientSession {
       case 'terminate':
         return;
     }
+  }
+
+  /**
+   * PostgreSQL re-analyses a prepared statement when search_path changed since it was
+   * prepared, so its names may now mean other tables: judge it again under the new path.
+   */
+  private async onBindRejudged(msg: Extract<FrontendMessage, { kind: 'bind' }>, f: Frame, st: PreparedStatement): Promise<void> {
+    if (this.pathDirty) {
+      const untracked = await this.ensurePathKnown();
+      if (untracked) return this.refuseBind(st.sql, undefined, untracked);
+    }
+    if (st.path !== this.pathKey()) {
+      const j = await this.judge(st.sql, /\$\d/.test(st.sql));
+      if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
+      st.decision = j.judgement.statements[0];
+      st.path = this.pathKey();
+    }
+    return this.onBind(msg, f, st);
+  }
+
+  private onBind(msg: Extract<FrontendMessage, { kind: 'bind' }>, f: Frame, st: PreparedStatement): void {
+    const binaryMasked = st.decision?.directives.masks.find((m) => {
+      const fmts = msg.resultFormats;
+      return (fmts.length === 1 ? fmts[0] : fmts[m.index] ?? 0) !== 0;
+    });
+    if (binaryMasked) {
+      this.portals.delete(msg.portal);
+      return this.refuseBind(st.sql, undefined, fieldsOf('UNSUPPORTED',
+        ruleMessage(`masked column ${binaryMasked.index + 1} must be fetched in text format`, binaryMasked.rule)));
+    }
+    this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
+    return this.forward(f.raw, { kind: 'bind' });
+  }
+
+  /** Execute of a portal whose statement the store must first charge (no lease at hand). */
+  private async onExecuteCharged(f: Frame, portal: Portal): Promise<void> {
+    let ticket: QuotaTicket;
+    try {
+      ticket = await chargeStatement(this.opts.gate.quota, this.user!, portal.decision!);
+    } catch (err) {
+      const e = errorFields(err as SqlgateError);
+      this.auditRefusal(portal.sql, undefined, e);
+      this.discardUntilSync = true;
+      return this.forward(serialize.execute({ portal: this.poisonStatement }), { kind: 'poison-ext', error: e });
+    }
+    return this.onExecute(f, portal, ticket);
+  }
+
+  private onExecute(f: Frame, portal: Portal, ticket: QuotaTicket): void {
+    const item = this.running(portal.sql, portal.decision, false, ticket);
+    // Row caps hold per portal, across Executes with a row limit.
+    item.counter = portal;
+    this.startTimer(item);
+    this.forward(f.raw, { kind: 'execute', item });
   }
 
   private running(sql: string, decision: Decision | undefined, raw: boolean, ticket: QuotaTicket = NO_TICKET): Running {
@@ -661,6 +699,22 @@ export class ClientSession {
       void this.upstream?.cancel().catch(() => undefined);
     }, ms);
     item.timer.unref();
+  }
+
+  /**
+   * The judgement of a message's text when it is at hand and allows the
+   * message outright (no plan check, no refusal to explain): the hot path.
+   * Anything else — undefined — takes `judge`, which waits where it must and
+   * words the refusal.
+   */
+  private judgeNow(sql: string): Judgement | undefined {
+    if (this.auditFailed || this.pathDirty) return undefined;
+    const j = this.opts.gate.judgeNow?.(this.ctx!, sql);
+    if (!j || j.verdict !== 'allow') return undefined;
+    for (const d of j.statements) {
+      if (d.directives.bigTables.length > 0 || (d.facts.kind === 'copy' && d.directives.masks.length > 0)) return undefined;
+    }
+    return j;
   }
 
   /** Judges a message's text; a refusal comes back as the error the client sees. */
@@ -746,7 +800,14 @@ export class ClientSession {
     }
   }
 
-  private async onQuery(sql: string, raw: Buffer): Promise<void> {
+  private onQuery(sql: string, raw: Buffer): void | Promise<void> {
+    const now = this.judgeNow(sql);
+    const tickets = now && (now.raw ? [] : chargeMessageNow(this.opts.gate.quota, this.user!, now.statements));
+    if (now && tickets) return this.runQuery(sql, raw, now, tickets);
+    return this.onQueryWaiting(sql, raw);
+  }
+
+  private async onQueryWaiting(sql: string, raw: Buffer): Promise<void> {
     const j = await this.judge(sql);
     if ('refused' in j) {
       this.auditRefusal(sql, j.judgement, j.refused);
@@ -763,6 +824,10 @@ export class ClientSession {
         return this.refuseSimple(e);
       }
     }
+    this.runQuery(sql, raw, judgement, tickets);
+  }
+
+  private runQuery(sql: string, raw: Buffer, judgement: Judgement, tickets: readonly QuotaTicket[]): void {
     const items = judgement.raw
       ? [this.running(sql, undefined, true)]
       : judgement.statements.map((d, i) => this.running(d.facts.text, d, false, tickets[i]));
@@ -776,7 +841,12 @@ export class ClientSession {
     this.forward(raw, { kind: 'simple', items, index: 0 });
   }
 
-  private async onParse(name: string, sql: string, raw: Buffer, paramTypes: readonly number[]): Promise<void> {
+  private onParse(name: string, sql: string, raw: Buffer, paramTypes: readonly number[]): void | Promise<void> {
+    const now = this.judgeNow(sql);
+    return now ? this.prepared(name, sql, raw, now) : this.onParseWaiting(name, sql, raw, paramTypes);
+  }
+
+  private async onParseWaiting(name: string, sql: string, raw: Buffer, paramTypes: readonly number[]): Promise<void> {
     const j = await this.judge(sql, paramTypes.length > 0 || /\$\d/.test(sql));
     if ('refused' in j) {
       this.auditRefusal(sql, j.judgement, j.refused);
@@ -785,8 +855,12 @@ export class ClientSession {
       this.forward(serialize.parse({ name, text: POISON_SQL }), { kind: 'poison-ext', error: j.refused });
       return;
     }
-    if (j.judgement.statements.some(managesStatements)) { this.statements.clear(); this.portals.clear(); }
-    this.statements.set(name, { sql, decision: j.judgement.statements[0], path: this.pathKey() });
+    this.prepared(name, sql, raw, j.judgement);
+  }
+
+  private prepared(name: string, sql: string, raw: Buffer, judgement: Judgement): void {
+    if (judgement.statements.some(managesStatements)) { this.statements.clear(); this.portals.clear(); }
+    this.statements.set(name, { sql, decision: judgement.statements[0], path: this.pathKey() });
     this.markPathSuspect(sql);
     this.forward(raw, { kind: 'parse' });
   }

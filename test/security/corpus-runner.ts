@@ -8,7 +8,7 @@ import * as analysis from '../../governance/analyze/analyze.js';
 import { catalogFromTables, type Catalog } from '../../governance/catalog/catalog.js';
 import type { SessionContext } from '../../governance/decision.js';
 import type { Dialect } from '../../governance/facts.js';
-import { judge, type EngineJudgement } from '../../governance/engine/judge.js';
+import { judge, judgeNow, type EngineJudgement } from '../../governance/engine/judge.js';
 import type { Policy } from '../../rules/policy-schema.js';
 import { MYSQL_TABLES, PG_TABLES } from './corpus-schema.js';
 import { USERS, type CorpusCase, type UserKey } from './corpus-types.js';
@@ -75,8 +75,11 @@ export async function runCases(dialect: Dialect, cases: readonly CorpusCase[]): 
         database: 'shop', searchPath: dialect === 'postgres' ? ['public'] : [], door: dialect, sessionId: 'corpus',
       };
       const j = await judge(session, c.sql, { policy, analyze: analysis.analyze, catalogFor: () => catalog });
-      const ok = satisfies(expected, j);
-      out.push({ case: c, user: key, expected, actual: describe(j), ok, message: j.refusal?.error?.message });
+      // The doors' hot path judges without waiting: it must agree with judge() on every case.
+      const now = judgeNow(session, c.sql, { policy, analyze: analysis.analyze, catalogNow: () => catalog });
+      const agree = now !== undefined && describe(now) === describe(j) && now.statements.length === j.statements.length;
+      const ok = satisfies(expected, j) && agree;
+      out.push({ case: c, user: key, expected, actual: agree ? describe(j) : `${describe(j)} (judgeNow: ${now ? describe(now) : 'undefined'})`, ok, message: j.refusal?.error?.message });
     }
   }
   return out;

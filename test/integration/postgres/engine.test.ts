@@ -167,3 +167,37 @@ test('engine: a masked column is served masked on the wire (simple and extended)
   const ev = events.filter((e) => e.user === 'bob' && e.type === 'statement' && e.decision === 'masked');
   assert.equal(ev.length, 2);
 });
+
+test('engine: statements judged without waiting (the hot path) are governed as on the waiting path', async () => {
+  // A gate that counts the waiting judgements: once the catalog is at hand,
+  // every statement should be judged by judgeNow, and the controls must hold there too.
+  let waited = 0;
+  const counting: EngineGate = { ...gate, judge: (s, q, x) => { waited++; return gate.judge(s, q, x); } };
+  const hot = await startEndpoint(counting);
+  try {
+    const a = await pgThrough(hot.url('alice', db.name));
+    const b = await pgThrough(hot.url('bob', db.name));
+    await a.query('SELECT 1'); // loads the catalog: a waiting judgement
+    await new Promise((r) => setTimeout(r, 20));
+    const start = waited;
+    for (let i = 0; i < 20; i++) {
+      assert.equal((await a.query(`SELECT name FROM customers WHERE id = ${1 + (i % 2)}`)).rows[0].name, i % 2 ? 'Bo' : 'Ann');
+      assert.equal((await b.query(`SELECT phone FROM customers WHERE id = ${1 + (i % 2)}`)).rows[0].phone, i % 2 ? '139****0000' : '138****5678');
+      assert.equal((await b.query({ text: 'SELECT phone FROM customers WHERE id = $1', values: [1] })).rows[0].phone, '138****5678');
+    }
+    assert.equal(waited, start, 'allowed statements with the catalog at hand never waited');
+    // Refusals leave the hot path and are worded by the waiting one, however warm the caches are.
+    for (const sql of ['SELECT phone FROM customers WHERE id = 1', 'SELECT/**/phone FROM customers', 'SELECT id FROM customers; SELECT phone FROM customers',
+      'UPDATE orders SET amount = 0', 'SELECT * FROM customers', 'WITH x AS (SELECT phone FROM customers) SELECT * FROM x',
+      'SELECT id FROM customers UNION SELECT phone::int FROM customers', 'select "phone" from "public"."customers"']) {
+      await assert.rejects(a.query(sql), refused, sql);
+      await assert.rejects(a.query(sql), refused, `${sql} (again, all caches warm)`);
+    }
+    assert.ok(waited > start, 'refusals went through the waiting judgement');
+    await assert.rejects(b.query("SELECT id FROM customers WHERE phone LIKE '138%'"), refused, 'a masked column is no oracle on the hot path');
+    await a.end();
+    await b.end();
+  } finally {
+    await hot.close();
+  }
+});

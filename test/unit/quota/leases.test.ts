@@ -136,3 +136,49 @@ test('a new day starts a new lease and gives the old day its unused part back', 
   assert.equal((await store.usage('night', '2026-03-01')).queriesUsed, 1);
   assert.equal((await store.usage('night', '2026-03-02')).queriesUsed, 1);
 });
+
+test('takeNow charges from the leases without waiting, all or nothing, and never past a limit', async () => {
+  const q = new DailyQuota({ store: counted, timeZone: 'UTC', now: clock });
+  assert.equal(q.takeNow('app', 20, { want: 5, limit: 100 }), undefined, 'no lease yet: the caller must go to the store');
+  // Take leases the waiting way (what the first statement of a session does).
+  assert.equal((await q.countQuery('app', 20)).allowed, true);
+  const first = await q.reserveRows('app', 5, 100);
+  q.releaseRowsNow(first, 5);
+  const before = { ...trips };
+  let queries = 1;
+  let rows = 0;
+  for (;;) {
+    const t = q.takeNow('app', 20, { want: 5, limit: 100 });
+    if (!t) break;
+    queries++;
+    rows += t.grant!.granted;
+    assert.equal(t.grant!.granted, 5);
+  }
+  assert.deepEqual(trips, before, 'takeNow never calls the store');
+  assert.ok(queries > 1, 'the leases served statements');
+  assert.ok(queries <= 20 && rows <= 100, `never past a limit (${queries} queries, ${rows} rows)`);
+  assert.equal(q.takeNow('app', 21, { want: 1, limit: 100 }), undefined, 'another query limit: the lease is replaced on the waiting path');
+  assert.equal(q.takeNow('app', 20, { want: 1, limit: 99 }), undefined, 'another row limit: likewise');
+  // All or nothing: rows short means the statement is not counted either.
+  const u = await q.usage('app');
+  assert.equal(q.takeNow('app', 20, { want: 1_000_000, limit: 100 }), undefined);
+  assert.deepEqual(await q.usage('app'), u, 'a refused takeNow took nothing');
+  // The waiting path stays exact to the limit from here on.
+  let more = 0;
+  while ((await q.countQuery('app', 20)).allowed) more++;
+  assert.equal(queries + more, 20);
+  await q.close();
+  assert.equal((await store.usage('app', DAY)).queriesUsed, 20);
+});
+
+test('releaseRowsNow puts rows back into the lease, and says no once the lease is gone', async () => {
+  const q = new DailyQuota({ store: counted, timeZone: 'UTC', now: clock });
+  const g = await q.reserveRows('app', 10, 1000);
+  assert.equal(q.releaseRowsNow(g, 11), false, 'never more than was granted');
+  assert.equal(q.releaseRowsNow(g, 4), true);
+  await q.returnLeases();
+  assert.equal(q.releaseRowsNow(g, 2), false, 'the lease went back to the store: the rows must go there too');
+  await q.releaseRows(g, 2);
+  assert.equal((await store.usage('app', DAY)).rowsUsed, 4);
+  await q.close();
+});
