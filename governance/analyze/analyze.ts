@@ -319,7 +319,8 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
       sharesShape(copy, f);
       return copy;
     });
-    cache.set(key, facts);
+    // Not stored under the exact text (as for PostgreSQL): with fresh literals
+    // every time that only churned the cache and promoted garbage.
     return facts;
   }
   const facts = analyzeWith(sql, ctx, stmts);

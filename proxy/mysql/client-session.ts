@@ -8,7 +8,7 @@
  * Reference: https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
  * and page_protocol_command_phase.html.
  */
-import { chargeMessage, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
+import { chargeMessage, chargeMessageNow, NO_TICKET, settle, type QuotaTicket } from '../quota-charge.js';
 import { randomBytes } from 'node:crypto';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -662,6 +662,20 @@ export class ClientSession {
     return true;
   }
 
+  /**
+   * The judgement when it is at hand and allows the message outright (no
+   * plan check, no multi-statement masks): no turn of the event loop. Anything
+   * else goes to judgeOrRefuse, which waits where it must and words refusals.
+   */
+  private judgeNow(sql: string): Judgement | undefined {
+    const j = this.deps.gate.judgeNow?.(this.ctx!, sql);
+    if (!j || j.verdict !== 'allow') return undefined;
+    for (const d of j.statements) {
+      if (d.directives.bigTables.length > 0 || (j.statements.length > 1 && d.directives.masks.length > 0)) return undefined;
+    }
+    return j;
+  }
+
   /** Judges; on refusal answers ERR (the session lives on), audits every statement, and returns undefined. */
   private async judgeOrRefuse(sql: string, detail?: Record<string, unknown>): Promise<Judgement | undefined> {
     const started = Date.now();
@@ -862,10 +876,10 @@ export class ClientSession {
   private async onQuery(sql: string, packet: Buffer): Promise<boolean> {
     const kill = KILL.exec(sql);
     if (kill) return this.onKill(Number(kill[2]), (kill[1] ?? 'connection').toLowerCase() as 'connection' | 'query', sql);
-    const j = await this.judgeOrRefuse(sql);
+    const j = this.judgeNow(sql) ?? await this.judgeOrRefuse(sql);
     if (!j) return true;
     const started = Date.now();
-    const tickets = await this.charge(j, sql, started);
+    const tickets = (!j.raw && chargeMessageNow(this.deps.gate.quota, this.ctx!.user, j.statements)) || await this.charge(j, sql, started);
     if (!tickets) return true;
     const timer = this.startTimer(j);
     let s: (ResponseSummary & { heldBytes?: Buffer }) | undefined;
@@ -969,7 +983,8 @@ export class ClientSession {
     const started = Date.now();
     const cursor = (flags & 0x07) !== 0;
     this.closeCursor(st);
-    const tickets = await this.charge(st.judgement, st.sql, started, { phase: 'execute' });
+    const j = st.judgement;
+    const tickets = (!j.raw && chargeMessageNow(this.deps.gate.quota, this.ctx!.user, j.statements)) || await this.charge(j, st.sql, started, { phase: 'execute' });
     if (!tickets) return true;
     const timer = this.startTimer(st.judgement);
     let s: ResponseSummary | undefined;
