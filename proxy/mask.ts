@@ -38,6 +38,19 @@ export function fieldMask(d: MaskDirective, key: Buffer): FieldRewrite {
     case 'null': return () => null;
     case 'alias': return (t) => (t === null ? null : d.alias);
     case 'hash': return (t) => (t === null ? null : createHmac('sha256', key).update(t, 'utf8').digest('hex').slice(0, 16));
-    case 'partial': return (t) => (t === null ? null : partialMask(t, d.keepFirst, d.keepLast, d.maskChar));
+    case 'partial': {
+      const f = (t: string | null) => (t === null ? null : partialMask(t, d.keepFirst, d.keepLast, d.maskChar));
+      const c = d.maskChar.length === 1 ? d.maskChar.charCodeAt(0) : -1;
+      if (c < 0 || c > 0x7f) return f;
+      // ASCII text with a one-byte mask character keeps its length: masked over its bytes, as partialMask would.
+      const { keepFirst, keepLast } = d;
+      return Object.assign(f, {
+        asciiInPlace: (buf: Buffer, start: number, end: number) => {
+          const keep = end - start > keepFirst + keepLast;
+          // A loop: for a field's few bytes, Buffer#fill costs more than the writes.
+          for (let i = keep ? start + keepFirst : start, to = keep ? end - keepLast : end; i < to; i++) buf[i] = c;
+        },
+      });
+    }
   }
 }

@@ -90,3 +90,22 @@ export function copyBytes(src: Buffer, start: number, end: number, dst: Buffer, 
   for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
   return n;
 }
+
+/**
+ * How a masked field is rewritten: its text (null for SQL NULL) to what the
+ * client may see. `asciiInPlace`, when present, promises that NULL stays
+ * NULL and that for a field whose bytes are all ASCII the result has the
+ * same length, and writes it over those bytes: the encoders then copy the
+ * row once and mask in place,
+ * without decoding the field into a string and encoding it back.
+ */
+export interface FieldRewrite {
+  (text: string | null): string | null;
+  readonly asciiInPlace?: (buf: Buffer, start: number, end: number) => void;
+}
+
+/** True when every byte in [start, end) is ASCII (so the UTF-8 text has one code unit per byte). */
+export function isAscii(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] > 0x7f) return false;
+  return true;
+}

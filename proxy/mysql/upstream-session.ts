@@ -325,10 +325,23 @@ export class UpstreamConnection {
       }
       head = undefined;
     };
+    const rewriteRow = (payload: Buffer, seq: number) => {
+      if (transform.rowInto?.(batch, payload, walker.summary.columns, seq)) return;
+      const rewritten = transform.row(payload, walker.summary.columns);
+      if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
+      batch.copy(framePayload(rewritten, seq));
+    };
     return this.exchange(command, (chunk, finish) => {
       framer.push(chunk);
       try {
         for (let p = framer.next(); p; p = framer.next()) {
+          if (!head && walker.takeRow(p.payload, p.seq)) {
+            // A plain row, counted without walking its bytes a second time.
+            if (swallow) continue;
+            if (rewrites.size === 0) emit(p.raw ?? framePayload(p.payload, p.seq));
+            else rewriteRow(p.payload, p.seq);
+            continue;
+          }
           const bytes = p.raw ?? framePayload(p.payload, p.seq);
           const setsBefore = walker.summary.resultSets;
           const cols = walker.summary.columns.length;
@@ -346,13 +359,8 @@ export class UpstreamConnection {
             if (walker.summary.columns.length === expected) releaseHead();
           } else if (rewrites.size > 0 && walker.summary.rows > rows && out.length > 0) {
             if (p.payload.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
-            if (swallow) {
-              // a refused result: nothing of it is sent
-            } else if (!transform.rowInto?.(batch, p.payload, walker.summary.columns, out[0][3])) {
-              const rewritten = transform.row(p.payload, walker.summary.columns);
-              if (rewritten.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
-              batch.copy(framePayload(rewritten, out[0][3]));
-            }
+            // swallow: a refused result, nothing of it is sent
+            if (!swallow) rewriteRow(p.payload, out[0][3]);
           } else {
             for (const b of out) emit(b);
           }

@@ -252,6 +252,34 @@ export class ResponseWalker {
     return this.done ? at : -1;
   }
 
+  /**
+   * One whole packet the caller framed itself (the masked relay frames every
+   * packet anyway): counted as feed() would count it when it is a plain row
+   * of the rows phase and nothing is being cut, held or forced. false: not
+   * such a row, nothing was counted, and the caller must feed() its bytes.
+   */
+  takeRow(payload: Buffer, seq: number): boolean {
+    const length = payload.length;
+    if (this.state !== S.Rows || this.done || this.headerHave !== 0 || this.continuation || this.cutting || this.swallow
+      || this.pendingHeader || this.forced !== undefined || this.forceAtBoundary || this.seqDelta !== 0 || length === 0 || length >= SMALL) return false;
+    const first = payload[0];
+    if (first === Header.ERR || first === Header.EOF) return false;
+    this.seq = seq;
+    this.length = length;
+    this.summary.lastSeq = seq;
+    this.summary.rows++;
+    if (this.maxBytes) {
+      this.rowBytes += length;
+      this.summary.rowBytes = this.rowBytes;
+      if (this.rowBytes > this.maxBytes.limit) {
+        this.cutting = true;
+        this.overflowed = true;
+      }
+    }
+    this.checkCap();
+    return true;
+  }
+
   /** Stops forwarding at `at` (the bytes before it go out). */
   private hold(at: number): void {
     if (this.fwd >= 0 && at > this.fwd) this.out.push(this.chunk.subarray(this.fwd, at));

@@ -12,7 +12,7 @@ import { readBinaryValue } from './commands.js';
 import { PayloadReader, WireError } from './packet-reader.js';
 import { PacketWriter } from './packet-writer.js';
 import type { ColumnDefinition } from './column-definition.js';
-import { OutBatch, copyBytes } from '../out-batch.js';
+import { OutBatch, copyBytes, isAscii, type FieldRewrite } from '../out-batch.js';
 import { SqlgateError } from '../../governance/errors.js';
 
 /** Column flags (ColumnDefinitionFlags). */
@@ -25,8 +25,7 @@ const ENUM = 0x100;
 const SET = 0x800;
 const NUM = 0x8000;
 
-/** Maps a field's text (null for SQL NULL) to what the client may see (null for NULL). */
-export type FieldRewrite = (text: string | null) => string | null;
+export type { FieldRewrite } from '../out-batch.js';
 
 /**
  * The column definition of a rewritten column: same names, but VAR_STRING in
@@ -94,6 +93,7 @@ function readLenenc(p: Buffer, o: number): void {
  * are copied as bytes, in spans between the rewritten ones.
  */
 export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: number, rewrites: readonly (FieldRewrite | undefined)[], seq: number): void {
+  if (encodeInPlace(out, payload, columns, rewrites, seq)) return;
   replaced.length = 0;
   replacedLengths.length = 0;
   let size = payload.length;
@@ -144,6 +144,42 @@ export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: 
   }
   w += copyBytes(payload, span, payload.length, buf, w);
   out.at = w;
+}
+
+/** Field spans [start, end) of the in-place rewrites of one row, and their rewrites. */
+const spans: number[] = [];
+const spanRewrites: FieldRewrite[] = [];
+
+/**
+ * The common case of a masked row: every rewritten field is NULL or ASCII
+ * with a same-length rewrite. The row is copied once and masked in place.
+ * false (nothing written) when any rewritten field is not such a field.
+ */
+function encodeInPlace(out: OutBatch, payload: Buffer, columns: number, rewrites: readonly (FieldRewrite | undefined)[], seq: number): boolean {
+  spans.length = 0;
+  spanRewrites.length = 0;
+  let o = 0;
+  for (let i = 0; i < columns; i++) {
+    readLenenc(payload, o);
+    const start = o + lenHead;
+    o = start + Math.max(lenValue, 0);
+    const f = rewrites[i];
+    if (!f) continue;
+    if (!f.asciiInPlace) return false;
+    if (lenValue < 0) continue; // NULL stays NULL under an in-place rewrite
+    if (o > payload.length || !isAscii(payload, start, o)) return false;
+    spans.push(start, o);
+    spanRewrites.push(f);
+  }
+  if (o !== payload.length) return false; // the general path says what is wrong with the row
+  const buf = out.room(4 + payload.length);
+  const w = out.at;
+  buf.writeUIntLE(payload.length, w, 3);
+  buf[w + 3] = seq;
+  copyBytes(payload, 0, payload.length, buf, w + 4);
+  for (let k = 0; k < spanRewrites.length; k++) spanRewrites[k].asciiInPlace!(buf, w + 4 + spans[2 * k], w + 4 + spans[2 * k + 1]);
+  out.at = w + 4 + payload.length;
+  return true;
 }
 
 function pad(n: number, width = 2): string {

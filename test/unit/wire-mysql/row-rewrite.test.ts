@@ -5,7 +5,8 @@ import { ColumnDefinition } from '../../../wire/mysql/column-definition.js';
 import { binaryValueText, encodeRewrittenTextRow, rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow } from '../../../wire/mysql/row-rewrite.js';
 import { OutBatch } from '../../../wire/out-batch.js';
 import { Type } from '../../../wire/mysql/constants.js';
-import { partialMask } from '../../../proxy/mask.js';
+import { fieldMask, partialMask } from '../../../proxy/mask.js';
+import type { MaskDirective } from '../../../governance/decision.js';
 
 const lenstr = (s: string | Buffer) => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([b.length]), b]); };
 function coldef(name: string, type: number, flags = 0, charset = 63): Buffer {
@@ -81,8 +82,12 @@ test('property: text rows rewritten into a shared batch equal rows built field b
     const head = n < 0xfb ? Buffer.from([n]) : n < 0x10000 ? Buffer.from([0xfc, n & 0xff, n >> 8]) : Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16]);
     return Buffer.concat([head, b]);
   };
-  const value = fc.oneof(fc.constant(null), fc.string({ maxLength: 20 }), fc.constantFrom('x'.repeat(250), 'y'.repeat(251), 'z'.repeat(70_000)));
-  const rewrite = fc.oneof(fc.constant(undefined), fc.constant(() => null), fc.constant((t: string | null) => (t === null ? 'n' : 'ＭＡＳＫ'.repeat(t.length % 90))),
+  const value = fc.oneof(fc.constant(null), fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('x'.repeat(250), 'y'.repeat(251), 'z'.repeat(70_000)));
+  // The policy's own partial masks carry the ASCII in-place path.
+  const partial = (keepFirst: number, keepLast: number, maskChar: string) =>
+    fieldMask({ kind: 'partial', keepFirst, keepLast, maskChar } as MaskDirective, Buffer.alloc(32));
+  const rewrite = fc.oneof(fc.constant(undefined), fc.constant(() => null),
+    fc.constant(partial(3, 4, '*')), fc.constant(partial(0, 1, '#')), fc.constant(partial(2, 0, '＊')), fc.constant((t: string | null) => (t === null ? 'n' : 'ＭＡＳＫ'.repeat(t.length % 90))),
     fc.constant((t: string | null) => 'w'.repeat(300)));
   fc.assert(fc.property(fc.array(fc.tuple(value, rewrite), { minLength: 1, maxLength: 8 }), fc.nat(255), (fields, seq) => {
     const payload = Buffer.concat(fields.map(([v]) => lenenc(v)));

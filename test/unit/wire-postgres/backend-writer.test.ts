@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { OutBatch } from '../../../wire/out-batch.js';
 import { encodeRewrittenDataRow } from '../../../wire/postgres/backend-writer.js';
+import { fieldMask } from '../../../proxy/mask.js';
+import type { MaskDirective } from '../../../governance/decision.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import * as bw from '../../../wire/postgres/backend-writer.js';
 import { parseErrorFields, tagRows } from '../../../wire/postgres/backend-parser.js';
@@ -83,9 +85,13 @@ test('backend: masked columns re-described as text, DataRow fields rewritten, ot
 });
 
 test('property: rows rewritten into a shared batch equal rows built field by field, in order with pass-through bytes', () => {
-  const field = fc.oneof(fc.constant(null), fc.string({ unit: 'binary', maxLength: 40 }));
+  const field = fc.oneof(fc.constant(null), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 20 }));
+  // The policy's own partial masks carry the ASCII in-place path.
+  const partial = (keepFirst: number, keepLast: number, maskChar: string) =>
+    fieldMask({ kind: 'partial', keepFirst, keepLast, maskChar } as MaskDirective, Buffer.alloc(32));
   const rewrite = fc.oneof(
     fc.constant(undefined),
+    fc.constant(partial(3, 4, '*')), fc.constant(partial(0, 1, '#')), fc.constant(partial(2, 0, '＊')),
     fc.constant((t: string | null) => (t === null ? null : '＊'.repeat([...t].length))),
     fc.constant(() => null),
     fc.constant((t: string | null) => (t === null ? 'was null' : '')),
