@@ -66,6 +66,10 @@ export interface ServerFacts {
 }
 
 /** Live sessions of one process, for KILL and per-user connection limits. */
+/** The parts of an audit record a session's code supplies; audit() adds the session's identity and the time. */
+type RecordFields = Pick<AuditEvent, 'type' | 'decision'>
+  & Partial<Pick<AuditEvent, 'sql' | 'fingerprint' | 'rules' | 'durationMs' | 'rowsReturned' | 'rowsAffected' | 'error' | 'operation' | 'detail'>>;
+
 export class SessionRegistry {
   private nextId = 1;
   readonly sessions = new Map<number, ClientSession>();
@@ -226,6 +230,7 @@ function newSeed(): Buffer {
 
 export class ClientSession {
   readonly id: number;
+  private readonly sessionName: string;
   private socket: Socket;
   private readonly source: PacketSource;
   private readonly deps: SessionDeps;
@@ -252,6 +257,7 @@ export class ClientSession {
     this.socket = socket;
     this.deps = deps;
     this.id = deps.registry.allocateId();
+    this.sessionName = `mysql-${this.id}`;
     this.peer = normalizeClientAddress(socket.remoteAddress ?? '');
     this.clientIp = this.peer;
     // Before login nobody may send more than a handshake needs.
@@ -333,12 +339,14 @@ export class ClientSession {
     this.send(buildErr(seq, m.errno, m.sqlstate, m.message));
   }
 
-  private audit(event: Partial<AuditEvent> & Pick<AuditEvent, 'type' | 'decision'>): void {
+  /** What a record says beyond who, where and when (which audit() fills in). */
+  private audit(event: RecordFields): void {
     const full: AuditEvent = {
-      time: new Date().toISOString(), node: this.deps.nodeId, session: `mysql-${this.id}`, user: this.user,
+      time: new Date().toISOString(), node: this.deps.nodeId, session: this.sessionName, user: this.user,
       clientIp: this.clientIp, door: 'mysql', instance: this.deps.instance, database: this.ctx?.database,
-      sql: undefined, fingerprint: undefined, rules: [], durationMs: undefined, rowsReturned: undefined,
-      rowsAffected: undefined, error: undefined, ...event,
+      sql: event.sql, fingerprint: event.fingerprint, rules: event.rules ?? [], durationMs: event.durationMs,
+      rowsReturned: event.rowsReturned, rowsAffected: event.rowsAffected, error: event.error,
+      type: event.type, decision: event.decision, operation: event.operation, detail: event.detail,
     };
     try {
       this.deps.gate.audit(full);
@@ -375,7 +383,7 @@ export class ClientSession {
     }
   }
 
-  private safeAudit(event: Partial<AuditEvent> & Pick<AuditEvent, 'type' | 'decision'>): void {
+  private safeAudit(event: RecordFields): void {
     try { this.audit(event); } catch { /* the socket is already closed */ }
   }
 
@@ -844,7 +852,7 @@ export class ClientSession {
     const oneToOne = results.length <= statements.length;
     statements.forEach((d, i) => {
       const text = statements.length === 1 ? sql : d?.facts.text ?? sql;
-      const base = { type: 'statement' as const, sql: text, fingerprint: d?.facts.fingerprint, rules: d?.rules ?? [], durationMs, detail: { ...detail, ...(d?.skipped.length ? { skipped: d.skipped } : {}) } };
+      const base = { type: 'statement' as const, sql: text, fingerprint: d?.facts.fingerprint, rules: d?.rules ?? [], durationMs, detail: d?.skipped.length ? { ...detail, skipped: d.skipped } : detail };
       if (refused && as === 'failed') {
         const r = s?.results[i];
         this.audit({ ...base, decision: 'failed', rowsReturned: r?.rows, rowsAffected: r?.affectedRows, error: refused });
@@ -868,8 +876,12 @@ export class ClientSession {
       const cut = s !== undefined && s.cutRows > 0 && d?.directives.maxRows !== undefined;
       const masks = detail?.phase === 'prepare' ? [] : d?.directives.masks ?? [];
       const decision = j.raw ? 'raw' : cut ? 'cut' : masks.length > 0 ? 'masked' : 'allowed';
-      const extra = { ...(cut ? { cutRows: s!.cutRows } : {}), ...(masks.length > 0 ? { masked: masks.map((m) => `${m.column.database}.${m.column.table}.${m.column.column}:${m.kind}`) } : {}) };
-      this.audit({ ...base, decision, rowsReturned: r?.rows, rowsAffected: r?.affectedRows, detail: { ...base.detail, ...extra } });
+      // The common record (allowed, nothing cut or masked) is built without copies: one per statement.
+      const extra = cut || masks.length > 0 ? { ...(cut ? { cutRows: s!.cutRows } : {}), ...(masks.length > 0 ? { masked: masks.map((m) => `${m.column.database}.${m.column.table}.${m.column.column}:${m.kind}`) } : {}) } : undefined;
+      this.audit({
+        type: 'statement', sql: text, fingerprint: base.fingerprint, rules: base.rules, durationMs, decision,
+        rowsReturned: r?.rows, rowsAffected: r?.affectedRows, detail: extra ? { ...base.detail, ...extra } : base.detail,
+      });
     });
   }
 
