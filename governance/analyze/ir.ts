@@ -213,6 +213,11 @@ export function irColumnNames(x: unknown, out: Set<string> = new Set(), depth = 
   }
   const o = x as { kind?: unknown; path?: unknown };
   if (o.kind === 'column' && Array.isArray(o.path) && o.path.length > 0) out.add(String(o.path[o.path.length - 1]));
-  for (const v of Object.values(x)) if (v && typeof v === 'object') irColumnNames(v, out, depth + 1);
+  // for…in, not Object.values: this walk runs on every new statement, and the array per node was its cost.
+  const rec = x as Record<string, unknown>;
+  for (const k in rec) {
+    const v = rec[k];
+    if (v && typeof v === 'object') irColumnNames(v, out, depth + 1);
+  }
   return out;
 }

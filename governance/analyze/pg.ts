@@ -596,7 +596,10 @@ export function pgColumnRefs(n: Node, out: Set<string> = new Set(), depth = 0): 
     for (const y of n) pgColumnRefs(y, out, depth + 1);
     return out;
   }
-  for (const [k, v] of Object.entries(n)) {
+  // for…in, not Object.entries: this walk runs on every new statement, and the arrays per node were its cost.
+  const rec = n as Record<string, unknown>;
+  for (const k in rec) {
+    const v = rec[k];
     if (k === 'ColumnRef' && v && typeof v === 'object') {
       const fields = ((v as { fields?: Node[] }).fields ?? []).map(str);
       const last = fields[fields.length - 1];

@@ -365,9 +365,7 @@ export class Resolver {
     if (!t) return undefined;
     const id = tableId(t);
     this.#noteTableRead(id);
-    let columns: RelColumn[];
-    if (t.kind === 'view') columns = this.#viewColumns(t);
-    else columns = t.columns.map((c) => ({ name: c.name, sources: [{ column: { ...id, column: c.name }, bare: true }] }));
+    const columns = t.kind === 'view' ? this.#viewColumns(t) : baseColumns(t);
     return { alias: alias ?? t.name, table: id, columns: rename(columns) };
   }
 
@@ -618,7 +616,7 @@ export class Resolver {
     const t = this.lookup(name);
     if (!t) return undefined;
     const id = tableId(t);
-    const columns = t.kind === 'view' ? this.#viewColumns(t) : t.columns.map((c) => ({ name: c.name, sources: [{ column: { ...id, column: c.name }, bare: true }] }));
+    const columns = t.kind === 'view' ? this.#viewColumns(t) : baseColumns(t);
     return { alias: alias ?? t.name, table: id, columns };
   }
 
@@ -799,6 +797,23 @@ function dedupeSrc(list: readonly Src[]): Src[] {
     m.set(k, prev ? { column: s.column, bare: prev.bare && s.bare } : s);
   }
   return [...m.values()];
+}
+
+/**
+ * A base table's columns as a relation sees them, each its own source. Built
+ * once per catalog table (every statement naming the table used to build
+ * them afresh); shared, so never modified.
+ */
+const tableColumns = new WeakMap<CatalogTable, readonly RelColumn[]>();
+
+function baseColumns(t: CatalogTable): readonly RelColumn[] {
+  let cols = tableColumns.get(t);
+  if (!cols) {
+    const id = tableId(t);
+    cols = Object.freeze(t.columns.map((c) => Object.freeze({ name: c.name, sources: Object.freeze([Object.freeze({ column: Object.freeze({ ...id, column: c.name }), bare: true })]) })));
+    tableColumns.set(t, cols);
+  }
+  return cols;
 }
 
 export function tableId(t: CatalogTable): TableId {
