@@ -109,3 +109,37 @@ export function isAscii(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (buf[i] > 0x7f) return false;
   return true;
 }
+
+/**
+ * The in-place masking of one row (see FieldRewrite.asciiInPlace), shared by
+ * the encoders of both protocols: `field` for each rewritten field as the
+ * row is read, then `apply` to the row's copy.
+ */
+export class InPlaceRow {
+  private readonly spans: number[] = [];
+  private readonly rewrites: FieldRewrite[] = [];
+
+  reset(): void {
+    this.spans.length = 0;
+    this.rewrites.length = 0;
+  }
+
+  /**
+   * A rewritten field at [start, end) of `row` (end < 0: NULL). false when it
+   * cannot be rewritten in place (no in-place form, non-ASCII bytes, or past
+   * the row's end): the row then takes the general path.
+   */
+  field(f: FieldRewrite, row: Buffer, start: number, end: number): boolean {
+    if (!f.asciiInPlace) return false;
+    if (end < 0) return true; // NULL stays NULL under an in-place rewrite
+    if (end > row.length || !isAscii(row, start, end)) return false;
+    this.spans.push(start, end);
+    this.rewrites.push(f);
+    return true;
+  }
+
+  /** Masks the fields in `dst`, which holds a copy of the row from `offset` on. */
+  apply(dst: Buffer, offset: number): void {
+    for (let k = 0; k < this.rewrites.length; k++) this.rewrites[k].asciiInPlace!(dst, offset + this.spans[2 * k], offset + this.spans[2 * k + 1]);
+  }
+}

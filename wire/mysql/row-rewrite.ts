@@ -12,7 +12,7 @@ import { readBinaryValue } from './commands.js';
 import { PayloadReader, WireError } from './packet-reader.js';
 import { PacketWriter } from './packet-writer.js';
 import type { ColumnDefinition } from './column-definition.js';
-import { OutBatch, copyBytes, isAscii, type FieldRewrite } from '../out-batch.js';
+import { InPlaceRow, OutBatch, copyBytes, type FieldRewrite } from '../out-batch.js';
 import { SqlgateError } from '../../governance/errors.js';
 
 /** Column flags (ColumnDefinitionFlags). */
@@ -146,9 +146,7 @@ export function encodeRewrittenTextRow(out: OutBatch, payload: Buffer, columns: 
   out.at = w;
 }
 
-/** Field spans [start, end) of the in-place rewrites of one row, and their rewrites. */
-const spans: number[] = [];
-const spanRewrites: FieldRewrite[] = [];
+const inPlace = new InPlaceRow();
 
 /**
  * The common case of a masked row: every rewritten field is NULL or ASCII
@@ -156,20 +154,14 @@ const spanRewrites: FieldRewrite[] = [];
  * false (nothing written) when any rewritten field is not such a field.
  */
 function encodeInPlace(out: OutBatch, payload: Buffer, columns: number, rewrites: readonly (FieldRewrite | undefined)[], seq: number): boolean {
-  spans.length = 0;
-  spanRewrites.length = 0;
+  inPlace.reset();
   let o = 0;
   for (let i = 0; i < columns; i++) {
     readLenenc(payload, o);
     const start = o + lenHead;
     o = start + Math.max(lenValue, 0);
     const f = rewrites[i];
-    if (!f) continue;
-    if (!f.asciiInPlace) return false;
-    if (lenValue < 0) continue; // NULL stays NULL under an in-place rewrite
-    if (o > payload.length || !isAscii(payload, start, o)) return false;
-    spans.push(start, o);
-    spanRewrites.push(f);
+    if (f && !inPlace.field(f, payload, start, lenValue < 0 ? -1 : o)) return false;
   }
   if (o !== payload.length) return false; // the general path says what is wrong with the row
   const buf = out.room(4 + payload.length);
@@ -177,7 +169,7 @@ function encodeInPlace(out: OutBatch, payload: Buffer, columns: number, rewrites
   buf.writeUIntLE(payload.length, w, 3);
   buf[w + 3] = seq;
   copyBytes(payload, 0, payload.length, buf, w + 4);
-  for (let k = 0; k < spanRewrites.length; k++) spanRewrites[k].asciiInPlace!(buf, w + 4 + spans[2 * k], w + 4 + spans[2 * k + 1]);
+  inPlace.apply(buf, w + 4);
   out.at = w + 4 + payload.length;
   return true;
 }

@@ -4,7 +4,7 @@
  * Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
  */
 import { AuthCode, BackendCode, type ErrorFields, type TransactionStatus } from './messages.js';
-import { OutBatch, copyBytes, isAscii, type FieldRewrite } from '../out-batch.js';
+import { InPlaceRow, OutBatch, copyBytes, type FieldRewrite } from '../out-batch.js';
 
 /** A growable writer for one message at a time: type byte, length back-filled. */
 class MessageWriter {
@@ -270,9 +270,7 @@ export function encodeRewrittenDataRow(out: OutBatch, body: Buffer, rewrites: re
   out.at = w;
 }
 
-/** Field spans [start, end) of the in-place rewrites of one row, and their rewrites. */
-const spans: number[] = [];
-const spanRewrites: FieldRewrite[] = [];
+const inPlace = new InPlaceRow();
 
 /**
  * The common case of a masked row: every rewritten field is NULL or ASCII
@@ -280,8 +278,7 @@ const spanRewrites: FieldRewrite[] = [];
  * false (nothing written) when any rewritten field is not such a field.
  */
 function encodeInPlace(out: OutBatch, body: Buffer, rewrites: readonly (FieldRewrite | undefined)[]): boolean {
-  spans.length = 0;
-  spanRewrites.length = 0;
+  inPlace.reset();
   const n = body.readInt16BE(0);
   let o = 2;
   for (let i = 0; i < n; i++) {
@@ -289,19 +286,14 @@ function encodeInPlace(out: OutBatch, body: Buffer, rewrites: readonly (FieldRew
     const start = o + 4;
     o = start + Math.max(len, 0);
     const f = rewrites[i];
-    if (!f) continue;
-    if (!f.asciiInPlace) return false;
-    if (len < 0) continue; // NULL stays NULL under an in-place rewrite
-    if (o > body.length || !isAscii(body, start, o)) return false;
-    spans.push(start, o);
-    spanRewrites.push(f);
+    if (f && !inPlace.field(f, body, start, len < 0 ? -1 : o)) return false;
   }
   const buf = out.room(5 + body.length);
   const w = out.at;
   buf[w] = BackendCode.DataRow;
   buf.writeInt32BE(4 + body.length, w + 1);
   copyBytes(body, 0, body.length, buf, w + 5);
-  for (let k = 0; k < spanRewrites.length; k++) spanRewrites[k].asciiInPlace!(buf, w + 5 + spans[2 * k], w + 5 + spans[2 * k + 1]);
+  inPlace.apply(buf, w + 5);
   out.at = w + 5 + body.length;
   return true;
 }
