@@ -7,6 +7,9 @@ import { openClient, type AnyClient } from '../clients.js';
 import { errorLine, type Endpoint } from '../endpoints.js';
 import { percentile, rotate } from '../stats.js';
 
+/** Queries per endpoint before any is timed. */
+const WARM_UP = 2000;
+
 /** Latency percentiles (µs) of one endpoint. */
 export interface LatencyFigures {
   readonly p50: number;
@@ -29,7 +32,9 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
     let c: AnyClient | undefined;
     try {
       c = await openClient(ep);
-      for (let i = 0; i < 200; i++) await c.query(`SELECT c1 FROM ${table} WHERE id = ${1 + ((i * 7919) % maxId)}`);
+      // Enough for V8 to optimise sqlgate's hot path (with `--only latency` it has served
+      // nothing else yet); direct and PgBouncer need none but get the same.
+      for (let i = 0; i < WARM_UP; i++) await c.query(`SELECT c1 FROM ${table} WHERE id = ${1 + ((i * 7919) % maxId)}`);
       clients.set(ep, c);
       times.set(ep, []);
     } catch (err) {
