@@ -288,6 +288,10 @@ const cache = new LRUCache<string, StatementFacts[]>({
   sizeCalculation: (v, k) => k.length * 2 + v.length * 512,
 });
 
+function exactKey(sql: string, ctx: AnalyzeContext): string {
+  return `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
+}
+
 /** Statement kinds whose facts carry literal values (PREPARE text, setting values): never shared by digest. */
 const LITERAL_DEPENDENT = new Set(['prepare', 'execute', 'set', 'load_data', 'copy']);
 
@@ -301,10 +305,10 @@ const LITERAL_DEPENDENT = new Set(['prepare', 'execute', 'set', 'load_data', 'co
  * must treat the returned facts as immutable.
  */
 export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
-  const key = `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
+  if (ctx.dialect === 'postgres') return analyzePgCached(sql, ctx);
+  const key = exactKey(sql, ctx);
   const hit = cache.get(key);
   if (hit) return hit;
-  if (ctx.dialect === 'postgres') return analyzePgCached(sql, ctx, key);
   // MySQL parsing is slow: statements that differ only in literals share one
   // analysis through their digests. Analysis never depends on literal values
   // (a constant predicate counts as always true whatever it is), and the
@@ -343,16 +347,23 @@ const PG_SHAREABLE = new Set(['select', 'insert', 'update', 'delete', 'merge']);
  * get the new statement's text; the fingerprint (libpg-query's, which
  * ignores constants) stays the shape's.
  */
-function analyzePgCached(sql: string, ctx: AnalyzeContext, key: string): StatementFacts[] {
+function analyzePgCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
+  // The digest first: a statement the lexer reads is found by its shape, and
+  // an application's statements mostly differ from the cached one in
+  // literals only; the exact text's (long) key is built only when it is not.
   const d = pgReady() ? pgDigest(sql) : undefined;
   const dkey = d ? `postgres-digest\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${d.digest}` : undefined;
   const shared = dkey ? cache.get(dkey) : undefined;
   if (d && shared && shared.length === 1) {
+    if (shared[0].text === d.text) return shared;
     // Not stored under the exact text: fresh literals every time would only churn the cache.
     const copy = { ...shared[0], text: d.text };
     sharesShape(copy, shared[0]);
     return [copy];
   }
+  const key = exactKey(sql, ctx);
+  const hit = cache.get(key);
+  if (hit) return hit;
   const facts = analyze(sql, ctx);
   cache.set(key, facts);
   if (dkey && d && facts.length === 1 && facts[0].text === d.text && PG_SHAREABLE.has(facts[0].kind)
