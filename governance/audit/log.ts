@@ -19,7 +19,7 @@ import pino from 'pino';
 import { SqlgateError } from '../errors.js';
 import type { AuditEvent } from './event.js';
 import { GENESIS, checkLine, sha256Hex } from './chain.js';
-import { SENSITIVE, redactSql, scrubSecrets } from './redact.js';
+import { SENSITIVE, redactSql, scrubSecrets, type Redaction } from './redact.js';
 
 export interface AuditLogOptions {
   readonly file: string;
@@ -217,19 +217,11 @@ export class AuditLog {
   /** A fixed field order, secrets scrubbed, strings made well-formed so the written bytes are the hashed bytes. */
   #clean(e: AuditEvent): Record<string, unknown> {
     const sql = e.sql === undefined ? undefined : redactSql(wellFormed(e.sql));
-    const secrets = sql?.secrets ?? [];
-    const sensitive = sql?.sensitive ?? false;
-    const scrub = (v: unknown): unknown => {
-      if (typeof v === 'string') return scrubSecrets(wellFormed(v), secrets, sensitive);
-      if (Array.isArray(v)) return v.map(scrub);
-      if (typeof v === 'bigint') return v.toString();
-      if (v && typeof v === 'object') {
-        // A member named like a secret (password, api_key, token…) loses its value whatever it holds.
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), SENSITIVE.test(k) ? '***' : scrub(x)]));
-      }
-      if (typeof v === 'number' && !Number.isFinite(v)) return null;
-      return v;
-    };
+    return e.error === undefined && e.detail === undefined ? this.#record(e, sql, undefined) : this.#record(e, sql, scrubber(sql));
+  }
+
+  /** The record's members in their fixed order; `scrub` for what may echo a secret (absent: nothing does). */
+  #record(e: AuditEvent, sql: Redaction | undefined, scrub: ((v: unknown) => unknown) | undefined): Record<string, unknown> {
     return {
       time: e.time,
       node: e.node || this.#node,
@@ -247,11 +239,29 @@ export class AuditLog {
       durationMs: e.durationMs,
       rowsReturned: e.rowsReturned,
       rowsAffected: e.rowsAffected,
-      error: e.error === undefined ? undefined : { code: e.error.code, message: scrub(e.error.message) },
+      error: e.error === undefined ? undefined : { code: e.error.code, message: scrub!(e.error.message) },
       operation: e.operation,
-      detail: e.detail === undefined ? undefined : scrub(e.detail),
+      detail: e.detail === undefined ? undefined : scrub!(e.detail),
     };
   }
+}
+
+/** Scrubs what may echo the statement's secrets: error messages and details. */
+function scrubber(sql: Redaction | undefined): (v: unknown) => unknown {
+  const secrets = sql?.secrets ?? [];
+  const sensitive = sql?.sensitive ?? false;
+  const scrub = (v: unknown): unknown => {
+    if (typeof v === 'string') return scrubSecrets(wellFormed(v), secrets, sensitive);
+    if (Array.isArray(v)) return v.map(scrub);
+    if (typeof v === 'bigint') return v.toString();
+    if (v && typeof v === 'object') {
+      // A member named like a secret (password, api_key, token…) loses its value whatever it holds.
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), SENSITIVE.test(k) ? '***' : scrub(x)]));
+    }
+    if (typeof v === 'number' && !Number.isFinite(v)) return null;
+    return v;
+  };
+  return scrub;
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);

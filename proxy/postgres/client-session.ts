@@ -1125,11 +1125,15 @@ export class ClientSession {
 
   // ---------------------------------------------------------------- audit
 
-  private event(time: string, sql: string, d: Decision | undefined, rest: Pick<AuditEvent, 'decision' | 'rules' | 'durationMs' | 'error'> & Partial<AuditEvent>): AuditEvent {
+  /** A statement's audit record: the session's identity, and what the statement did. */
+  private event(time: string, sql: string, d: Decision | undefined,
+    r: Pick<AuditEvent, 'decision' | 'rules' | 'durationMs' | 'error'> & Partial<Pick<AuditEvent, 'rowsReturned' | 'rowsAffected' | 'detail'>>): AuditEvent {
+    // One literal, no spread: one of these is made for every statement.
     return {
       time, node: this.opts.node, session: this.sessionId, user: this.user, clientIp: this.opts.clientIp, door: 'postgres',
       type: 'statement', instance: this.opts.instance, database: this.database, sql, fingerprint: d?.facts.fingerprint,
-      rowsReturned: undefined, rowsAffected: undefined, ...rest,
+      decision: r.decision, rules: r.rules, durationMs: r.durationMs, rowsReturned: r.rowsReturned, rowsAffected: r.rowsAffected,
+      error: r.error, detail: r.detail,
     };
   }
 
@@ -1138,8 +1142,7 @@ export class ClientSession {
     settle(this.opts.gate.quota, item.ticket, item.rows);
     const d = item.decision;
     const durationMs = Math.round((performance.now() - item.start) * 1000) / 1000;
-    const rules = [...(d?.rules ?? [])];
-    if (item.cutBy) rules.push(item.cutBy);
+    const rules = item.cutBy ? [...(d?.rules ?? []), item.cutBy] : d?.rules ?? [];
     let rowsReturned: number | undefined;
     let rowsAffected: number | undefined;
     if (outcome.tag !== undefined) {
