@@ -998,6 +998,8 @@ export class ClientSession {
             bw.encodeRewrittenDataRow(this.out, f.body, item.masks);
             return this.scheduleFlush();
           }
+          this.write(f.raw);
+          return this.relayRowRun(item);
         }
         return this.write(f.raw);
       }
@@ -1047,6 +1049,28 @@ export class ClientSession {
         if (h?.kind === 'internal') return;
         return this.write(f.raw);
     }
+  }
+
+  /**
+   * The unmasked rows that follow a row in the same upstream chunk go out as
+   * the one view they came in, counted together: a frame per row was most of
+   * what a streamed result cost. Only as many as the row cap, the quota's
+   * rows and the byte limit leave room for; the row that would pass a limit
+   * takes the frame-by-frame path, which cuts there.
+   */
+  private relayRowRun(item: Running): void {
+    const rowsLeft = Math.min(
+      item.maxRows === undefined ? Infinity : item.maxRows - item.counter.rows,
+      item.ticket.rows === undefined ? Infinity : item.ticket.rows - item.rows,
+    );
+    const bytesLeft = item.maxBytes === undefined ? Infinity : item.maxBytes - item.bytes;
+    if (rowsLeft <= 0 || bytesLeft <= 0 || item.cut) return;
+    const run = this.upstream!.input.reader.takeRun(BackendCode.DataRow, rowsLeft, bytesLeft);
+    if (!run) return;
+    item.rows += run.count;
+    item.counter.rows += run.count;
+    item.bytes += run.view.length;
+    this.write(run.view);
   }
 
   private onError(f: Frame): void {

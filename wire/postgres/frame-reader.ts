@@ -60,6 +60,38 @@ export class FrameReader {
   }
 
   /**
+   * Consecutive complete messages of one `type` that come next in the current
+   * chunk, at most `maxCount` of them and `maxBytes` bytes in all: one view
+   * over them and how many, or undefined when the next message is not one.
+   * For relaying a result's rows as they came, without a frame per row. A
+   * message it does not take (a bad length, one past a limit, the end of the
+   * chunk) is left for next().
+   */
+  takeRun(type: number, maxCount: number, maxBytes: number): { readonly view: Buffer; readonly count: number } | undefined {
+    if (this.chunks.length === 0) return undefined;
+    const c = this.chunks[0];
+    const start = this.off;
+    let at = start;
+    let count = 0;
+    while (count < maxCount && at + 5 <= c.length && c[at] === type) {
+      const length = c.readInt32BE(at + 1);
+      if (length < 4 || length > this.maxLength) break;
+      const end = at + 1 + length;
+      if (end > c.length || end - start > maxBytes) break;
+      at = end;
+      count++;
+    }
+    if (count === 0) return undefined;
+    this.off = at;
+    this.total -= at - start;
+    if (this.off === c.length) {
+      this.chunks.shift();
+      this.off = 0;
+    }
+    return { view: c.subarray(start, at), count };
+  }
+
+  /**
    * The next untyped startup-phase packet (SSLRequest, StartupMessage,
    * CancelRequest...): its body after the length, or undefined until complete.
    */
