@@ -65,11 +65,11 @@ export interface ServerFacts {
   maxPacket: number;
 }
 
-/** Live sessions of one process, for KILL and per-user connection limits. */
 /** The parts of an audit record a session's code supplies; audit() adds the session's identity and the time. */
 type RecordFields = Pick<AuditEvent, 'type' | 'decision'>
   & Partial<Pick<AuditEvent, 'sql' | 'fingerprint' | 'rules' | 'durationMs' | 'rowsReturned' | 'rowsAffected' | 'error' | 'operation' | 'detail'>>;
 
+/** Live sessions of one process, for KILL and per-user connection limits. */
 export class SessionRegistry {
   private nextId = 1;
   readonly sessions = new Map<number, ClientSession>();

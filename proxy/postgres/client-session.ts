@@ -118,7 +118,6 @@ interface Running {
   readonly masks: readonly (FieldRewrite | undefined)[] | undefined;
 }
 
-/** What each message forwarded upstream is waiting for, in order. */
 /** A statement prepared through the protocol, its decision, and the search_path it was judged under. */
 interface PreparedStatement {
   readonly sql: string;
@@ -133,6 +132,7 @@ interface Portal {
   rows: number;
 }
 
+/** What each message forwarded upstream is waiting for, in order. */
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
   | { readonly kind: 'parse' | 'bind' | 'close' }
