@@ -140,7 +140,8 @@ async function tour(running: RunningSqlgate): Promise<number> {
       } catch (err) {
         const e = err as { code?: string; errno?: number; sqlState?: string; message: string };
         if (!e.message.startsWith('sqlgate:')) failures++;
-        console.log(`      ERROR ${e.errno ?? ''} (${e.sqlState ?? e.code ?? ''}): ${e.message}`);
+        // MySQL errors carry an errno and a SQLSTATE, PostgreSQL ones a SQLSTATE only: print what there is, as each client would.
+        console.log(`      ERROR ${e.errno !== undefined ? `${e.errno} ` : ''}(${e.sqlState ?? e.code ?? ''}): ${e.message}`);
       }
     }
   }
