@@ -266,6 +266,11 @@ const POSITIONS_END = new Set(['limit', 'having', 'window', 'union', 'except', '
  * be unquoted identifiers) are upper-cased, so two statements share a digest
  * only when they differ in literals, spacing, comments or keyword case.
  */
+/** Keywords a digest spells in capitals, so that `select` and `SELECT` share one. */
+const UPPERCASED = new Set(['select', 'from', 'where', 'and', 'or', 'not', 'insert', 'into', 'values', 'update', 'set', 'delete', 'replace',
+  'join', 'on', 'as', 'in', 'is', 'null', 'limit', 'order', 'group', 'by', 'having', 'union', 'all', 'distinct', 'like', 'between', 'case',
+  'when', 'then', 'else', 'left', 'right', 'inner', 'outer', 'cross', 'using', 'with', 'desc', 'asc', 'true', 'false', 'exists']);
+
 export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): string {
   const parts: string[] = [];
   // Numbers in ORDER BY / GROUP BY lists are output positions, not values.
@@ -294,7 +299,7 @@ export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): 
     // Literal classes stay apart (LIMIT 1 parses, LIMIT 1.5 and LIMIT '1' do not).
     else if (t.kind === 'string') parts.push(/^[a-z_]/i.test(t.text) ? `${t.text.slice(0, t.text.indexOf("'")).toLowerCase()}'?'` : "'?'");
     else if (t.kind === 'number') parts.push(numberClass(t.text));
-    else if (t.kind === 'word') parts.push(/^(select|from|where|and|or|not|insert|into|values|update|set|delete|replace|join|on|as|in|is|null|limit|order|group|by|having|union|all|distinct|like|between|case|when|then|else|left|right|inner|outer|cross|using|with|desc|asc|true|false|exists)$/i.test(t.text) ? t.text.toUpperCase() : t.text);
+    else if (t.kind === 'word') parts.push(UPPERCASED.has(t.text.toLowerCase()) ? t.text.toUpperCase() : t.text);
     else parts.push(t.text);
   }
   let d = '';
