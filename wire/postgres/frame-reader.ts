@@ -107,13 +107,32 @@ export class FrameReader {
 
   /** chunks[0] holding at least n unread bytes from `off` (only called with n <= total). */
   private head(n: number): Buffer {
-    if (this.chunks[0].length - this.off < n) this.merge();
+    if (this.chunks[0].length - this.off < n) this.merge(n);
     return this.chunks[0];
   }
 
-  private merge(): void {
-    if (this.off > 0) this.chunks[0] = this.chunks[0].subarray(this.off);
-    this.chunks = [Buffer.concat(this.chunks, this.total)];
+  /**
+   * Makes the next n bytes contiguous. Only they are copied (the message that
+   * spans chunks); what follows them stays a view of the chunk it came in.
+   * Copying everything buffered copied every byte of a streamed result once
+   * more, and allocated a chunk-sized buffer per chunk.
+   */
+  private merge(n: number): void {
+    const out = Buffer.allocUnsafe(n);
+    let w = this.chunks[0].copy(out, 0, this.off);
+    let k = 1;
+    while (w < n) {
+      const c = this.chunks[k];
+      const part = Math.min(c.length, n - w);
+      c.copy(out, w, 0, part);
+      w += part;
+      if (part < c.length) {
+        this.chunks[k] = c.subarray(part);
+        break;
+      }
+      k++;
+    }
+    this.chunks.splice(0, k, out);
     this.off = 0;
   }
 

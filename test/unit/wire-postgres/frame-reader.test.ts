@@ -59,3 +59,17 @@ test('takeRun leaves a bad length for next() to report', () => {
   assert.equal(r.takeRun(0x44, 10, 1e9), undefined);
   assert.throws(() => r.next(), /invalid message length 2/);
 });
+
+test('a message spread over many chunks is joined, and the bytes after it stay as they came', () => {
+  const big = frame(0x44, 100_000);
+  const after = Buffer.concat([frame(0x43, 3), frame(0x5a, 1)]);
+  const all = Buffer.concat([frame(0x54, 7), big, after]);
+  const r = new FrameReader();
+  for (let at = 0; at < all.length; at += 1000) r.push(Buffer.from(all.subarray(at, at + 1000)));
+  const got = [r.next()!, r.next()!, r.next()!, r.next()!];
+  assert.deepEqual(got.map((f) => f.type), [0x54, 0x44, 0x43, 0x5a]);
+  assert.deepEqual(got[1].raw, big);
+  assert.deepEqual(Buffer.concat([got[2].raw, got[3].raw]), after);
+  assert.equal(r.next(), undefined);
+  assert.equal(r.buffered, 0);
+});
