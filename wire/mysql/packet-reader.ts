@@ -102,10 +102,13 @@ export class PacketFramer {
     return rest;
   }
 
+  /** The next n bytes (n <= buffered), without consuming them: a header split over chunks is copied alone. */
   private peek(n: number): Buffer {
     const first = this.chunks[0];
     if (first.length >= n) return first;
-    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0, k = 0; at < n; k++) at += this.chunks[k].copy(out, at, 0, Math.min(this.chunks[k].length, n - at));
+    return out;
   }
 
   private take(n: number): Buffer {
