@@ -186,19 +186,27 @@ export class ResponseWalker {
           // A row whose size decides whether it may go out (byte limit).
           this.headerStart = this.maxBytes && this.state === S.Rows && !this.continuation && !this.cutting && !this.swallow ? at : -1;
         }
-        const n = Math.min(4 - this.headerHave, chunk.length - at);
-        chunk.copy(this.header, this.headerHave, at, at + n);
-        this.headerHave += n;
-        at += n;
-        if (this.headerHave < 4) {
-          if (this.headerStart >= 0) {
-            this.hold(this.headerStart);
-            this.pendingHeader = true;
+        if (this.headerHave === 0 && at + 4 <= chunk.length) {
+          // The whole header is in this chunk (nearly always): read it where it is, no copy per packet.
+          this.length = chunk[at] | (chunk[at + 1] << 8) | (chunk[at + 2] << 16);
+          this.seq = chunk[at + 3];
+          this.headerHave = 4;
+          at += 4;
+        } else {
+          const n = Math.min(4 - this.headerHave, chunk.length - at);
+          chunk.copy(this.header, this.headerHave, at, at + n);
+          this.headerHave += n;
+          at += n;
+          if (this.headerHave < 4) {
+            if (this.headerStart >= 0) {
+              this.hold(this.headerStart);
+              this.pendingHeader = true;
+            }
+            break;
           }
-          break;
+          this.length = this.header.readUIntLE(0, 3);
+          this.seq = this.header[3];
         }
-        this.length = this.header.readUIntLE(0, 3);
-        this.seq = this.header[3];
         if (this.forced && this.swallow && this.forcedSeq < 0) this.forcedSeq = (this.seq - this.seqDelta) & 0xff;
         const watched = this.pendingHeader || this.headerStart >= 0;
         // After dropped rows, sequence ids must stay consecutive for the client.
