@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -142,4 +142,64 @@ test('SIGHUP reloads; close removes the handler', async () => {
     s.done();
   }
   assert.equal(process.listenerCount('SIGHUP'), before);
+});
+
+test('writes to other files in the policy directory do not wake the holder (an audit log beside it)', async () => {
+  const s = setup({ watch: true });
+  try {
+    for (let i = 0; i < 20; i++) {
+      writeFileSync(join(s.dir, 'audit.jsonl'), `line ${i}\n`, { flag: 'a' });
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(s.holder.wakeups, 0);
+    // The watcher is live all the same: a change to the policy itself wakes it.
+    const changed = eventually<[unknown, number]>(s.holder, 'change');
+    writeFileSync(s.file, policy(2));
+    await changed;
+    assert.ok(s.holder.wakeups > 0);
+  } finally {
+    s.done();
+  }
+});
+
+test('a Kubernetes-style symlink swap (ConfigMap update) is picked up, twice', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-holder-k8s-'));
+  const version = (n: number) => {
+    const d = join(dir, `..v${n}`);
+    mkdirSync(d);
+    writeFileSync(join(d, 'policy.yaml'), policy(n));
+    symlinkSync(`..v${n}`, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    if (n > 1) rmSync(join(dir, `..v${n - 1}`), { recursive: true });
+  };
+  version(1);
+  symlinkSync('..data/policy.yaml', join(dir, 'policy.yaml'));
+  const holder = PolicyHolder.open(join(dir, 'policy.yaml'), { logger: pino({ level: 'silent' }), sighup: false, debounceMs: 20 });
+  try {
+    for (const n of [2, 3]) {
+      const changed = eventually<[unknown, number]>(holder, 'change');
+      version(n);
+      await changed;
+      assert.equal(holder.current().users.alice.clearance, n);
+    }
+  } finally {
+    holder.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a policy file deleted and written again is picked up when it is back', async () => {
+  const s = setup({ watch: true });
+  try {
+    const invalid = eventually<[unknown]>(s.holder, 'invalid');
+    rmSync(s.file);
+    await invalid;
+    const changed = eventually<[unknown, number]>(s.holder, 'change');
+    writeFileSync(s.file, policy(2));
+    await changed;
+    assert.equal(s.holder.current().users.alice.clearance, 2);
+  } finally {
+    s.done();
+  }
 });
