@@ -1,6 +1,6 @@
 /**
- * The audit sink: one JSON line per AuditEvent, written through pino's
- * destination (sonic-boom: synchronous or buffered file writes), chained by
+ * The audit sink: one JSON line per AuditEvent, written synchronously with
+ * write(2) or buffered through pino's destination (sonic-boom), chained by
  * hashes (chain.ts) so that `sqlgate audit verify` finds any edited, deleted,
  * reordered or truncated record. The chain continues across restarts: on
  * open, the last record of the file is read and checked.
@@ -13,7 +13,7 @@
  * One file belongs to one writer: two processes appending to the same file
  * would interleave two chains. Give each node its own file.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { SqlgateError } from '../errors.js';
@@ -53,7 +53,9 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 export class AuditLog {
   readonly file: string;
   readonly #node: string;
-  readonly #dest: SonicBoom;
+  /** The asynchronous sink; undefined when records are written synchronously to `#fd`. */
+  readonly #dest: SonicBoom | undefined;
+  readonly #fd: number;
   #seq: number;
   #prev: string;
   #failure: Error | undefined;
@@ -70,11 +72,16 @@ export class AuditLog {
     this.#prev = prev;
     const sync = opts.sync !== false;
     this.#group = sync && opts.groupCommit === true;
+    this.#fd = fd;
+    // Synchronous records go straight to write(2): sonic-boom's bookkeeping
+    // (string buffer, byte-length checks) cost more than the write itself on
+    // the statement path. The asynchronous sink keeps pino's destination.
+    if (sync) {
+      this.#dest = undefined;
+      return;
+    }
     // Async: one write(2) takes everything pending (up to 1 MiB), so the sink drains as fast as it fills.
-    this.#dest = pino.destination({
-      fd, sync, minLength: 0, maxWrite: 1024 * 1024,
-      maxLength: sync ? 0 : (opts.maxBufferBytes ?? 16 * 1024 * 1024),
-    });
+    this.#dest = pino.destination({ fd, sync: false, minLength: 0, maxWrite: 1024 * 1024, maxLength: opts.maxBufferBytes ?? 16 * 1024 * 1024 });
     this.#dest.on('error', (err: Error) => this.#fail(err));
     this.#dest.on('drop', () => this.#fail(new Error('audit buffer overflow: the sink cannot keep up')));
   }
@@ -128,7 +135,7 @@ export class AuditLog {
     // The record is serialized once, and the hash covers exactly the bytes
     // written (minus the hash member appended last), so the chain does not
     // depend on any serializer agreeing with another.
-    const text = JSON.stringify({ kind: 'audit', seq, prev: this.#prev, ...this.#clean(event) });
+    const text = JSON.stringify(this.#clean(event, seq, this.#prev));
     const hash = sha256Hex(text);
     const line = `${text.slice(0, -1)},"hash":"${hash}"}\n`;
     if (this.#group) {
@@ -138,11 +145,7 @@ export class AuditLog {
         setImmediate(this.#writePending);
       }
     } else {
-      try {
-        this.#dest.write(line);
-      } catch (e) {
-        this.#fail(e as Error);
-      }
+      this.#emit(line);
       this.#check();
     }
     this.#seq = seq;
@@ -161,19 +164,25 @@ export class AuditLog {
     const text = this.#pending.length === 1 ? this.#pending[0] : this.#pending.join('');
     this.#pending = [];
     if (this.#failure) return;
+    this.#emit(text);
+  };
+
+  /** Hands whole lines to the file (sync) or the sink (async); a failure fails the log. */
+  #emit(text: string): void {
     try {
-      this.#dest.write(text);
+      if (this.#dest) this.#dest.write(text);
+      else writeAllSync(this.#fd, text);
     } catch (e) {
       this.#fail(e as Error);
     }
-  };
+  }
 
   /** Forces buffered records to the file. Throws AUDIT_UNAVAILABLE on failure. */
   flush(): void {
     this.#writePending();
     this.#check();
     try {
-      this.#dest.flushSync();
+      this.#dest?.flushSync();
     } catch (e) {
       this.#fail(e as Error);
     }
@@ -185,19 +194,24 @@ export class AuditLog {
     if (this.#closed) return;
     this.#writePending();
     this.#closed = true;
+    const dest = this.#dest;
+    if (!dest) {
+      try { closeSync(this.#fd); } catch { /* already gone: nothing is left to write */ }
+      return;
+    }
     if (this.#failure) {
       // A failed sink may never drain: drop what is left rather than hang.
-      this.#dest.destroy();
+      dest.destroy();
       return;
     }
     // A sink that fails while draining may never emit 'close': give it a
     // bounded time, then drop it rather than hang shutdown.
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { this.#dest.destroy(); resolve(); }, 5000);
+      const timer = setTimeout(() => { dest.destroy(); resolve(); }, 5000);
       const done = () => { clearTimeout(timer); resolve(); };
-      this.#dest.once('close', done);
-      this.#dest.once('error', done);
-      this.#dest.end();
+      dest.once('close', done);
+      dest.once('error', done);
+      dest.end();
     });
   }
 
@@ -215,14 +229,18 @@ export class AuditLog {
   }
 
   /** A fixed field order, secrets scrubbed, strings made well-formed so the written bytes are the hashed bytes. */
-  #clean(e: AuditEvent): Record<string, unknown> {
+  #clean(e: AuditEvent, seq: number, prev: string): Record<string, unknown> {
     const sql = e.sql === undefined ? undefined : redactSql(wellFormed(e.sql));
-    return e.error === undefined && e.detail === undefined ? this.#record(e, sql, undefined) : this.#record(e, sql, scrubber(sql));
+    return this.#record(e, seq, prev, sql, e.error === undefined && e.detail === undefined ? undefined : scrubber(sql));
   }
 
   /** The record's members in their fixed order; `scrub` for what may echo a secret (absent: nothing does). */
-  #record(e: AuditEvent, sql: Redaction | undefined, scrub: ((v: unknown) => unknown) | undefined): Record<string, unknown> {
+  #record(e: AuditEvent, seq: number, prev: string, sql: Redaction | undefined, scrub: ((v: unknown) => unknown) | undefined): Record<string, unknown> {
+    // One literal, chain members first (a spread into another object cost a copy of every member).
     return {
+      kind: 'audit',
+      seq,
+      prev,
       time: e.time,
       node: e.node || this.#node,
       session: e.session,
@@ -245,6 +263,27 @@ export class AuditLog {
     };
   }
 }
+
+/**
+ * Writes all of `text`, continuing after a short write. The file is opened
+ * blocking, so EAGAIN means someone handed us a non-blocking descriptor
+ * (a pipe): it is retried briefly, then the write fails, and the log with it.
+ */
+function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  let retries = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || ++retries > 100) throw e;
+      Atomics.wait(SLEEP, 0, 0, 10);
+    }
+  }
+}
+
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 
 /** Scrubs what may echo the statement's secrets: error messages and details. */
 function scrubber(sql: Redaction | undefined): (v: unknown) => unknown {
