@@ -58,8 +58,13 @@ interface LexResult {
   readonly error?: string;
 }
 
-function isWordChar(c: string): boolean {
-  return /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
+/** A word character: ASCII letters, digits, `_`, `$`, and any code unit from U+0080 (as the server takes UTF-8 bytes). */
+function isWordCode(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c >= 0x80;
+}
+
+function isDigitCode(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 /**
@@ -79,19 +84,22 @@ function lex(sql: string, ambiguousMode: 'expand' | 'strip'): LexResult {
     tokens.push({ kind, text: sql.slice(start, end), start, spaced });
     spaced = false;
   };
+  // Character codes, not one-character strings and regular expressions: this
+  // runs on every MySQL statement that is not an exact cache hit.
   while (i < n) {
-    const c = sql[i];
-    const c2 = sql[i + 1];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v') { i++; spaced = true; continue; }
-    if (inExec && c === '*' && c2 === '/') { i += 2; inExec = false; spaced = true; continue; }
-    if (c === '#' || (c === '-' && c2 === '-' && (i + 2 >= n || /[\s\x00-\x1f]/.test(sql[i + 2])))) {
+    const c = sql.charCodeAt(i);
+    const c2 = i + 1 < n ? sql.charCodeAt(i + 1) : -1;
+    // space, \t, \n, \v, \f, \r
+    if (c === 32 || (c >= 9 && c <= 13)) { i++; spaced = true; continue; }
+    if (inExec && c === 42 /* * */ && c2 === 47 /* / */) { i += 2; inExec = false; spaced = true; continue; }
+    if (c === 35 /* # */ || (c === 45 /* - */ && c2 === 45 && (i + 2 >= n || /[\s\x00-\x1f]/.test(sql[i + 2])))) {
       if (inExec) return { tokens, hints, ambiguous, error: 'line comment inside an executable comment' };
       const nl = sql.indexOf('\n', i);
       i = nl < 0 ? n : nl + 1;
       spaced = true;
       continue;
     }
-    if (c === '/' && c2 === '*') {
+    if (c === 47 /* / */ && c2 === 42 /* * */) {
       if (inExec) return { tokens, hints, ambiguous, error: 'comment inside an executable comment' };
       const end = sql.indexOf('*/', i + 2);
       if (end < 0) return { tokens, hints, ambiguous, error: 'unterminated comment' };
@@ -120,47 +128,48 @@ function lex(sql: string, ambiguousMode: 'expand' | 'strip'): LexResult {
       continue;
     }
     const start = i;
-    if (c === "'" || c === '"') {
+    if (c === 39 /* ' */ || c === 34 /* " */) {
       i = skipQuoted(sql, i, c, true);
       if (i < 0) return { tokens, hints, ambiguous, error: 'unterminated string' };
       push('string', start, i);
       continue;
     }
-    if (c === '`') {
-      i = skipQuoted(sql, i, '`', false);
+    if (c === 96 /* ` */) {
+      i = skipQuoted(sql, i, 96, false);
       if (i < 0) return { tokens, hints, ambiguous, error: 'unterminated quoted identifier' };
       push('quoted-ident', start, i);
       continue;
     }
-    if (c === '@') {
+    if (c === 64 /* @ */) {
       i++;
-      if (sql[i] === '@') i++;
-      if (sql[i] === "'" || sql[i] === '"' || sql[i] === '`') {
-        i = skipQuoted(sql, i, sql[i], sql[i] !== '`');
+      if (sql.charCodeAt(i) === 64) i++;
+      const q = sql.charCodeAt(i);
+      if (q === 39 || q === 34 || q === 96) {
+        i = skipQuoted(sql, i, q, q !== 96);
         if (i < 0) return { tokens, hints, ambiguous, error: 'unterminated variable name' };
       } else {
-        while (i < n && (isWordChar(sql[i]) || sql[i] === '.')) i++;
+        while (i < n && (isWordCode(sql.charCodeAt(i)) || sql.charCodeAt(i) === 46 /* . */)) i++;
       }
       push('variable', start, i);
       continue;
     }
-    if (c === '?') { i++; push('param', start, i); continue; }
-    if (c === ';') { i++; push('semicolon', start, i); continue; }
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(c2 ?? '') && !prevIsWord(tokens, spaced))) {
-      const m = /^(0x[0-9a-fA-F]+|0b[01]+|[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.)/.exec(sql.slice(i, i + 200));
-      const len = m ? m[0].length : 1;
+    if (c === 63 /* ? */) { i++; push('param', start, i); continue; }
+    if (c === 59 /* ; */) { i++; push('semicolon', start, i); continue; }
+    if (isDigitCode(c) || (c === 46 /* . */ && isDigitCode(c2) && !prevIsWord(tokens, spaced))) {
+      const len = numberLength(sql, i);
       // MySQL allows identifiers that start with digits (1abc): a word char right after means identifier.
-      if (m && !isWordChar(sql[i + len] ?? ' ')) { i += len; push('number', start, i); continue; }
-      while (i < n && isWordChar(sql[i])) i++;
+      if (len > 0 && !(i + len < n && isWordCode(sql.charCodeAt(i + len)))) { i += len; push('number', start, i); continue; }
+      // (After `.5x` this pushes an empty word and reads the `.` as punctuation next: the old reading, kept.)
+      while (i < n && isWordCode(sql.charCodeAt(i))) i++;
       push('word', start, i);
       continue;
     }
-    if (isWordChar(c)) {
-      while (i < n && isWordChar(sql[i])) i++;
-      const word = sql.slice(start, i);
+    if (isWordCode(c)) {
+      while (i < n && isWordCode(sql.charCodeAt(i))) i++;
       // X'..', B'..', N'..', _charset'..' are literals.
-      if (sql[i] === "'" && /^([xXbBnN]|_[A-Za-z0-9]+)$/.test(word)) {
-        i = skipQuoted(sql, i, "'", word[0] !== 'x' && word[0] !== 'X' && word[0] !== 'b' && word[0] !== 'B');
+      if (sql.charCodeAt(i) === 39 && /^([xXbBnN]|_[A-Za-z0-9]+)$/.test(sql.slice(start, i))) {
+        const f = c | 0x20;
+        i = skipQuoted(sql, i, 39, f !== 120 /* x */ && f !== 98 /* b */);
         if (i < 0) return { tokens, hints, ambiguous, error: 'unterminated string' };
         push('string', start, i);
         continue;
@@ -169,12 +178,80 @@ function lex(sql: string, ambiguousMode: 'expand' | 'strip'): LexResult {
       continue;
     }
     // Multi-character operators kept together so the digest reads naturally.
-    const op = /^(<=>|<<|>>|<=|>=|<>|!=|:=|&&|\|\||->>|->)/.exec(sql.slice(i, i + 3));
-    i += op ? op[0].length : 1;
+    i += operatorLength(sql, i, c, c2);
     push('punct', start, i);
   }
   if (inExec) return { tokens, hints, ambiguous, error: 'unterminated executable comment' };
   return { tokens, hints, ambiguous };
+}
+
+/**
+ * Length of the number literal at `i` (0x…, 0b…, digits with an optional
+ * fraction and exponent, or `N.`), 0 when none: the regular expression
+ * /^(0x[0-9a-fA-F]+|0b[01]+|[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.)/
+ * spelled out, alternatives tried in the same order.
+ */
+function numberLength(sql: string, i: number): number {
+  // The expression was matched against the next 200 characters only; a longer number reads as a word.
+  const n = Math.min(sql.length, i + 200);
+  const at = (k: number) => (k < n ? sql.charCodeAt(k) : -1);
+  if (at(i) === 48 && at(i + 1) === 120 /* x */) {
+    let k = i + 2;
+    while (isHexCode(at(k))) k++;
+    if (k > i + 2) return k - i;
+  }
+  if (at(i) === 48 && at(i + 1) === 98 /* b */) {
+    let k = i + 2;
+    while (at(k) === 48 || at(k) === 49) k++;
+    if (k > i + 2) return k - i;
+  }
+  // [0-9]*\.?[0-9]+ with backtracking: the longest digits[.digits] form that ends in a digit.
+  let k = i;
+  while (isDigitCode(at(k))) k++;
+  let end = -1;
+  if (at(k) === 46 && isDigitCode(at(k + 1))) {
+    k++;
+    while (isDigitCode(at(k))) k++;
+    end = k;
+  } else if (k > i) {
+    end = k;
+  }
+  if (end > 0) {
+    const e = at(end);
+    if (e === 101 || e === 69) {
+      let x = end + 1;
+      const sign = at(x);
+      if (sign === 43 || sign === 45) x++;
+      if (isDigitCode(at(x))) {
+        while (isDigitCode(at(x))) x++;
+        end = x;
+      }
+    }
+    return end - i;
+  }
+  return 0;
+}
+
+function isHexCode(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
+/** <=> << >> <= >= <> != := && || ->> -> as one token; anything else is one character. */
+function operatorLength(sql: string, i: number, c: number, c2: number): number {
+  switch (c) {
+    case 60: // <
+      if (c2 === 61) return sql.charCodeAt(i + 2) === 62 ? 3 : 2; // <=> or <=
+      return c2 === 60 || c2 === 62 ? 2 : 1; // << <>
+    case 62: return c2 === 62 || c2 === 61 ? 2 : 1; // >> >=
+    case 33: return c2 === 61 ? 2 : 1; // !=
+    case 58: return c2 === 61 ? 2 : 1; // :=
+    case 38: return c2 === 38 ? 2 : 1; // &&
+    case 124: return c2 === 124 ? 2 : 1; // ||
+    case 45: // -
+      if (c2 === 62) return sql.charCodeAt(i + 2) === 62 ? 3 : 2; // ->> or ->
+      return 1;
+    default: return 1;
+  }
 }
 
 function prevIsWord(tokens: readonly Token[], spaced: boolean): boolean {
@@ -197,13 +274,14 @@ function numberClass(text: string): string {
   return '?.';
 }
 
-function skipQuoted(sql: string, i: number, q: string, backslash: boolean): number {
+function skipQuoted(sql: string, i: number, q: number, backslash: boolean): number {
   let j = i + 1;
-  while (j < sql.length) {
-    const c = sql[j];
-    if (backslash && c === '\\') { j += 2; continue; }
+  const n = sql.length;
+  while (j < n) {
+    const c = sql.charCodeAt(j);
+    if (backslash && c === 92 /* \\ */) { j += 2; continue; }
     if (c === q) {
-      if (sql[j + 1] === q) { j += 2; continue; }
+      if (sql.charCodeAt(j + 1) === q) { j += 2; continue; }
       return j + 1;
     }
     j++;
@@ -217,6 +295,8 @@ function splitTokens(tokens: readonly Token[], cuts: number[] = []): Token[][] {
   let cur: Token[] = [];
   let depth = 0;
   let routine = false;
+  /** The statement so far starts with CREATE (only then can it be a routine whose body holds `;`). */
+  let create = false;
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
     if (t.kind === 'semicolon' && depth === 0) {
@@ -225,11 +305,12 @@ function splitTokens(tokens: readonly Token[], cuts: number[] = []): Token[][] {
       routine = false;
       continue;
     }
+    if (cur.length === 0) create = t.kind === 'word' && t.text.toUpperCase() === 'CREATE';
     if (t.kind === 'word') {
-      const w = t.text.toUpperCase();
       if (cur.length === 0) routine = false;
-      if (!routine && cur.length > 0 && cur[0].kind === 'word' && cur[0].text.toUpperCase() === 'CREATE' && /^(PROCEDURE|FUNCTION|TRIGGER|EVENT)$/.test(w)) routine = true;
+      else if (!routine && create && /^(PROCEDURE|FUNCTION|TRIGGER|EVENT)$/.test(t.text.toUpperCase())) routine = true;
       if (routine) {
+        const w = t.text.toUpperCase();
         if (w === 'BEGIN' || w === 'CASE') depth++;
         else if (w === 'END') {
           const next = tokens[k + 1]?.kind === 'word' ? tokens[k + 1].text.toUpperCase() : '';
@@ -272,7 +353,6 @@ const UPPERCASED = new Set(['select', 'from', 'where', 'and', 'or', 'not', 'inse
   'when', 'then', 'else', 'left', 'right', 'inner', 'outer', 'cross', 'using', 'with', 'desc', 'asc', 'true', 'false', 'exists']);
 
 export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): string {
-  const parts: string[] = [];
   // Numbers in ORDER BY / GROUP BY lists are output positions, not values.
   // The list runs until its parenthesis closes or a clause that cannot occur
   // inside an item starts: an item such as `a IS NULL` is followed by more
@@ -280,43 +360,46 @@ export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): 
   // share less.
   let positional = -1;
   let depth = 0;
+  let d = '';
+  let last = '';
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
     const prev = tokens[k - 1];
+    const lower = t.kind === 'word' ? t.text.toLowerCase() : '';
     if (t.kind === 'word') {
-      const w = t.text.toLowerCase();
-      if (w === 'by' && prev?.kind === 'word' && /^(order|group|partition)$/i.test(prev.text)) positional = depth;
-      else if (positional === depth && POSITIONS_END.has(w)) positional = -1;
+      if (lower === 'by' && prev?.kind === 'word' && /^(order|group|partition)$/i.test(prev.text)) positional = depth;
+      else if (positional === depth && POSITIONS_END.has(lower)) positional = -1;
     } else if (t.text === '(') depth++;
     else if (t.text === ')') { depth--; if (positional > depth) positional = -1; }
     else if (t.kind === 'semicolon') { positional = -1; depth = 0; }
-    if (positional >= 0 && t.kind === 'number') { parts.push(t.text); continue; }
+    let p: string;
+    if (positional >= 0 && t.kind === 'number') p = t.text;
     // A string right after an expression (`phone 'x'`, `AS 'x'`) is a column
     // alias: it names an output, so it stays in the shape.
-    const aliasPosition = t.kind === 'string' && prev !== undefined
-      && (prev.kind === 'quoted-ident' || prev.text === ')' || (prev.kind === 'word' && !EXPRESSION_WORDS.has(prev.text.toLowerCase())));
-    if (aliasPosition) parts.push(t.text);
+    else if (t.kind === 'string' && prev !== undefined
+      && (prev.kind === 'quoted-ident' || prev.text === ')' || (prev.kind === 'word' && !EXPRESSION_WORDS.has(prev.text.toLowerCase())))) p = t.text;
     // Literal classes stay apart (LIMIT 1 parses, LIMIT 1.5 and LIMIT '1' do not).
-    else if (t.kind === 'string') parts.push(/^[a-z_]/i.test(t.text) ? `${t.text.slice(0, t.text.indexOf("'")).toLowerCase()}'?'` : "'?'");
-    else if (t.kind === 'number') parts.push(numberClass(t.text));
-    else if (t.kind === 'word') parts.push(UPPERCASED.has(t.text.toLowerCase()) ? t.text.toUpperCase() : t.text);
-    else parts.push(t.text);
-  }
-  let d = '';
-  for (let k = 0; k < parts.length; k++) {
-    const p = parts[k];
-    const prev = parts[k - 1];
-    const tight = k === 0 || p === ',' || p === ')' || p === '.' || prev === '(' || prev === '.' || (p === '(' && tokens[k - 1]?.kind === 'word' && !tokens[k].spaced);
+    else if (t.kind === 'string') p = /^[a-z_]/i.test(t.text) ? `${t.text.slice(0, t.text.indexOf("'")).toLowerCase()}'?'` : "'?'";
+    else if (t.kind === 'number') p = numberClass(t.text);
+    else if (t.kind === 'word') p = UPPERCASED.has(lower) ? t.text.toUpperCase() : t.text;
+    else p = t.text;
+    const tight = k === 0 || p === ',' || p === ')' || p === '.' || last === '(' || last === '.' || (p === '(' && prev?.kind === 'word' && !t.spaced);
     d += tight ? p : ` ${p}`;
+    last = p;
   }
-  d = d.replace(/,(?! )/g, ', ');
-  // Collapse repeated VALUES tuples of placeholders: (?,?),(?,?)… → (?,?),...
-  d = d.replace(/(VALUES?\s*)(\((?:'\?'|\?\.?|,|\s|NULL|DEFAULT|-)*\))(?:\s*,\s*\((?:'\?'|\?\.?|,|\s|NULL|DEFAULT|-)*\))+/gi, '$1$2,...');
-  // IN lists of placeholders collapse too.
-  d = d.replace(/IN\s*\((?:'\?'|\?\.?)(?:\s*,\s*(?:'\?'|\?\.?))+\)/g, 'IN (?,...)');
+  // (Each rewrite is tried only when the text has what it needs to match: most statements have no list.)
+  if (d.includes(',')) {
+    d = d.replace(/,(?! )/g, ', ');
+    // Collapse repeated VALUES tuples of placeholders: (?,?),(?,?)… → (?,?),...
+    if (/value/i.test(d)) d = d.replace(/(VALUES?\s*)(\((?:'\?'|\?\.?|,|\s|NULL|DEFAULT|-)*\))(?:\s*,\s*\((?:'\?'|\?\.?|,|\s|NULL|DEFAULT|-)*\))+/gi, '$1$2,...');
+    // IN lists of placeholders collapse too.
+    if (d.includes('IN')) d = d.replace(/IN\s*\((?:'\?'|\?\.?)(?:\s*,\s*(?:'\?'|\?\.?))+\)/g, 'IN (?,...)');
+  }
   const h = hints.map((x) => `/*+ sqlgate:${x.name}(${x.args.join(',')}) */`).join(' ');
   return h ? `${h} ${d}` : d;
 }
+
+const NO_HINTS: readonly Hint[] = Object.freeze([]);
 
 /** Splits, expands and digests a MySQL message. */
 export function splitMysql(sql: string): MysqlStatement[] {
@@ -338,14 +421,12 @@ export function splitMysql(sql: string): MysqlStatement[] {
   const ends = stmts.map((_, k) => (k + 1 < stmts.length ? cuts[k] : sql.length));
   return stmts.map((tokens, k) => {
     const from = k === 0 ? 0 : ends[k - 1];
-    const text = sql.slice(from, ends[k]).trim().replace(/;\s*$/, '').trim();
-    const own = main.hints.filter((h) => h.at >= from && h.at < ends[k]).map((h) => h.hint);
+    let text = sql.slice(from, ends[k]).trim();
+    if (text.endsWith(';')) text = text.slice(0, -1).trim();
+    const own = main.hints.length === 0 ? NO_HINTS : main.hints.filter((h) => h.at >= from && h.at < ends[k]).map((h) => h.hint);
     const altTokens = alt?.[k];
-    return {
-      text, tokens, parseText: joinTokens(tokens), digest: digestTokens(tokens, own),
-      hints: own,
-      ...(altTokens ? { alternative: { tokens: altTokens, parseText: joinTokens(altTokens) } } : {}),
-    };
+    const st: MysqlStatement = { text, tokens, parseText: joinTokens(tokens), digest: digestTokens(tokens, own), hints: own };
+    return altTokens ? { ...st, alternative: { tokens: altTokens, parseText: joinTokens(altTokens) } } : st;
   });
 }
 

@@ -75,3 +75,20 @@ test('routine bodies are not split at their inner semicolons', () => {
   assert.equal(s.length, 2);
   assert.equal(s[1].parseText, 'SELECT 3');
 });
+
+test('number literals: every form the server reads, and where a number ends', () => {
+  const toks = (sql: string) => splitMysql(sql)[0].tokens.map((t) => `${t.kind}:${t.text}`);
+  assert.deepEqual(toks('SELECT 1.5e3, .5, 1., 12.e5, 1e, 1E+5, 1e-5x'), [
+    'word:SELECT', 'number:1.5e3', 'punct:,', 'number:.5', 'punct:,', 'number:1', 'punct:.', 'punct:,',
+    'number:12', 'punct:.', 'word:e5', 'punct:,', 'word:1e', 'punct:,', 'number:1E+5', 'punct:,', 'word:1e', 'punct:-', 'word:5x']);
+  assert.deepEqual(toks('SELECT 0x1F, 0X1F, 0x, 0b101, 0b102, 1abc, a.5'), [
+    'word:SELECT', 'number:0x1F', 'punct:,', 'word:0X1F', 'punct:,', 'word:0x', 'punct:,', 'number:0b101', 'punct:,', 'word:0b102',
+    'punct:,', 'word:1abc', 'punct:,', 'word:a', 'punct:.', 'number:5']);
+  // A number is read from its first 200 characters; longer, it is a word (never a shared literal).
+  assert.deepEqual(toks(`SELECT ${'9'.repeat(200)}`)[1], `number:${'9'.repeat(200)}`);
+  assert.deepEqual(toks(`SELECT ${'9'.repeat(201)}`)[1], `word:${'9'.repeat(201)}`);
+  assert.equal(splitMysql('SELECT 1 <=> 2 <= 3 << 4 <> 5 -> 6 ->> 7 := 8 && 9 || 10 != 11 >= 12 >> 13')[0].digest,
+    'SELECT ? <=> ? <= ? << ? <> ? -> ? ->> ? := ? && ? || ? != ? >= ? >> ?');
+  // Word characters: letters, digits, _ and $, and every non-ASCII code unit.
+  assert.deepEqual(toks('SELECT a$b_1, é9, `x`'), ['word:SELECT', 'word:a$b_1', 'punct:,', 'word:é9', 'punct:,', 'quoted-ident:`x`']);
+});
