@@ -292,7 +292,7 @@ export class ClientSession {
       const ok = await this.startup();
       clearTimeout(timer);
       if (!ok || this.closed) return this.close();
-      await this.relayLoop();
+      await this.relay();
     } catch (err) {
       clearTimeout(timer);
       if (err instanceof SqlgateError) this.fatal({ severity: 'FATAL', code: err.sqlstate, message: err.message });
@@ -532,20 +532,39 @@ export class ClientSession {
 
   // ---------------------------------------------------------------- relay
 
-  private async relayLoop(): Promise<void> {
-    for (;;) {
-      if (this.upstreamDrain) await this.upstreamDrain;
-      // A message already buffered, and one that is handled without waiting
-      // (its judgement and quota at hand), cost no promise: the hot path.
-      const f = this.input.reader.next() ?? await this.input.next();
-      if (!f || this.closed) return;
-      const msg = parseFrontendMessage(f);
-      if (msg.kind === 'terminate') return;
-      if (this.discardUntilSync && msg.kind !== 'sync') continue;
-      const waiting = this.onClientMessage(msg, f);
-      if (waiting) await waiting;
-      if (this.closed) return;
-    }
+  /**
+   * The client's messages, pushed as they arrive and handled in order, each
+   * to completion: one that has to wait (judgement or quota not at hand, the
+   * upstream's buffer full) holds the input until it is done. The hot path
+   * costs no promise and no turn of the microtask queue per message.
+   * Settles when the session is over; rejects with what ended it badly.
+   */
+  private relay(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let over = false;
+      const end = (err?: unknown): void => {
+        if (over) return;
+        over = true;
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      // Before the next message: wait for the upstream's buffer to drain, if it is full.
+      const next = (): Promise<void> | undefined => {
+        if (this.closed) end();
+        return this.upstreamDrain;
+      };
+      this.input.pump((f) => {
+        if (over) return;
+        if (this.closed) return end();
+        const msg = parseFrontendMessage(f);
+        if (msg.kind === 'terminate') return end();
+        if (this.discardUntilSync && msg.kind !== 'sync') return;
+        const waiting = this.onClientMessage(msg, f);
+        if (waiting) return this.input.hold(waiting.then(next, end));
+        const drain = next();
+        if (drain) this.input.hold(drain);
+      }, end);
+    });
   }
 
   private forward(raw: Buffer, p?: Pending): void {

@@ -1,8 +1,9 @@
 /**
  * Turns a socket's 'data' events into protocol frames, with back-pressure:
- * awaitable one at a time (`next`, for logins and the client's requests), or
- * pushed to a handler as they arrive (`pump`, for the upstream's results: no
- * promise per frame, which on a streamed result was most of the relay's cost).
+ * awaitable one at a time (`next`, for logins), or pushed to a handler as
+ * they arrive (`pump`, for the client's requests and the upstream's results:
+ * no promise per frame, which on a streamed result was most of the relay's
+ * cost).
  */
 import type { Socket } from 'node:net';
 import { FrameReader } from '../../wire/postgres/frame-reader.js';

@@ -280,6 +280,22 @@ test('COPY FROM STDIN and COPY TO STDOUT are relayed', async () => {
   await direct('DELETE FROM t WHERE id >= 1000');
 });
 
+test('a COPY FROM STDIN larger than the socket buffers arrives whole and in order (upstream back-pressure holds the client)', async () => {
+  const conninfo = `postgresql://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${ep.port}/${db.name}?sslmode=disable`;
+  const n = 400_000;
+  const lines = Array.from({ length: n }, (_, i) => `${100_000 + i}\t${'v'.repeat(40)} ${i}`).join('\n') + '\n';
+  const r = await psqlResult(conninfo, ['-c', 'COPY t FROM STDIN'], lines);
+  assert.equal(r.status, 0, r.stderr);
+  const [row] = await direct<{ n: number; s: string }>(
+    "SELECT count(*)::int AS n, sum(id - 100000 - split_part(v, ' ', 2)::int)::text AS s FROM t WHERE id >= 100000");
+  assert.equal(row.n, n);
+  assert.equal(row.s, '0', 'every line landed with its own id');
+  const c = await pgThrough(ep.url('alice', db.name));
+  assert.equal((await c.query('SELECT 7 AS x')).rows[0].x, 7, 'the session goes on after the hold');
+  await c.end();
+  await direct('DELETE FROM t WHERE id >= 100000');
+});
+
 test('search_path tracked through SET, SET LOCAL, RESET and ROLLBACK', async () => {
   const c = await pgThrough(ep.url('alice', db.name));
   const pathAt = async (sql: string) => {
