@@ -561,36 +561,56 @@ export class ClientSession {
 
   // ── command phase ──────────────────────────────────────────────────────
 
-  private async commandPhase(): Promise<void> {
-    for (;;) {
-      let p: Packet;
-      try {
-        p = await this.source.next();
-      } catch (e) {
+  /**
+   * Commands are pushed to the session as they arrive (no promise per
+   * packet read); each is handled to completion before the next is taken.
+   * Resolves when the session is over.
+   */
+  private commandPhase(): Promise<void> {
+    return new Promise((resolve) => {
+      let over = false;
+      const end = (): void => {
+        if (over) return;
+        over = true;
+        resolve();
+      };
+      this.source.pump((p) => {
+        if (over) return;
+        if (p.seq !== 0) {
+          this.sendError(p.lastSeq + 1, new SqlgateError('PROTOCOL_VIOLATION', `sqlgate: command packet with sequence ${p.seq}`));
+          return end();
+        }
+        let cmd: Command;
+        try {
+          cmd = parseCommand(p.payload, this.capabilities);
+        } catch (e) {
+          this.sendError(1, e);
+          return end();
+        }
+        if (cmd.kind === 'quit') return end();
+        const cancel = this.pendingCancel;
+        if (cancel) {
+          this.pendingCancel = undefined;
+          return cancel.then(() => this.runCommand(cmd, p, end));
+        }
+        return this.runCommand(cmd, p, end);
+      }, (err) => {
         // Malformed or oversized input: say why, then close.
-        if (e instanceof WireError) this.send(buildErr(0, 1153, '08S01', `sqlgate: ${e.message}`));
-        return;
-      }
-      if (p.seq !== 0) {
-        this.sendError(p.lastSeq + 1, new SqlgateError('PROTOCOL_VIOLATION', `sqlgate: command packet with sequence ${p.seq}`));
-        return;
-      }
-      let cmd: Command;
-      try {
-        cmd = parseCommand(p.payload, this.capabilities);
-      } catch (e) {
-        this.sendError(1, e);
-        return;
-      }
-      if (cmd.kind === 'quit') return;
-      if (this.pendingCancel) {
-        await this.pendingCancel;
-        this.pendingCancel = undefined;
-      }
-      this.busy = true;
-      const go = await this.dispatch(cmd, p).finally(() => { this.busy = false; });
-      if (!go || !this.upstream) return;
-    }
+        if (err instanceof WireError) this.send(buildErr(0, 1153, '08S01', `sqlgate: ${err.message}`));
+        end();
+      });
+    });
+  }
+
+  private runCommand(cmd: Command, p: Packet, end: () => void): Promise<void> {
+    this.busy = true;
+    return this.dispatch(cmd, p).then((go) => {
+      this.busy = false;
+      if (!go || !this.upstream) end();
+    }, () => {
+      this.busy = false;
+      end();
+    });
   }
 
   /** Handles one command; false ends the session. */

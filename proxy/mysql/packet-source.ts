@@ -109,6 +109,7 @@ export class PacketSource {
 
   private deliver(): void {
     if (!this.waiter) {
+      if (this.sink && !this.held) return this.deliverToSink();
       // Someone will come for it; stop reading meanwhile.
       if (this.framer.pending > 0) this.socket.pause();
       return;
@@ -132,6 +133,64 @@ export class PacketSource {
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(this.failure);
+    if (!w && this.sink && !this.held) this.endPump(this.failure);
+  }
+
+  /** Where pushed packets go (`pump`), and whether a packet's handling holds the rest back. */
+  private sink: ((p: Packet) => Promise<unknown> | void) | undefined;
+  private sinkEnd: ((err: Error) => void) | undefined;
+  private held = false;
+
+  /**
+   * From now on every complete packet goes to `onPacket` as it arrives, in
+   * order, with no promise per packet. A handler that returns a promise
+   * holds the packets after it until it settles; meanwhile `next()` still
+   * serves whoever reads inside that handling (a LOCAL INFILE upload).
+   * `onEnd` is called once, with what ended the stream (SocketClosedError
+   * when the peer went away, the WireError of a malformed packet).
+   */
+  pump(onPacket: (p: Packet) => Promise<unknown> | void, onEnd: (err: Error) => void): void {
+    this.sink = onPacket;
+    this.sinkEnd = onEnd;
+    this.deliverToSink();
+  }
+
+  private deliverToSink(): void {
+    while (this.sink && !this.held && !this.waiter) {
+      let p: Packet | undefined;
+      try {
+        p = this.framer.next();
+      } catch (err) {
+        this.failure ??= err as Error;
+        return this.endPump(this.failure);
+      }
+      if (!p) break;
+      let r: Promise<unknown> | void;
+      try {
+        r = this.sink(p);
+      } catch (err) {
+        return this.endPump(err as Error);
+      }
+      if (r) {
+        this.held = true;
+        const resume = () => {
+          this.held = false;
+          this.deliver();
+        };
+        r.then(resume, (err: unknown) => this.endPump(err as Error));
+        return;
+      }
+    }
+    if (!this.sink || this.held || this.waiter) return;
+    if (this.failure) return this.endPump(this.failure);
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private endPump(err: Error): void {
+    const end = this.sinkEnd;
+    this.sink = undefined;
+    this.sinkEnd = undefined;
+    end?.(err);
   }
 
   /** The next packet; rejects when the socket closes or the bytes are malformed. */

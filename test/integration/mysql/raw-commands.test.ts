@@ -6,7 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Com, Status } from '../../../wire/mysql/constants.js';
+import { Cap, Com, Status } from '../../../wire/mysql/constants.js';
+import { framePayload } from '../../../wire/mysql/packet-writer.js';
+import { ResponseWalker, type ResponseSummary } from '../../../wire/mysql/result-walker.js';
 import { parseErr } from '../../../wire/mysql/messages.js';
 import { createMysqlDatabase, type TempDatabase } from '../../helpers/db.js';
 import { PASSWORD, connect, startEndpoint, statements, type Endpoint } from './helpers.js';
@@ -90,5 +92,39 @@ test('COM_RESET_CONNECTION forgets session state; COM_SET_OPTION; COM_PROCESS_KI
   } finally {
     raw.close();
     victim.destroy();
+  }
+});
+
+test('commands written back to back in one burst are answered one after another, in order, and audited in order', async () => {
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  try {
+    const sqls = ['SELECT 1 AS a', 'SELECT secret FROM t WHERE id = 2', 'SELECT id, secret FROM t ORDER BY id', 'SELECT 4 AS d'];
+    const start = () => { const w = new ResponseWalker(); w.start('query', (raw.capabilities & Cap.DEPRECATE_EOF) !== 0); return w; };
+    const done = new Promise<ResponseSummary[]>((resolve, reject) => {
+      const out: ResponseSummary[] = [];
+      let walker = start();
+      const onData = (chunk: Buffer) => {
+        let rest = Buffer.from(chunk);
+        while (rest.length > 0) {
+          let end: number;
+          try { end = walker.feed(rest); } catch (e) { raw.socket.off('data', onData); return reject(e); }
+          if (end < 0) return;
+          out.push(walker.summary);
+          if (out.length === sqls.length) { raw.socket.off('data', onData); return resolve(out); }
+          rest = rest.subarray(end);
+          walker = start();
+        }
+      };
+      raw.socket.on('data', onData);
+      raw.socket.once('close', () => reject(new Error('closed')));
+    });
+    raw.socket.write(Buffer.concat(sqls.map((sql) => framePayload(Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(sql)]), 0))));
+    const got = await done;
+    assert.deepEqual(got.map((s) => s.columns.map((c) => c.name)), [['a'], ['secret'], ['id', 'secret'], ['d']]);
+    assert.deepEqual(got.map((s) => s.rows), [1, 1, 3, 1]);
+    assert.deepEqual(statements(ep.gate).slice(-4).map((e) => e.sql), sqls);
+    assert.equal((await raw.query('SELECT 5 AS e')).summary.rows, 1, 'the session goes on');
+  } finally {
+    raw.close();
   }
 });
