@@ -21,7 +21,7 @@ export interface ChainFields {
   readonly hash: string;
 }
 
-export function sha256Hex(text: string): string {
+export function sha256Hex(text: string | Uint8Array): string {
   // The one-shot form: half the cost of a Hash object per record (one record per statement).
   return hash('sha256', text, 'hex');
 }

@@ -164,6 +164,56 @@ test('property: any event text round-trips into a verifiable chain', async () =>
   }
 });
 
+test('property: every member of any event lands in the record, as JSON.stringify would write it, in the fixed order', async () => {
+  const t = tmp();
+  try {
+    const log = AuditLog.open({ file: t.file, node: 'n1', groupCommit: true });
+    // Quotes, escapes, control characters, astral and lone surrogates: what a serializer gets wrong.
+    const text = fc.string({ unit: fc.constantFrom('a', 'é', '😀', '\ud800', '\udfff', '"', '\\', '\n', '\u0000', '\u2028', '$1') });
+    const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+    const events: AuditEvent[] = [];
+    fc.assert(fc.property(fc.record({
+      time: text, node: fc.constantFrom('', 'n2'), session: text, user: maybe(text), clientIp: text,
+      door: fc.constantFrom('mysql', 'postgres', 'console', 'ticket', 'cli'), type: fc.constantFrom('statement', 'login', 'operation'),
+      instance: maybe(text), database: maybe(text), sql: maybe(fc.constantFrom('SELECT 1', 'UPDATE t SET a = 2 WHERE id = 3')),
+      fingerprint: maybe(text), decision: fc.constantFrom('allowed', 'refused', 'masked', 'cut', 'needs-approval', 'failed', 'raw'),
+      rules: fc.array(text, { maxLength: 3 }), durationMs: maybe(fc.double()), rowsReturned: maybe(fc.integer()), rowsAffected: maybe(fc.integer()),
+      error: maybe(fc.record({ code: fc.string(), message: fc.constantFrom('boom', 'sqlgate: refused [rule column-acl]') })),
+      operation: maybe(fc.string()), detail: maybe(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)))),
+    }), (e) => {
+      events.push(e as AuditEvent);
+      log.write(e as AuditEvent);
+    }), { numRuns: 300 });
+    await log.close();
+    assert.deepEqual(verifyAuditFile(t.file), { ok: true, records: events.length });
+    const order = ['kind', 'seq', 'prev', 'time', 'node', 'session', 'user', 'clientIp', 'door', 'type', 'instance', 'database', 'sql',
+      'fingerprint', 'decision', 'rules', 'durationMs', 'rowsReturned', 'rowsAffected', 'error', 'operation', 'detail', 'hash'];
+    readLines(t.file).forEach((line, i) => {
+      const r = JSON.parse(line) as Record<string, unknown>;
+      const e = events[i];
+      const keys = Object.keys(r);
+      assert.deepEqual(keys, order.filter((k) => keys.includes(k)), 'members in the fixed order');
+      assert.equal(r.time, e.time);
+      assert.equal(r.node, e.node || 'n1');
+      for (const k of ['session', 'user', 'clientIp', 'instance', 'database'] as const) assert.equal(r[k], e[k], k);
+      assert.equal(r.door, e.door);
+      assert.equal(r.decision, e.decision);
+      assert.equal(r.sql, e.sql);
+      assert.deepEqual(r.rules, e.rules);
+      if (e.fingerprint === undefined) assert.equal(r.fingerprint, undefined);
+      else assert.equal(typeof r.fingerprint, 'string');
+      assert.deepEqual(r.durationMs, e.durationMs === undefined ? undefined : JSON.parse(JSON.stringify(e.durationMs)));
+      assert.equal(r.rowsReturned, e.rowsReturned);
+      assert.equal(r.rowsAffected, e.rowsAffected);
+      assert.equal((r.error as { code?: string } | undefined)?.code, e.error?.code);
+      assert.equal(r.operation, e.operation);
+      assert.equal(r.detail === undefined, e.detail === undefined);
+    });
+  } finally {
+    t.done();
+  }
+});
+
 test('group commit: the records of one turn reach the file together at its end, chained', async () => {
   const t = tmp();
   try {
