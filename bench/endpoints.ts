@@ -1,6 +1,9 @@
-/** The ways a workload can reach a database: directly, through PgBouncer, through sqlgate. */
-
-export type Via = 'direct' | 'pgbouncer' | 'sqlgate';
+/**
+ * The ways a workload can reach a database: directly, through PgBouncer,
+ * through sqlgate, or through a bare Node.js relay (the reference for what
+ * the runtime and the extra hop cost before any protocol work).
+ */
+export type Via = 'direct' | 'pgbouncer' | 'sqlgate' | 'relay';
 
 /** A database endpoint as a client sees it, plus the proxy process to account CPU/RSS to. */
 export interface Endpoint {

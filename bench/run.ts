@@ -14,6 +14,7 @@ import { createMysqlDatabase, createPgDatabase, mysqlConnect, mysqlUrl, pgConnec
 import { byRound, errorLine, type Endpoint, type Sample, type Via } from './endpoints.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { startPgbouncer, type Pgbouncer } from './pgbouncer.js';
+import { startRelay } from './relay.js';
 import { findTools, missingToolsAdvice } from './prereqs.js';
 import { MASKED, startCluster, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
@@ -107,7 +108,13 @@ function summarise(samples: readonly Sample[], rounds: number, vias: readonly Vi
     if (e) errors[v] = e;
   }
   const r = (a: Via, b: Via) => medianRatio(byRound(samples, a, rounds), byRound(samples, b, rounds));
-  return { value, cpu, errors, ratios: { pgbouncerVsDirect: r('pgbouncer', 'direct'), sqlgateVsDirect: r('sqlgate', 'direct'), sqlgateVsPgbouncer: r('sqlgate', 'pgbouncer') } };
+  return {
+    value, cpu, errors,
+    ratios: {
+      pgbouncerVsDirect: r('pgbouncer', 'direct'), sqlgateVsDirect: r('sqlgate', 'direct'), sqlgateVsPgbouncer: r('sqlgate', 'pgbouncer'),
+      relayVsDirect: r('relay', 'direct'), relayVsPgbouncer: r('relay', 'pgbouncer'),
+    },
+  };
 }
 
 function ratioCell(x: { ratio: number; min: number; max: number; count: number }): string {
@@ -207,6 +214,21 @@ async function main(): Promise<number> {
   }
   const pgBouncer: Endpoint | undefined = bouncer && pgDb && { via: 'pgbouncer', dialect: 'postgres', host: '127.0.0.1', port: bouncer.port, ...users.plain, database: pgDb.name, proxyPid: bouncer.pid };
 
+  // The bare Node.js relay, for reference beside sqlgate (8-client figures and latency only).
+  const relayFor = async (db: TempDatabase | undefined, info: typeof pgInfo, dialect: 'postgres' | 'mysql'): Promise<Endpoint | undefined> => {
+    if (!db) return undefined;
+    try {
+      const r = await startRelay(info.host, info.port);
+      cleanups.push(() => r.stop());
+      return { via: 'relay', dialect, ...info, host: '127.0.0.1', port: r.port, database: db.name, proxyPid: r.pid };
+    } catch (err) {
+      note(`bare Node.js relay (${dialect}) did not start: ${errorLine(err)}`);
+      return undefined;
+    }
+  };
+  const pgRelay = want.has('pgbench') || want.has('latency') ? await relayFor(pgDb, pgInfo, 'postgres') : undefined;
+  const myRelay = want.has('sysbench') || want.has('latency') ? await relayFor(myDb, myInfo, 'mysql') : undefined;
+
   let gate: Sqlgate | undefined;
   let sqlgateNa = SQLGATE_NA;
   if (!startCommandPath(distDir)) {
@@ -236,8 +258,10 @@ async function main(): Promise<number> {
     if (!ready.pgbench || !pgDirect) {
       sections.push(`pgbench: n/a (${tools.pgbench.path ? 'set-up failed, see notes' : 'pgbench not installed: apt-get install postgresql-15'})`);
     } else {
-      const eps = [pgDirect, pgBouncer, pgGate].filter((e): e is Endpoint => Boolean(e));
+      const eps = [pgDirect, pgBouncer, pgGate, pgRelay].filter((e): e is Endpoint => Boolean(e));
       const modes: PgbenchMode[] = ['select-only', 'tpcb'];
+      // The reference relay runs the 8-client figures only (the targets'), to keep the run short.
+      const epsFor = (clients: number) => eps.filter((e) => e.via !== 'relay' || clients === 8);
       const samples = new Map<string, Sample[]>();
       // Warm-up, not counted: first connections, catalog loads, analysis caches, JIT.
       for (const ep of eps) await pgbenchRound(tools.pgbench.path!, ep, 'select-only', 2, 2, -1);
@@ -247,7 +271,7 @@ async function main(): Promise<number> {
           for (const clients of opts.clients) {
             const key = `${mode}/${clients}`;
             const line: string[] = [];
-            for (const ep of rotate(eps, round)) {
+            for (const ep of rotate(epsFor(clients), round)) {
               const s = await pgbenchRound(tools.pgbench.path!, ep, mode, clients, opts.seconds, round);
               (samples.get(key) ?? samples.set(key, []).get(key)!).push(s);
               line.push(sampleText(s, 'tps'));
@@ -260,7 +284,7 @@ async function main(): Promise<number> {
       for (const mode of modes) {
         for (const clients of opts.clients) {
           const all = samples.get(`${mode}/${clients}`) ?? [];
-          const s = summarise(all, opts.rounds, ['direct', 'pgbouncer', 'sqlgate']);
+          const s = summarise(all, opts.rounds, ['direct', 'pgbouncer', 'sqlgate', 'relay']);
           report.pgbench.push({ mode, clients, ...s, samples: all });
           rows.push([
             `${mode === 'select-only' ? '-S' : 'TPC-B'} c=${clients}`,
@@ -269,6 +293,7 @@ async function main(): Promise<number> {
             viaCell(s.value.sqlgate, s.errors.sqlgate, pgGate, naFor('postgres')),
             ratioCell(s.ratios.pgbouncerVsDirect), ratioCell(s.ratios.sqlgateVsDirect), ratioCell(s.ratios.sqlgateVsPgbouncer),
             fmt(s.cpu.pgbouncer, 1), fmt(s.cpu.sqlgate, 1),
+            clients === 8 && pgRelay ? `${viaCell(s.value.relay, s.errors.relay, pgRelay, '-')} ${ratioCell(s.ratios.relayVsPgbouncer)}` : '-',
           ]);
           if (mode === 'select-only' && clients === 8) {
             const ok = Number.isFinite(s.ratios.sqlgateVsPgbouncer.ratio);
@@ -279,7 +304,8 @@ async function main(): Promise<number> {
         }
       }
       sections.push(`pgbench (tps, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds; ratios: median of per-round ratios [min–max]; CPU: proxy process µs per statement)\n` +
-        renderTable(['workload', 'direct', 'pgbouncer', 'sqlgate', 'pgb/direct', 'sqlgate/direct', 'sqlgate/pgb', 'pgb µs/q', 'sqlgate µs/q'], rows));
+        renderTable(['workload', 'direct', 'pgbouncer', 'sqlgate', 'pgb/direct', 'sqlgate/direct', 'sqlgate/pgb', 'pgb µs/q', 'sqlgate µs/q', 'node relay (relay/pgb)'], rows) +
+        '\n(node relay: a bare Node.js TCP pipe, no protocol work, for reference: what the runtime and the hop cost on this machine)');
     }
   }
 
@@ -288,7 +314,7 @@ async function main(): Promise<number> {
     if (!ready.sysbench || !myDirect) {
       sections.push(`sysbench: n/a (${tools.sysbench.path ? 'set-up failed, see notes' : 'sysbench not installed: apt-get install sysbench'})`);
     } else {
-      const eps = [myDirect, myGate].filter((e): e is Endpoint => Boolean(e));
+      const eps = [myDirect, myGate, myRelay].filter((e): e is Endpoint => Boolean(e));
       const tests: SysbenchTest[] = ['oltp_point_select', 'oltp_read_only'];
       const samples = new Map<string, Sample[]>();
       for (const ep of eps) await sysbenchRound(tools.sysbench.path!, ep, 'oltp_read_only', 2, 2, opts.sysbenchTables, opts.sysbenchTableSize, -1);
@@ -307,10 +333,11 @@ async function main(): Promise<number> {
       const rows: string[][] = [];
       for (const test of tests) {
         const all = samples.get(test) ?? [];
-        const s = summarise(all, opts.rounds, ['direct', 'sqlgate']);
+        const s = summarise(all, opts.rounds, ['direct', 'sqlgate', 'relay']);
         report.sysbench.push({ test, threads: 8, ...s, samples: all });
         rows.push([test, viaCell(s.value.direct, s.errors.direct, myDirect, '-'), viaCell(s.value.sqlgate, s.errors.sqlgate, myGate, naFor('mysql')),
-          ratioCell(s.ratios.sqlgateVsDirect), fmt(s.cpu.sqlgate, 1)]);
+          ratioCell(s.ratios.sqlgateVsDirect), fmt(s.cpu.sqlgate, 1),
+          myRelay ? `${viaCell(s.value.relay, s.errors.relay, myRelay, '-')} ${ratioCell(s.ratios.relayVsDirect)}` : '-', fmt(s.cpu.relay, 1)]);
         if (test === 'oltp_point_select') {
           const ok = Number.isFinite(s.ratios.sqlgateVsDirect.ratio);
           addTarget(TARGETS.sysbenchPointSelect, s.ratios.sqlgateVsDirect.ratio,
@@ -319,7 +346,8 @@ async function main(): Promise<number> {
         }
       }
       sections.push(`sysbench, 8 threads, text protocol (queries/s, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds)\n` +
-        renderTable(['workload', 'direct', 'sqlgate', 'sqlgate/direct', 'sqlgate µs/q'], rows));
+        renderTable(['workload', 'direct', 'sqlgate', 'sqlgate/direct', 'sqlgate µs/q', 'node relay (relay/direct)', 'relay µs/q'], rows) +
+        '\n(node relay: a bare Node.js TCP pipe, no protocol work, for reference)');
     }
   }
 
@@ -328,27 +356,29 @@ async function main(): Promise<number> {
     const rows: string[][] = [];
     const added: number[] = [];
     for (const [dialect, direct, viaGate, isReady] of [['postgres', pgDirect, pgGate, ready.streamPg], ['mysql', myDirect, myGate, ready.streamMy]] as const) {
-      if (!direct || !isReady) { rows.push([dialect, 'n/a (no database)', '', '', '', '', '']); continue; }
+      if (!direct || !isReady) { rows.push([dialect, 'n/a (no database)', '', '', '', '', '', '', '']); continue; }
       const ref = dialect === 'postgres' ? pgBouncer : undefined;
+      const relay = dialect === 'postgres' ? pgRelay : myRelay;
       // A hot set of rows (a few heap pages, warm after the first queries): the figure is the hop, not disk reads.
-      const r = await pointSelectLatency([direct, viaGate, ref].filter((e): e is Endpoint => Boolean(e)), STREAM_TABLE, Math.min(streamRows, 2000), opts.latencyQueries);
+      const r = await pointSelectLatency([direct, viaGate, ref, relay].filter((e): e is Endpoint => Boolean(e)), STREAM_TABLE, Math.min(streamRows, 2000), opts.latencyQueries);
       report.latency[dialect] = r;
       const d = r.direct && 'p50' in r.direct ? r.direct : undefined;
       const g = r.sqlgate && 'p50' in r.sqlgate ? r.sqlgate : undefined;
       const b = r.pgbouncer && 'p50' in r.pgbouncer ? r.pgbouncer : undefined;
+      const n = r.relay && 'p50' in r.relay ? r.relay : undefined;
       const gErr = r.sqlgate && 'error' in r.sqlgate ? `error: ${r.sqlgate.error.slice(0, 60)}` : undefined;
       const addP50 = d && g ? g.p50 - d.p50 : undefined;
       const addP99 = d && g ? g.p99 - d.p99 : undefined;
       if (addP50 !== undefined) added.push(addP50);
       rows.push([dialect, fmt(d?.p50, 0), fmt(d?.p99, 0), viaGate ? gErr ?? fmt(g?.p50, 0) : naFor(dialect), g ? fmt(g.p99, 0) : '-', fmt(addP50, 0), fmt(addP99, 0),
-        b && d ? fmt(b.p50 - d.p50, 0) : '-']);
+        b && d ? fmt(b.p50 - d.p50, 0) : '-', n && d ? fmt(n.p50 - d.p50, 0) : '-']);
       progress(`latency ${dialect}: direct p50 ${fmt(d?.p50, 0)} µs${g ? `, sqlgate p50 ${fmt(g.p50, 0)} µs` : ''}`);
     }
     addTarget(TARGETS.addedLatencyP50, added.length ? Math.max(...added) : undefined,
       added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor());
     sections.push(`point SELECT latency, one client, ${opts.latencyQueries} queries per endpoint in alternating batches (µs)\n` +
-      renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99', 'PgBouncer added p50'], rows) +
-      '\n(PgBouncer added p50: what one proxy hop in between costs on this machine, for reference)');
+      renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99', 'PgBouncer added p50', 'node relay added p50'], rows) +
+      '\n(PgBouncer / node relay added p50: what one proxy hop in between costs on this machine, for reference)');
   }
 
   // --- streaming ------------------------------------------------------------

@@ -4,7 +4,7 @@
  * see the same machine. Added latency = p50 via sqlgate − p50 direct.
  */
 import { openClient, type AnyClient } from '../clients.js';
-import { errorLine, type Endpoint } from '../endpoints.js';
+import { errorLine, type Endpoint, type Via } from '../endpoints.js';
 import { percentile, rotate } from '../stats.js';
 
 /** Queries per endpoint before any is timed. */
@@ -18,7 +18,7 @@ export interface LatencyFigures {
 }
 
 /** Result per endpoint kind, or the error that stopped it. */
-export type LatencyResult = Partial<Record<'direct' | 'sqlgate' | 'pgbouncer', LatencyFigures | { error: string }>>;
+export type LatencyResult = Partial<Record<Via, LatencyFigures | { error: string }>>;
 
 /**
  * Runs `queries` point SELECTs per endpoint on `table` (integer key `id` in
@@ -38,7 +38,7 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
       clients.set(ep, c);
       times.set(ep, []);
     } catch (err) {
-      out[ep.via as 'direct' | 'sqlgate' | 'pgbouncer'] = { error: errorLine(err) };
+      out[ep.via] = { error: errorLine(err) };
       await c?.close();
     }
   }
@@ -57,7 +57,7 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
             t.push(Number(process.hrtime.bigint() - t0) / 1000);
           }
         } catch (err) {
-          out[ep.via as 'direct' | 'sqlgate' | 'pgbouncer'] = { error: errorLine(err) };
+          out[ep.via] = { error: errorLine(err) };
           clients.delete(ep);
           times.delete(ep);
           await c.close();
@@ -67,7 +67,7 @@ export async function pointSelectLatency(endpoints: readonly Endpoint[], table: 
     }
     for (const [ep, t] of times) {
       t.sort((a, b) => a - b);
-      out[ep.via as 'direct' | 'sqlgate' | 'pgbouncer'] = { p50: percentile(t, 50, true), p99: percentile(t, 99, true), samples: t.length };
+      out[ep.via] = { p50: percentile(t, 50, true), p99: percentile(t, 99, true), samples: t.length };
     }
   } finally {
     for (const c of clients.values()) await c.close();
