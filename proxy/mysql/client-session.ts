@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Gate } from '../../governance/gate.js';
 import type { Judgement, SessionContext, Decision } from '../../governance/decision.js';
-import type { AuditEvent } from '../../governance/audit/event.js';
+import { isoTime, type AuditEvent } from '../../governance/audit/event.js';
 import { ERROR_CODES, SqlgateError, ruleMessage, type ErrorCode } from '../../governance/errors.js';
 import type { Listener } from '../../rules/policy-schema.js';
 import { normalizeClientAddress } from '../../governance/policy/ip-allow.js';
@@ -342,7 +342,7 @@ export class ClientSession {
   /** What a record says beyond who, where and when (which audit() fills in). */
   private audit(event: RecordFields): void {
     const full: AuditEvent = {
-      time: new Date().toISOString(), node: this.deps.nodeId, session: this.sessionName, user: this.user,
+      time: isoTime(), node: this.deps.nodeId, session: this.sessionName, user: this.user,
       clientIp: this.clientIp, door: 'mysql', instance: this.deps.instance, database: this.ctx?.database,
       sql: event.sql, fingerprint: event.fingerprint, rules: event.rules ?? [], durationMs: event.durationMs,
       rowsReturned: event.rowsReturned, rowsAffected: event.rowsAffected, error: event.error,

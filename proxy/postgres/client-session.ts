@@ -16,7 +16,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContextOptions } from 'node:tls';
 import { serialize } from 'pg-protocol';
-import type { AuditEvent } from '../../governance/audit/event.js';
+import { isoTime, type AuditEvent } from '../../governance/audit/event.js';
 import type { Decision, Judgement, MaskDirective, SessionContext } from '../../governance/decision.js';
 import { ERROR_CODES, SqlgateError, ruleMessage, type ErrorCode } from '../../governance/errors.js';
 import type { Gate } from '../../governance/gate.js';
@@ -95,7 +95,8 @@ interface Running {
   readonly sql: string;
   readonly decision: Decision | undefined;
   readonly raw: boolean;
-  readonly arrived: Date;
+  /** When it arrived, ms since the epoch. */
+  readonly arrived: number;
   start: number;
   rows: number;
   cut: boolean;
@@ -353,7 +354,7 @@ export class ClientSession {
 
   private loginAudit(decision: 'allowed' | 'refused', error?: ErrorFields): void {
     this.safeAudit({
-      time: new Date().toISOString(), node: this.opts.node, session: this.sessionId, user: this.user,
+      time: isoTime(), node: this.opts.node, session: this.sessionId, user: this.user,
       clientIp: this.opts.clientIp, door: 'postgres', type: 'login', instance: this.opts.instance, database: this.database,
       sql: undefined, fingerprint: undefined, decision, rules: [], durationMs: undefined, rowsReturned: undefined,
       rowsAffected: undefined, error: error ? { code: error.code, message: error.message } : undefined,
@@ -695,7 +696,7 @@ export class ClientSession {
   private running(sql: string, decision: Decision | undefined, raw: boolean, ticket: QuotaTicket = NO_TICKET): Running {
     return {
       ticket,
-      sql, decision, raw, arrived: new Date(), start: performance.now(), rows: 0, cut: false, copyOut: false,
+      sql, decision, raw, arrived: Date.now(), start: performance.now(), rows: 0, cut: false, copyOut: false,
       timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
       bytes: 0, cutBy: undefined, counter: { rows: 0 }, masks: this.masksOf(decision),
     };
@@ -801,7 +802,7 @@ export class ClientSession {
   }
 
   private auditRefusal(sql: string, judgement: Judgement | undefined, error: ErrorFields): void {
-    const time = new Date().toISOString();
+    const time = isoTime();
     const decisions = judgement?.statements.length ? judgement.statements : [undefined];
     for (const d of decisions) {
       this.safeAudit(this.event(time, d?.facts.text ?? sql, d, {
@@ -1199,7 +1200,7 @@ export class ClientSession {
     const error = outcome.notExecuted
       ? { code: 'NOT_EXECUTED', message: 'not executed: an earlier statement failed' }
       : outcome.error ? { code: outcome.error.code, message: outcome.error.message } : undefined;
-    this.safeAudit(this.event(item.arrived.toISOString(), item.sql, d, {
+    this.safeAudit(this.event(isoTime(item.arrived), item.sql, d, {
       decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : item.masks ? 'masked' : 'allowed',
       rules, durationMs, rowsReturned, rowsAffected, error,
       detail: outcome.suspended ? { portalSuspended: true } : item.timedOut ? { timedOut: true } : undefined,
