@@ -25,6 +25,7 @@ import {
 import { Cap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wire/mysql/constants.js';
 import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
 import { buildEof, buildErr, buildOk } from '../../wire/mysql/messages.js';
+import { OutBatch } from '../../wire/out-batch.js';
 import { parseCommand, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
@@ -265,7 +266,19 @@ export class ClientSession {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     this.sink = {
-      write: (b) => this.socket.destroyed ? true : this.socket.write(b),
+      // Queued, and written at the end of the event-loop turn after the audit
+      // records made in it (record before result, as on the PostgreSQL door).
+      // Full only when the socket itself asked for a drain: that is the event
+      // `drain` below waits for.
+      write: (b) => {
+        if (this.socket.destroyed) return true;
+        this.out.push(b);
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flush);
+        }
+        return !this.socket.writableNeedDrain;
+      },
       drain: (resume) => {
         const socket = this.socket;
         if (socket.destroyed) return resume();
@@ -301,12 +314,33 @@ export class ClientSession {
     }
   }
 
+  /** What goes to the client at the end of this event-loop turn. */
+  private readonly out = new OutBatch();
+  private flushScheduled = false;
+
+  /** Writes what is queued for the client, after the audit records of the statements it finishes. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.out.empty) return;
+    const q = this.out.take();
+    if (this.socket.destroyed) return;
+    this.deps.gate.auditBarrier?.();
+    if (q.length === 1) {
+      this.socket.write(q[0]);
+      return;
+    }
+    this.socket.cork();
+    for (const b of q) this.socket.write(b);
+    this.socket.uncork();
+  };
+
   /** Closes the client and gives back (or drops) the upstream connection. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
     this.deps.registry.sessions.delete(this.id);
     this.source.close();
+    this.flush();
     if (!this.socket.destroyed) this.socket.end();
     setTimeout(() => this.socket.destroy(), 500).unref();
     const up = this.upstream;
@@ -367,6 +401,7 @@ export class ClientSession {
       const message = `sqlgate: no login within ${timeoutMs} ms`;
       if (this.seq > 0) this.send(buildErr(this.seq, spec.errno, spec.sqlstate, message));
       this.safeAudit({ type: 'login', decision: 'refused', error: { code: 'LOGIN_TIMEOUT', message } });
+      this.flush();
       this.socket.destroy();
     }, timeoutMs);
     try {
@@ -436,6 +471,8 @@ export class ClientSession {
   }
 
   private async upgradeTls(): Promise<void> {
+    // Anything still queued belongs on the plain socket, before TLS starts.
+    this.flush();
     const raw = this.socket;
     const unread = this.source.takeUnread();
     // Bytes already read belong to the TLS layer: feed them through a stream

@@ -77,6 +77,13 @@ export class TestGate implements Gate {
     this.events.push(event);
   }
 
+  /** How many records had been made when a door last called the barrier (wrote the turn's records out). */
+  flushed = 0;
+
+  auditBarrier(): void {
+    this.flushed = this.events.length;
+  }
+
   upstream(instance: string): UpstreamTarget {
     const i = this.opts.policy.instances[instance];
     if (!i) throw new SqlgateError('INTERNAL', `unknown instance ${instance}`);

@@ -128,3 +128,20 @@ test('commands written back to back in one burst are answered one after another,
     raw.close();
   }
 });
+
+test('a statement\'s audit record is made and written out before the first byte of its result reaches the client', async () => {
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  try {
+    for (const sql of ['SELECT 1 AS a', 'SELECT id, secret FROM t ORDER BY id']) {
+      const before = ep.gate.events.length;
+      let flushedAtArrival = -1;
+      raw.socket.once('data', () => { flushedAtArrival = ep.gate.flushed; });
+      await raw.query(sql);
+      const at = ep.gate.events.findIndex((e, i) => i >= before && e.sql === sql);
+      assert.ok(at >= 0, 'audited');
+      assert.ok(flushedAtArrival > at, `record ${at} was behind the barrier (${flushedAtArrival}) when the result arrived`);
+    }
+  } finally {
+    raw.close();
+  }
+});

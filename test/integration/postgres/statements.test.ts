@@ -296,6 +296,24 @@ test('a COPY FROM STDIN larger than the socket buffers arrives whole and in orde
   await direct('DELETE FROM t WHERE id >= 100000');
 });
 
+test('a statement\'s audit record is made and written out before the first byte of its result reaches the client', async () => {
+  const c = await pgThrough(ep.url('alice', db.name));
+  try {
+    const stream = (c as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
+    for (const sql of ['SELECT 1 AS a', 'SELECT id, v FROM t ORDER BY id LIMIT 3']) {
+      const before = gate.events.length;
+      let flushedAtArrival = -1;
+      stream.once('data', () => { flushedAtArrival = gate.flushed; });
+      await c.query(sql);
+      const at = gate.events.findIndex((e, i) => i >= before && e.sql === sql);
+      assert.ok(at >= 0, 'audited');
+      assert.ok(flushedAtArrival > at, `record ${at} was behind the barrier (${flushedAtArrival}) when the result arrived`);
+    }
+  } finally {
+    await c.end();
+  }
+});
+
 test('search_path tracked through SET, SET LOCAL, RESET and ROLLBACK', async () => {
   const c = await pgThrough(ep.url('alice', db.name));
   const pathAt = async (sql: string) => {
