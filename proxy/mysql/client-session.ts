@@ -26,6 +26,7 @@ import { Cap, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2, Status } from '../../wir
 import { buildAuthMoreData, buildAuthSwitchRequest, buildHandshakeV10, parseHandshakeResponse } from '../../wire/mysql/handshake.js';
 import { buildEof, buildErr, buildOk } from '../../wire/mysql/messages.js';
 import { OutBatch } from '../../wire/out-batch.js';
+import { flushToClient } from '../write-batch.js';
 import { parseCommand, type Command } from '../../wire/mysql/commands.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
@@ -321,17 +322,7 @@ export class ClientSession {
   /** Writes what is queued for the client, after the audit records of the statements it finishes. */
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.out.empty) return;
-    const q = this.out.take();
-    if (this.socket.destroyed) return;
-    this.deps.gate.auditBarrier?.();
-    if (q.length === 1) {
-      this.socket.write(q[0]);
-      return;
-    }
-    this.socket.cork();
-    for (const b of q) this.socket.write(b);
-    this.socket.uncork();
+    flushToClient(this.out, this.socket, this.deps.gate);
   };
 
   /** Closes the client and gives back (or drops) the upstream connection. */

@@ -40,6 +40,7 @@ import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/p
 import { fieldMask, maskKey } from '../mask.js';
 import type { FieldRewrite } from '../../wire/mysql/row-rewrite.js';
 import { OutBatch } from '../../wire/out-batch.js';
+import { flushToClient } from '../write-batch.js';
 import { cancelElsewhere } from '../cluster.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
 
@@ -325,20 +326,7 @@ export class ClientSession {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.out.empty) return;
-    const q = this.out.take();
-    if (this.socket.destroyed) return;
-    // The audit records of the statements these bytes finish go to the file first.
-    this.opts.gate.auditBarrier?.();
-    let ok: boolean;
-    if (q.length === 1) {
-      ok = this.socket.write(q[0]);
-    } else {
-      this.socket.cork();
-      ok = true;
-      for (const b of q) ok = this.socket.write(b) && ok;
-      this.socket.uncork();
-    }
+    const ok = flushToClient(this.out, this.socket, this.opts.gate);
     if (!ok && !this.clientDrain) this.clientDrain = drained(this.socket).then(() => { this.clientDrain = undefined; });
     // A client that reads slowly slows the upstream down, rather than filling sqlgate's
     // memory; below the mark reading goes on, so that both sockets keep streaming.
