@@ -18,10 +18,6 @@ import { freelyReadable } from './system-objects.js';
 
 export const id = 'column-acl';
 
-function keyOf(t: TableId): string {
-  return `${t.database}\u0000${t.schema}\u0000${t.table}`;
-}
-
 export function check({ facts, principal, context }: RuleInput): RuleResult {
   const r = result();
   const d = facts.dialect;
@@ -32,16 +28,8 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
     r.refusals.push(x);
     r.outcomes.push({ rule: id, outcome: 'deny', detail });
   };
-  const tableOk = new Map<string, boolean>();
-  const canSeeTable = (t: TableId): boolean => {
-    const k = keyOf(t);
-    let ok = tableOk.get(k);
-    if (ok === undefined) {
-      ok = freelyReadable(d, t) || principal.tablePrivileges(t).has('select');
-      tableOk.set(k, ok);
-    }
-    return ok;
-  };
+  // (The principal memoises table privileges per table.)
+  const canSeeTable = (t: TableId): boolean => freelyReadable(d, t) || principal.tablePrivileges(t).has('select');
   const tableDenied = (t: TableId, priv: Privilege) =>
     deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `no ${priv} privilege on table ${showTable(d, t)}` }, `${priv} on ${showTable(d, t)}: no grant`);
 

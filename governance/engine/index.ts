@@ -67,13 +67,63 @@ interface CompiledMask extends ObjectMatch {
   readonly mask: Mask;
 }
 
-function tkey(t: TableId): string {
-  return `${t.database}\u0000${t.schema}\u0000${t.table}`;
+/** Memoised answers for one table, and for its columns by name. */
+interface TableAnswers {
+  privileges?: ReadonlySet<Privilege>;
+  whole?: ReadonlySet<Privilege>;
+  readonly columns: Map<string, ColumnAnswers>;
 }
 
-function ckey(c: ColumnId): string {
-  return `${tkey(c)}\u0000${c.column}`;
+interface ColumnAnswers {
+  privileges?: ReadonlySet<Privilege>;
+  label?: number;
+  mask?: Mask | null;
 }
+
+/**
+ * Answers per (database, schema, table[, column]) in nested maps: a lookup
+ * hashes names the analysis already holds, where a joined key string would be
+ * built and hashed anew for every column of every statement. Statements can
+ * name tables at will, so the memo is dropped when it grows past a bound.
+ */
+class AnswerMemo {
+  private root = new Map<string, Map<string, Map<string, TableAnswers>>>();
+  private size = 0;
+
+  table(t: TableId): TableAnswers {
+    let schemas = this.root.get(t.database);
+    if (!schemas) {
+      if (this.size >= MEMO_LIMIT) this.clear();
+      this.root.set(t.database, (schemas = new Map()));
+    }
+    let tables = schemas.get(t.schema);
+    if (!tables) schemas.set(t.schema, (tables = new Map()));
+    let a = tables.get(t.table);
+    if (!a) {
+      if (++this.size > MEMO_LIMIT) { this.clear(); return this.table(t); }
+      tables.set(t.table, (a = { columns: new Map() }));
+    }
+    return a;
+  }
+
+  column(c: ColumnId): ColumnAnswers {
+    const columns = this.table(c).columns;
+    let a = columns.get(c.column);
+    if (!a) {
+      if (++this.size > MEMO_LIMIT) { this.clear(); return this.column(c); }
+      columns.set(c.column, (a = {}));
+    }
+    return a;
+  }
+
+  private clear(): void {
+    this.root = new Map();
+    this.size = 0;
+  }
+}
+
+/** Tables plus columns memoised per principal before the memo starts over. */
+const MEMO_LIMIT = 50_000;
 
 function expand(privs: readonly Privilege[]): Set<Privilege> {
   return new Set(privs.includes('all') ? ALL_PRIVS : privs);
@@ -113,11 +163,7 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
   for (const role of roles) for (const k of role.statement_kinds ?? READ_ONLY_KINDS) kinds.add(k);
   if (roles.length === 0) for (const k of READ_ONLY_KINDS) kinds.add(k);
 
-  const colPrivs = new Map<string, ReadonlySet<Privilege>>();
-  const tablePrivs = new Map<string, ReadonlySet<Privilege>>();
-  const wholePrivs = new Map<string, ReadonlySet<Privilege>>();
-  const colLabels = new Map<string, number>();
-  const colMasks = new Map<string, Mask | null>();
+  const memo = new AnswerMemo();
 
   const principal: Principal = {
     user: userName,
@@ -133,8 +179,8 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
     ddlAnywhere: grants.some((g) => g.columns === undefined && g.privileges.has('ddl')),
     limits: effectiveLimits(policy.limits, instance.limits, user.limits),
     privileges(c) {
-      const k = ckey(c);
-      let s = colPrivs.get(k);
+      const a = memo.column(c);
+      let s = a.privileges;
       if (!s) {
         const out = new Set<Privilege>();
         for (const g of grants) {
@@ -142,27 +188,27 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
           if (g.columns && !g.columns.some((x) => x.match(c.column))) continue;
           for (const p of g.privileges) out.add(p);
         }
-        colPrivs.set(k, (s = out));
+        a.privileges = s = out;
       }
       return s;
     },
     tablePrivileges(t) {
-      const k = tkey(t);
-      let s = tablePrivs.get(k);
+      const a = memo.table(t);
+      let s = a.privileges;
       if (!s) {
         const out = new Set<Privilege>();
         for (const g of grants) if (tableMatches(g, t)) for (const p of g.privileges) out.add(p);
-        tablePrivs.set(k, (s = out));
+        a.privileges = s = out;
       }
       return s;
     },
     wholeTablePrivileges(t) {
-      const k = tkey(t);
-      let s = wholePrivs.get(k);
+      const a = memo.table(t);
+      let s = a.whole;
       if (!s) {
         const out = new Set<Privilege>();
         for (const g of grants) if (!g.columns && tableMatches(g, t)) for (const p of g.privileges) out.add(p);
-        wholePrivs.set(k, (s = out));
+        a.whole = s = out;
       }
       return s;
     },
@@ -174,12 +220,12 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
       return grants.some((g) => g.explicitTable && g.privileges.has(priv) && tableMatches(g, t));
     },
     columnLabel(c) {
-      const k = ckey(c);
-      let level = colLabels.get(k);
+      const a = memo.column(c);
+      let level = a.label;
       if (level === undefined) {
         level = 0;
         for (const l of labels) if (l.column && l.level > level && l.column.match(c.column) && tableMatches(l, c)) level = l.level;
-        colLabels.set(k, level);
+        a.label = level;
       }
       return level;
     },
@@ -192,11 +238,11 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
       return labels.filter((l) => l.column && tableMatches(l, t)).map((l) => ({ column: l.column!.pattern.includes('*') ? '*' : l.column!.pattern, level: l.level }));
     },
     mask(c) {
-      const k = ckey(c);
-      let m = colMasks.get(k);
+      const a = memo.column(c);
+      let m = a.mask;
       if (m === undefined) {
         m = masks.find((x) => x.column(c.column) && tableMatches(x, c))?.mask ?? null;
-        colMasks.set(k, m);
+        a.mask = m;
       }
       return m ?? undefined;
     },
@@ -207,7 +253,7 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
   return principal;
 }
 
-const compiled = new WeakMap<Policy, Map<string, Principal | null>>();
+const compiled = new WeakMap<Policy, Map<string, Map<string, Principal | null>>>();
 
 /**
  * The principal for a user on an instance under this policy, or undefined
@@ -216,11 +262,12 @@ const compiled = new WeakMap<Policy, Map<string, Principal | null>>();
 export function principalFor(policy: Policy, user: string, instance: string): Principal | undefined {
   let byUser = compiled.get(policy);
   if (!byUser) compiled.set(policy, (byUser = new Map()));
-  const key = `${user}\u0000${instance}`;
-  let p = byUser.get(key);
+  let byInstance = byUser.get(user);
+  if (!byInstance) byUser.set(user, (byInstance = new Map()));
+  let p = byInstance.get(instance);
   if (p === undefined) {
     p = compilePrincipal(policy, user, instance) ?? null;
-    byUser.set(key, p);
+    byInstance.set(instance, p);
   }
   return p ?? undefined;
 }

@@ -63,3 +63,23 @@ test('labels and masks match case-insensitively and per instance; exempt roles',
   assert.equal(principalFor(policy, 'u', 'my'), my, 'compiled once per policy object');
   assert.equal(principalFor(policy, 'nobody', 'my'), undefined);
 });
+
+test('memoised answers are kept per database, schema, table and column, and stay right after the memo starts over', () => {
+  const my = principalFor(policy, 'u', 'my')!;
+  const c = (database: string, table: string, column: string) => ({ database, schema: database, table, column });
+  // Same column name in other tables and databases: each answer is its own.
+  assert.deepEqual([...my.privileges(c('shop', 'customers', 'id'))].sort(), ['select', 'update']);
+  assert.deepEqual([...my.privileges(c('shop', 'orders', 'id'))], ['select']);
+  assert.equal(my.privileges(c('crm', 'customers', 'id')).size, 0);
+  assert.equal(my.columnLabel(c('shop', 'customers', 'phone')), 2);
+  assert.equal(my.columnLabel(c('shop', 'orders', 'phone')), 0);
+  // Names a statement can make up at will fill the memo past its bound (it starts over), and
+  // every answer asked again afterwards is still the policy's.
+  for (let i = 0; i < 60_000; i++) {
+    assert.equal(my.privileges(c('shop', `made_up_${i}`, 'x')).size, 0);
+  }
+  assert.deepEqual([...my.privileges(c('shop', 'customers', 'id'))].sort(), ['select', 'update']);
+  assert.deepEqual([...my.tablePrivileges({ database: 'shop', schema: 'shop', table: 'customers_archive' })], ['select']);
+  assert.equal(my.columnLabel(c('shop', 'customers', 'phone')), 2);
+  assert.equal(my.mask(c('shop', 'customers', 'email'))?.kind, 'hash');
+});
