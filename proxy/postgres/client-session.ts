@@ -43,6 +43,7 @@ import { OutBatch } from '../../wire/out-batch.js';
 import { flushToClient } from '../write-batch.js';
 import { cancelElsewhere } from '../cluster.js';
 import { UpstreamLoginError, UpstreamSession } from './upstream-session.js';
+import type { UpstreamSessionPool } from './upstream-pool.js';
 
 /** What a session needs from its listener. */
 export interface ClientSessionOptions {
@@ -59,6 +60,8 @@ export interface ClientSessionOptions {
   readonly refused?: SqlgateError;
   /** The listener's full-scan guard (its verdict cache is shared by all sessions). */
   readonly fullScan: FullScanGuard;
+  /** Upstream connections left idle by earlier sessions; without it each session logs in anew. */
+  readonly upstreams?: UpstreamSessionPool;
 }
 
 /** Text that fails in the upstream's raw parser, before any catalog access: stands in for a refused statement. */
@@ -256,6 +259,8 @@ export class ClientSession {
   private applicationName: string | undefined;
   private readonly sessionId = randomUUID();
   private upstream: UpstreamSession | undefined;
+  /** Set by a fatal error: the upstream connection's state is not known, so it is not reused. */
+  private upstreamSuspect = false;
   private ctx: SessionContext | undefined;
   private readonly pending: Pending[] = [];
   private discardUntilSync = false;
@@ -335,6 +340,7 @@ export class ClientSession {
 
   private fatal(f: ErrorFields): void {
     if (this.closed) return;
+    this.upstreamSuspect = true;
     this.flush();
     this.socket.end(bw.errorResponse({ ...f, severity: 'FATAL' }));
     this.close();
@@ -424,12 +430,17 @@ export class ClientSession {
       return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
     }
     this.holdsUserSlot = true;
-    this.socket.write(bw.AUTHENTICATION_OK);
+    // From here to ReadyForQuery the client only listens: the messages go out together, in one write.
+    this.write(bw.AUTHENTICATION_OK);
     try {
-      this.upstream = await UpstreamSession.connect(gate.upstream(instance), upstreamParams);
+      const target = gate.upstream(instance);
+      this.upstream = this.opts.upstreams
+        ? await this.opts.upstreams.acquire(this.user, target, upstreamParams)
+        : await UpstreamSession.connect(target, upstreamParams);
     } catch (err) {
       if (err instanceof UpstreamLoginError) {
         this.loginAudit('refused', err.fields);
+        this.flush();
         this.socket.end(err.raw);
         return false;
       }
@@ -438,10 +449,10 @@ export class ClientSession {
     }
     if (this.closed) return false;
     const up = this.upstream;
-    for (const ps of up.parameterStatus) this.socket.write(ps.raw);
+    for (const ps of up.parameterStatus) this.write(ps.raw);
     const key = this.opts.pool.mintKey(up);
     this.releaseKey = key.release;
-    this.socket.write(bw.backendKeyData(key.processId, key.secretKey));
+    this.write(bw.backendKeyData(key.processId, key.secretKey));
     this.status = up.status;
     this.ctx = {
       user: this.user, clientIp: this.opts.clientIp, instance, dialect: 'postgres', database: this.database,
@@ -1206,8 +1217,20 @@ export class ClientSession {
 
   // ---------------------------------------------------------------- end
 
+  /**
+   * Whether the upstream connection can go back to the pool: the session
+   * ended without a fatal error, everything forwarded was answered, and the
+   * server is idle outside a transaction (the pool then resets it).
+   */
+  private upstreamReusable(): boolean {
+    const up = this.upstream;
+    return up !== undefined && this.opts.upstreams !== undefined && !this.upstreamSuspect && this.pending.length === 0
+      && !this.upstreamDrain && !this.upstreamSkipping && this.status === 'I' && up.status === 'I' && up.input.unpump();
+  }
+
   close(): void {
     if (this.closed) return;
+    const keepUpstream = this.upstreamReusable();
     this.closed = true;
     for (const p of this.pending.splice(0)) {
       if (p.kind === 'execute' && p.item) this.finish(p.item, { error: fieldsOf('INTERNAL', 'connection closed before completion') });
@@ -1218,7 +1241,8 @@ export class ClientSession {
     this.releaseKey?.();
     if (this.holdsUserSlot && this.user) this.opts.pool.release(this.user);
     this.holdsUserSlot = false;
-    this.upstream?.close();
+    if (keepUpstream) this.opts.upstreams!.release(this.upstream!);
+    else this.upstream?.close();
     this.input.detach();
     if (!this.socket.destroyed) {
       this.flush();

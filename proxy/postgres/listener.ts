@@ -19,6 +19,7 @@ import { onClusterCancel } from '../cluster.js';
 import { FullScanGuard } from '../../governance/plan/index.js';
 import { ClientSession } from './client-session.js';
 import { SessionPool } from './pool.js';
+import { UpstreamSessionPool } from './upstream-pool.js';
 
 export interface PgListenerOptions {
   readonly gate: Gate;
@@ -31,6 +32,8 @@ export interface PgListenerOptions {
 export interface PgListenerHandle {
   address(): AddressInfo;
   close(): Promise<void>;
+  /** Upstream connections kept between sessions (for tests and metrics). */
+  readonly upstreams: UpstreamSessionPool;
 }
 
 
@@ -86,6 +89,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   const tls = serverTlsOptions(listener.tls, opts.stateDir);
   const trusted = trustedProxyList(listener.trusted_proxies);
   const pool = new SessionPool();
+  const upstreams = new UpstreamSessionPool();
   // In a cluster, keys minted here may be presented at another worker: it passes them on.
   const offCancel = onClusterCancel((processId, secretKey) => pool.cancel(processId, secretKey));
   const fullScan = new FullScanGuard();
@@ -129,7 +133,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
       refused = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: address check failed');
     }
     // The session's reader resumes the socket once it listens, so no byte is lost.
-    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node, refused, fullScan }).run();
+    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node, refused, fullScan, upstreams }).run();
   };
 
   const server = createServer({ pauseOnConnect: true }, (s) => { void onConnection(s); });
@@ -139,9 +143,11 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
     server.listen(Number(portText), host, () => { server.off('error', reject); resolve(); });
   });
   return {
+    upstreams,
     address: () => server.address() as AddressInfo,
     close: () => new Promise<void>((resolve) => {
       offCancel();
+      upstreams.close();
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
     }),

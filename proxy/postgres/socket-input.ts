@@ -81,6 +81,22 @@ export class SocketInput {
     this.deliver();
   }
 
+  /**
+   * Leaves push mode, for a connection going back to a pool: frames wait for
+   * `next` again. False (and nothing changes) while the input is held.
+   */
+  unpump(): boolean {
+    if (this.held) return false;
+    this.sink = undefined;
+    this.sinkEnd = undefined;
+    return true;
+  }
+
+  /** The peer has gone (or the input was detached). */
+  get ended(): boolean {
+    return this.closed;
+  }
+
   /** In push mode, stops reading and delivering until `until` settles (the reader's own back-pressure). */
   hold(until: Promise<unknown>): void {
     if (!this.sink || this.held) return;

@@ -110,12 +110,9 @@ export class UpstreamSession {
           else throw new SqlgateError('UPSTREAM_UNAVAILABLE', `sqlgate: upstream asks for an unsupported authentication method (${code})`);
           break;
         }
-        case BackendCode.ParameterStatus: {
-          const p = parseParameterStatus(f.body);
-          this.parameters.set(p.name, p.value);
-          this.parameterStatus.push({ ...f, raw: Buffer.from(f.raw) });
+        case BackendCode.ParameterStatus:
+          this.noteParameter(f);
           break;
-        }
         case BackendCode.BackendKeyData: {
           const k = parseBackendKeyData(f.body);
           this.processId = k.processId;
@@ -136,19 +133,88 @@ export class UpstreamSession {
     }
   }
 
+  /** Keeps a ParameterStatus: the value, and the frame a client logging in on this connection is sent. */
+  private noteParameter(f: Frame): void {
+    const p = parseParameterStatus(f.body);
+    const frame = { ...f, raw: Buffer.from(f.raw) };
+    const i = this.parameterStatus.findIndex((x) => parseParameterStatus(x.body).name === p.name);
+    if (i >= 0) this.parameterStatus[i] = frame;
+    else this.parameterStatus.push(frame);
+    this.parameters.set(p.name, p.value);
+  }
+
   write(buf: Buffer): boolean {
     return this.socket.write(buf);
   }
 
+  /**
+   * True when the connection could serve another client after a reset: open,
+   * idle outside a transaction, nothing unread, and no cancel request of the
+   * last client still on its way (it could land on the next one's statement).
+   */
+  get reusable(): boolean {
+    return !this.socket.destroyed && !this.input.ended && this.status === 'I' && this.cancelsInFlight === 0
+      && this.input.reader.buffered === 0;
+  }
+
+  /**
+   * DISCARD ALL — what PgBouncer runs between clients: closes cursors, drops
+   * temporary tables and prepared statements, resets every setting and the
+   * session role, releases advisory locks, stops LISTENing. True when the
+   * server answered exactly CommandComplete and ReadyForQuery (idle) and
+   * nothing else is pending; the caller closes the connection otherwise.
+   * Settings the reset changes come back as ParameterStatus and are kept for
+   * the next client's login.
+   */
+  async reset(timeoutMs = 5000): Promise<boolean> {
+    if (!this.reusable) return false;
+    this.socket.write(serialize.query('DISCARD ALL'));
+    const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
+    timer.unref();
+    try {
+      let discarded = false;
+      for (;;) {
+        const f = await this.input.next();
+        if (!f) return false;
+        switch (f.type) {
+          case BackendCode.ParameterStatus:
+            this.noteParameter(f);
+            break;
+          case BackendCode.NoticeResponse:
+            break;
+          case BackendCode.CommandComplete:
+            discarded = true;
+            break;
+          case BackendCode.ReadyForQuery:
+            this.status = parseReadyForQuery(f.body);
+            return discarded && this.reusable;
+          default:
+            return false;
+        }
+      }
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Sends a CancelRequest with the upstream's own key on a side connection (PostgreSQL's cancel protocol). */
   async cancel(): Promise<void> {
-    const s = await openSocket(this.target.host, this.target.port);
-    await new Promise<void>((resolve) => {
-      s.on('error', () => resolve());
-      s.on('close', () => resolve());
-      s.end(serialize.cancel(this.processId, this.secretKey));
-    });
+    this.cancelsInFlight++;
+    try {
+      const s = await openSocket(this.target.host, this.target.port);
+      await new Promise<void>((resolve) => {
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+        s.end(serialize.cancel(this.processId, this.secretKey));
+      });
+    } finally {
+      this.cancelsInFlight--;
+    }
   }
+
+  private cancelsInFlight = 0;
 
   close(): void {
     if (!this.socket.destroyed) this.socket.end(serialize.end());
