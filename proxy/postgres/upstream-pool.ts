@@ -17,6 +17,8 @@ import { UpstreamSession } from './upstream-session.js';
 export interface UpstreamPoolOptions {
   /** Idle connections kept per (user, target, startup parameters). */
   readonly maxIdlePerKey?: number;
+  /** Idle connections kept in all: each one counts against the server's max_connections. */
+  readonly maxIdle?: number;
   readonly idleMs?: number;
 }
 
@@ -28,6 +30,7 @@ interface Idle {
 export class UpstreamSessionPool {
   private readonly idle = new Map<string, Idle[]>();
   private readonly keys = new WeakMap<UpstreamSession, string>();
+  private readonly maxIdlePerKey: number;
   private readonly maxIdle: number;
   private readonly idleMs: number;
   private closed = false;
@@ -36,7 +39,8 @@ export class UpstreamSessionPool {
   reused = 0;
 
   constructor(opts: UpstreamPoolOptions = {}) {
-    this.maxIdle = opts.maxIdlePerKey ?? 16;
+    this.maxIdlePerKey = opts.maxIdlePerKey ?? 16;
+    this.maxIdle = opts.maxIdle ?? 32;
     this.idleMs = opts.idleMs ?? 60_000;
   }
 
@@ -70,7 +74,7 @@ export class UpstreamSessionPool {
     }
     session.reset().then((ok) => {
       const list = this.idle.get(key) ?? [];
-      if (!ok || this.closed || list.length >= this.maxIdle) {
+      if (!ok || this.closed || list.length >= this.maxIdlePerKey || this.size >= this.maxIdle) {
         session.close();
         return;
       }

@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { createPgDatabase, pgConnect, type TempDatabase } from '../../helpers/db.js';
+import { createPgDatabase, pgConnect, pgUrl, serverInfo, type TempDatabase } from '../../helpers/db.js';
+import { UpstreamSessionPool } from '../../../proxy/postgres/upstream-pool.js';
 import { startEndpoint, testGate, type Endpoint } from './setup.js';
 
 // A client that leaves its upstream connection idle hands it, reset, to the
@@ -116,4 +117,21 @@ test('connections are not shared across users or startup parameters, and one the
   assert.notEqual(await pidOf(again.c), pid);
   assert.equal((await again.c.query('SELECT 41 + 1 AS n')).rows[0].n, 42);
   await again.c.end();
+});
+
+test('the pool keeps at most its bound of idle connections in all, and closes the rest', async () => {
+  const up = serverInfo(pgUrl());
+  const target = { instance: 'pg1', protocol: 'postgres' as const, host: up.host, port: up.port, user: up.user, password: up.password || undefined, database: db.name, tls: false };
+  const pool = new UpstreamSessionPool({ maxIdle: 1 });
+  try {
+    const s1 = await pool.acquire('alice', target, { database: db.name });
+    const s2 = await pool.acquire('bob', target, { database: db.name });
+    pool.release(s1);
+    pool.release(s2);
+    const ended = (s: typeof s1) => s.socket.writableEnded || s.socket.destroyed;
+    await until('one kept, one closed', () => pool.size === 1 && (ended(s1) || ended(s2)));
+    assert.ok(ended(s1) !== ended(s2), 'exactly one closed');
+  } finally {
+    pool.close();
+  }
 });
