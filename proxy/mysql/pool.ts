@@ -6,6 +6,7 @@
  */
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { UpstreamConnection, profileKey, type UpstreamProfile } from './upstream-session.js';
+import { IdleConnections } from '../idle-connections.js';
 
 export interface PoolOptions {
   /** Idle connections kept per profile. */
@@ -14,16 +15,9 @@ export interface PoolOptions {
   readonly idleMs?: number;
 }
 
-interface Idle {
-  readonly conn: UpstreamConnection;
-  readonly timer: NodeJS.Timeout;
-}
-
 export class UpstreamPool {
   private readonly target: () => UpstreamTarget;
-  private readonly idle = new Map<string, Idle[]>();
-  private readonly maxIdle: number;
-  private readonly idleMs: number;
+  private readonly idle: IdleConnections<UpstreamConnection>;
   private closed = false;
   /** Connections made (for tests and metrics). */
   created = 0;
@@ -31,32 +25,27 @@ export class UpstreamPool {
 
   constructor(target: () => UpstreamTarget, opts: PoolOptions = {}) {
     this.target = target;
-    this.maxIdle = opts.maxIdlePerProfile ?? 16;
-    this.idleMs = opts.idleMs ?? 60_000;
+    this.idle = new IdleConnections({ maxPerKey: opts.maxIdlePerProfile ?? 16, maxTotal: Infinity, idleMs: opts.idleMs ?? 60_000, close: (c) => c.quit() });
   }
 
   /** An authenticated connection for this profile, with `database` selected (a fresh one if no idle one fits). */
   async acquire(profile: UpstreamProfile, database: string | undefined): Promise<UpstreamConnection> {
-    const list = this.idle.get(profileKey(profile)) ?? [];
     // Prefer one already on the wanted database; never reuse one that has a
     // database selected for a session that wants none (names would resolve differently).
-    const pick = list.findIndex((i) => i.conn.database === database) >= 0
-      ? list.findIndex((i) => i.conn.database === database)
-      : database === undefined ? -1 : list.length - 1;
-    if (pick >= 0) {
-      const [{ conn, timer }] = list.splice(pick, 1);
-      clearTimeout(timer);
-      if (!conn.closed) {
-        if (database !== undefined && conn.database !== database) {
-          const s = await conn.initDb(database);
-          if (s.error) {
-            this.release(conn);
-            return this.fresh(profile);
-          }
+    const conn = this.idle.take(profileKey(profile), (cs) => {
+      const same = cs.findIndex((c) => c.database === database);
+      return same >= 0 ? same : database === undefined ? -1 : cs.length - 1;
+    });
+    if (conn && !conn.closed) {
+      if (database !== undefined && conn.database !== database) {
+        const s = await conn.initDb(database);
+        if (s.error) {
+          this.release(conn);
+          return this.fresh(profile);
         }
-        this.reused++;
-        return conn;
       }
+      this.reused++;
+      return conn;
     }
     return this.fresh(profile);
   }
@@ -75,34 +64,17 @@ export class UpstreamPool {
       return;
     }
     conn.reset().then((ok) => {
-      const key = profileKey(conn.profile);
-      const list = this.idle.get(key) ?? [];
-      if (!ok || this.closed || conn.closed || list.length >= this.maxIdle) {
-        conn.quit();
-        return;
-      }
-      const timer = setTimeout(() => {
-        const l = this.idle.get(key);
-        const i = l?.findIndex((x) => x.conn === conn) ?? -1;
-        if (l && i >= 0) l.splice(i, 1);
-        conn.quit();
-      }, this.idleMs);
-      timer.unref();
-      list.push({ conn, timer });
-      this.idle.set(key, list);
+      if (!ok || this.closed || conn.closed || !this.idle.keep(profileKey(conn.profile), conn)) conn.quit();
     }, () => conn.destroy());
   }
 
   /** Number of idle connections. */
   get size(): number {
-    let n = 0;
-    for (const l of this.idle.values()) n += l.length;
-    return n;
+    return this.idle.size;
   }
 
   close(): void {
     this.closed = true;
-    for (const l of this.idle.values()) for (const i of l) { clearTimeout(i.timer); i.conn.quit(); }
-    this.idle.clear();
+    this.idle.closeAll();
   }
 }

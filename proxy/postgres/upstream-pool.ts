@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { UpstreamSession } from './upstream-session.js';
+import { IdleConnections } from '../idle-connections.js';
 
 export interface UpstreamPoolOptions {
   /** Idle connections kept per (user, target, startup parameters). */
@@ -22,42 +23,30 @@ export interface UpstreamPoolOptions {
   readonly idleMs?: number;
 }
 
-interface Idle {
-  readonly session: UpstreamSession;
-  readonly timer: NodeJS.Timeout;
-}
-
 export class UpstreamSessionPool {
-  private readonly idle = new Map<string, Idle[]>();
+  private readonly idle: IdleConnections<UpstreamSession>;
   private readonly keys = new WeakMap<UpstreamSession, string>();
-  private readonly maxIdlePerKey: number;
-  private readonly maxIdle: number;
-  private readonly idleMs: number;
   private closed = false;
   /** Connections made and reused (for tests and metrics). */
   created = 0;
   reused = 0;
 
   constructor(opts: UpstreamPoolOptions = {}) {
-    this.maxIdlePerKey = opts.maxIdlePerKey ?? 16;
-    this.maxIdle = opts.maxIdle ?? 32;
-    this.idleMs = opts.idleMs ?? 60_000;
+    this.idle = new IdleConnections({
+      maxPerKey: opts.maxIdlePerKey ?? 16, maxTotal: opts.maxIdle ?? 32, idleMs: opts.idleMs ?? 60_000, close: (s) => s.close(),
+    });
   }
 
   /** A logged-in connection for this user: an idle one left by an earlier session, else a new one. */
   async acquire(user: string, target: UpstreamTarget, params: Readonly<Record<string, string>>): Promise<UpstreamSession> {
     const key = poolKey(user, target, params);
-    const list = this.idle.get(key);
-    while (list && list.length > 0) {
-      const { session, timer } = list.pop()!;
-      clearTimeout(timer);
-      if (list.length === 0) this.idle.delete(key);
-      if (session.reusable) {
+    for (let s = this.idle.take(key); s; s = this.idle.take(key)) {
+      if (s.reusable) {
         this.reused++;
-        this.keys.set(session, key);
-        return session;
+        this.keys.set(s, key);
+        return s;
       }
-      session.close();
+      s.close();
     }
     const session = await UpstreamSession.connect(target, params);
     this.created++;
@@ -73,37 +62,18 @@ export class UpstreamSessionPool {
       return;
     }
     session.reset().then((ok) => {
-      const list = this.idle.get(key) ?? [];
-      if (!ok || this.closed || list.length >= this.maxIdlePerKey || this.size >= this.maxIdle) {
-        session.close();
-        return;
-      }
-      const timer = setTimeout(() => {
-        const l = this.idle.get(key);
-        const i = l?.findIndex((x) => x.session === session) ?? -1;
-        if (l && i >= 0) {
-          l.splice(i, 1);
-          if (l.length === 0) this.idle.delete(key);
-        }
-        session.close();
-      }, this.idleMs);
-      timer.unref();
-      list.push({ session, timer });
-      this.idle.set(key, list);
+      if (!ok || this.closed || !this.idle.keep(key, session)) session.close();
     }, () => session.close());
   }
 
   /** Idle connections held. */
   get size(): number {
-    let n = 0;
-    for (const l of this.idle.values()) n += l.length;
-    return n;
+    return this.idle.size;
   }
 
   close(): void {
     this.closed = true;
-    for (const l of this.idle.values()) for (const i of l) { clearTimeout(i.timer); i.session.close(); }
-    this.idle.clear();
+    this.idle.closeAll();
   }
 }
 
