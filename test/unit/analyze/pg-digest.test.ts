@@ -84,6 +84,21 @@ test('positions in ORDER BY / GROUP BY / DISTINCT ON stay as written', () => {
   same('SELECT (SELECT 1 FROM t ORDER BY 1) = 2 FROM t', 'SELECT (SELECT 1 FROM t ORDER BY 1) = 3 FROM t');
 });
 
+test('names keep every code unit, lone surrogates included, and long statements digest like short ones', () => {
+  // The digest is decoded from a buffer of code units: a decoder that
+  // replaced lone surrogates would let two different names share a shape.
+  differ('SELECT \ud800 FROM t', 'SELECT \ud801 FROM t');
+  differ('SELECT "\udc00" FROM t', 'SELECT "\udc01" FROM t');
+  same('SELECT \ud83d\ude00 FROM t WHERE a = 1', 'SELECT \ud83d\ude00 FROM t WHERE a = 2');
+  // Past the reused buffer (a statement of its own) and growing it; a short one after each still digests right.
+  for (const count of [20_000, 3_000]) {
+    const long = (v: number) => `SELECT ${Array.from({ length: count }, (_, i) => `c${i} + ${v}`).join(', ')} FROM t`;
+    same(long(1), long(2));
+    differ(long(1), `${long(1)}, x`);
+    assert.equal(dig('SELECT A FROM t WHERE b = 1'), 'select\na\nfrom\nt\nwhere\nb\n=\n?int');
+  }
+});
+
 test('anything unsure gives no digest', () => {
   none("SELECT 'abc FROM t");
   none("SELECT E'abc\\' FROM t");
