@@ -42,7 +42,7 @@ import { initPg, lowerPg, pgColumnRefs, pgFingerprint, pgHints, pgParse, pgReady
 import { parseSync } from 'libpg-query';
 import { lowerMysqlText, mysqlViewQuery } from './mysql.js';
 import { splitMysql, type MysqlStatement } from './lexer.js';
-import { pgDigest } from './pg-digest.js';
+import { pgDigest, type PgDigest } from './pg-digest.js';
 import { sharesShape } from './shape.js';
 
 /** Who is asking and where: everything besides the text that changes the analysis. */
@@ -72,7 +72,8 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   return analyzeWith(sql, ctx, undefined);
 }
 
-function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStatement[] | undefined): StatementFacts[] {
+/** `split`: the MySQL message already split; `digest`: the PostgreSQL message already digested. */
+function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStatement[] | undefined, digest?: PgDigest): StatementFacts[] {
   const session: Session = { database: ctx.database, searchPath: ctx.searchPath };
   const out: StatementFacts[] = [];
   if (ctx.dialect === 'postgres') {
@@ -83,7 +84,7 @@ function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStat
       let low: Lowered;
       try { low = lowerPg(piece.ast); } catch (err) { low = lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }); }
       low = checkPgLowering(piece.ast, low);
-      const facts = finish(low, piece.text, pgFingerprint(piece.text), hints, ctx, session);
+      const facts = finish(low, piece.text, pgFingerprint(piece.text, digest), hints, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
       if (facts.sessionChange?.kind === 'search-path' && facts.sessionChange.local) session.localPath = true;
@@ -288,8 +289,34 @@ const cache = new LRUCache<string, StatementFacts[]>({
   sizeCalculation: (v, k) => k.length * 2 + v.length * 512,
 });
 
+interface ContextKey {
+  readonly database: string | undefined;
+  readonly catalog: Catalog;
+  readonly version: number;
+  readonly key: string;
+}
+
+/**
+ * Database, search path and catalog snapshot as part of a cache key. A
+ * session hands the same search-path array with every statement, so the
+ * text is built once per session and snapshot, not per statement.
+ */
+const contextKeys = new WeakMap<readonly string[], ContextKey>();
+
+function contextKey(ctx: AnalyzeContext): string {
+  let k = contextKeys.get(ctx.searchPath);
+  if (!k || k.database !== ctx.database || k.catalog !== ctx.catalog || k.version !== ctx.catalog.version) {
+    k = {
+      database: ctx.database, catalog: ctx.catalog, version: ctx.catalog.version,
+      key: `${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}`,
+    };
+    contextKeys.set(ctx.searchPath, k);
+  }
+  return k.key;
+}
+
 function exactKey(sql: string, ctx: AnalyzeContext): string {
-  return `${ctx.dialect}\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${sql}`;
+  return `${ctx.dialect}\u0000${contextKey(ctx)}\u0000${sql}`;
 }
 
 /** Statement kinds whose facts carry literal values (PREPARE text, setting values): never shared by digest. */
@@ -315,7 +342,7 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
   // statements whose facts do carry literals are excluded.
   const stmts = splitMysql(sql);
   const shareable = stmts.length > 0 && stmts.every((s) => !s.error && !s.alternative);
-  const dkey = shareable ? `mysql-digest\u0000${ctx.database ?? '\u0001'}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${stmts.map((s) => s.digest).join('\u0000;')}` : undefined;
+  const dkey = shareable ? `mysql-digest\u0000${contextKey(ctx)}\u0000${stmts.map((s) => s.digest).join('\u0000;')}` : undefined;
   const shared = dkey ? cache.get(dkey) : undefined;
   if (shared && shared.length === stmts.length) {
     const facts = shared.map((f, i) => {
@@ -352,7 +379,7 @@ function analyzePgCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   // an application's statements mostly differ from the cached one in
   // literals only; the exact text's (long) key is built only when it is not.
   const d = pgReady() ? pgDigest(sql) : undefined;
-  const dkey = d ? `postgres-digest\u0000${ctx.database ?? '\u0001'}\u0000${ctx.searchPath.join('\u0001')}\u0000${catalogId(ctx.catalog)}:${ctx.catalog.version}\u0000${d.digest}` : undefined;
+  const dkey = d ? `postgres-digest\u0000${contextKey(ctx)}\u0000${d.digest}` : undefined;
   const shared = dkey ? cache.get(dkey) : undefined;
   if (d && shared && shared.length === 1) {
     if (shared[0].text === d.text) return shared;
@@ -364,7 +391,7 @@ function analyzePgCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   const key = exactKey(sql, ctx);
   const hit = cache.get(key);
   if (hit) return hit;
-  const facts = analyze(sql, ctx);
+  const facts = analyzeWith(sql, ctx, undefined, d);
   cache.set(key, facts);
   if (dkey && d && facts.length === 1 && facts[0].text === d.text && PG_SHAREABLE.has(facts[0].kind)
     && facts[0].dynamic.every((x) => x.kind !== 'prepare-from-text' && x.kind !== 'execute-dynamic' && x.kind !== 'do-block')) {

@@ -9,7 +9,7 @@ import type { DynamicFacts, Hint, SessionChange } from '../facts.js';
 import type { Assignment, Cte, Expr, FromItem, Lowered, OrderItem, QName, Query, RelStmt, Target, With, WriteStmt } from './ir.js';
 import { lowered } from './ir.js';
 import { parseHint } from './hints.js';
-import { pgDigest } from './pg-digest.js';
+import { pgDigest, type PgDigest } from './pg-digest.js';
 import { hash } from 'node:crypto';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -90,8 +90,9 @@ function pieces(sql: string, stmts: Node[]): PgPiece[] {
  * microsecond); libpg-query's fingerprint, which parses the text a second
  * time (10–20 µs), only for what the lexer declines.
  */
-export function pgFingerprint(text: string): string {
-  const d = pgDigest(text);
+export function pgFingerprint(text: string, known?: PgDigest): string {
+  // The cached path has digested the message already: no second pass.
+  const d = known?.text === text ? known : pgDigest(text);
   if (d) return hash('sha256', d.digest, 'hex').slice(0, 16);
   try {
     return fingerprintSync(text);

@@ -109,9 +109,33 @@ function withOrigins(d: EngineDecision, catalog: EngineCatalog): EngineDecision 
   return { ...d, directives: { ...d.directives, masks } };
 }
 
+interface KeyPrefix {
+  readonly policy: Policy;
+  readonly catalog: EngineCatalog;
+  readonly version: number;
+  readonly prefix: string;
+}
+
+/**
+ * The decision key's part that stays the same for a session's statements
+ * (policy, user, instance, catalog snapshot), built once per session and
+ * snapshot: the same string object every time, so maps find its hash ready
+ * instead of building and hashing a new key per statement.
+ */
+const prefixes = new WeakMap<SessionContext, KeyPrefix>();
+
+function decisionKey(session: SessionContext, policy: Policy, catalog: EngineCatalog, est: number | undefined, approved: boolean): string {
+  let p = prefixes.get(session);
+  if (!p || p.policy !== policy || p.catalog !== catalog || p.version !== catalog.version) {
+    p = { policy, catalog, version: catalog.version, prefix: `${idOf(policy)}\u0000${session.user}\u0000${session.instance}\u0000${idOf(catalog)}:${catalog.version}` };
+    prefixes.set(session, p);
+  }
+  return est === undefined && !approved ? p.prefix : `${p.prefix}\u0000${est}\u0000${approved}`;
+}
+
 /** The decision of one statement's facts, from the cache when the same shape was decided in the same context. */
 function decideFacts<C extends EngineCatalog>(session: SessionContext, f: StatementFacts, catalog: C, est: number | undefined, opts: JudgeOptions<C> | JudgeNowOptions<C>): EngineDecision {
-  const key = `${idOf(opts.policy)}\u0000${session.user}\u0000${session.instance}\u0000${idOf(catalog)}:${catalog.version}\u0000${est}\u0000${opts.approved === true}`;
+  const key = decisionKey(session, opts.policy, catalog, est, opts.approved === true);
   // A statement sharing another's analysis (other literals) shares its
   // decision too: the rules never read the text; only `facts` is its own.
   const shape = shapeOf(f);

@@ -103,3 +103,36 @@ test('auditRecord: one record per statement, the same from every door', async ()
   assert.equal(refused.door, 'console');
   assert.equal(refused.sql, 'SELECT phone FROM customers');
 });
+
+test('one live session: a policy reload and a catalog refresh change the next decision of a cached statement', async () => {
+  await initAnalysis();
+  const { withVersion, catalogFromTables } = await import('../../../governance/catalog/catalog.js');
+  let policy = shopPolicy();
+  let catalog = shopCatalog('postgres');
+  // A provider hands out the same promise while its catalog is fresh (judgeNow relies on it).
+  let loaded = Promise.resolve(catalog);
+  const gate = createGate({ policy: () => policy, audit: { write() {} }, catalogFor: () => loaded });
+  // The same session object for every statement, as a door holds it: the
+  // decision key's per-session part is memoised on it.
+  const s = session('analyst', 'shop_pg');
+  const now = async (text: string) => { gate.judgeNow(s, text); await loaded; await null; return gate.judgeNow(s, text)?.verdict; };
+  const sql = 'SELECT name FROM customers WHERE id = 1';
+  assert.equal((await gate.judge(s, sql)).verdict, 'allow');
+  assert.equal(await now('SELECT name FROM customers WHERE id = 2'), 'allow');
+  // Reload: the analyst loses the grant on customers.
+  const raw = structuredClone(policy) as Policy;
+  raw.roles.analyst.grants = raw.roles.analyst.grants!.filter((g) => g.table !== 'customers');
+  policy = policySchema.parse(raw);
+  assert.equal((await gate.judge(s, sql)).verdict, 'deny');
+  assert.equal(await now('SELECT name FROM customers WHERE id = 3'), 'deny');
+  // Back to the first policy, then a refreshed catalog in which customers has no `name` column.
+  policy = shopPolicy();
+  assert.equal(await now('SELECT name FROM customers WHERE id = 4'), 'allow');
+  const tables = catalog.tables().map((t) => (t.name === 'customers' ? { ...t, columns: t.columns.filter((c) => c.name !== 'name') } : t));
+  catalog = withVersion(catalogFromTables('postgres', tables), catalog.version + 1);
+  loaded = Promise.resolve(catalog);
+  const after = await gate.judge(s, sql);
+  assert.equal(after.verdict, 'deny');
+  assert.match(after.refusal?.error?.message ?? '', /name/);
+  assert.equal(await now('SELECT name FROM customers WHERE id = 5'), 'deny');
+});
