@@ -3,8 +3,8 @@
  * the message and expanded executable comments; a keyword classifier gives
  * every statement its kind and handles what node-sql-parser cannot read
  * (SET NAMES, PREPARE/EXECUTE, DO, KILL, ANALYZE TABLE, SHOW, USE…);
- * relational statements go through node-sql-parser (MariaDB flavour, then
- * MySQL) and are lowered into the IR. Anything else unreadable is refused.
+ * relational statements go through node-sql-parser (MySQL flavour, then
+ * MariaDB) and are lowered into the IR. Anything else unreadable is refused.
  */
 import NodeSqlParser from 'node-sql-parser';
 import type { DynamicFacts, SessionChange } from '../facts.js';
@@ -19,8 +19,19 @@ type Node = any;
 
 const parser = new NodeSqlParser.Parser();
 
+/**
+ * MySQL's grammar first: a statement one flavour rejects costs a whole
+ * failed parse (as much as a good one) before the other is tried, and
+ * node-sql-parser's MariaDB grammar rejects more ordinary statements (a
+ * column named `status`, DELETE … LIMIT, REPLACE) than its MySQL one
+ * rejects (DELETE IGNORE): 22 against 1 of the statements in this
+ * repository's tests. Where both read a statement, the facts are the same
+ * for all 1,100 of them.
+ */
+const FLAVOURS = ['MySQL', 'MariaDB'] as const;
+
 function astify(text: string): Node | undefined {
-  for (const database of ['MariaDB', 'MySQL']) {
+  for (const database of FLAVOURS) {
     try {
       const ast = parser.astify(text, { database });
       const one = Array.isArray(ast) ? (ast.length === 1 ? ast[0] : undefined) : ast;
