@@ -5,10 +5,13 @@
  * repeating its statement shapes), and the rules alone (decide() on ready
  * facts, uncached). CPU time (user+sys) is printed beside wall time: on a
  * shared machine it is the stable figure. Each path is warmed up first (not
- * counted). Prints a table; no asserts.
+ * counted), and the heap is collected before each timed loop. Prints a
+ * table; no asserts.
  * Run: npm run build && node dist/bench/governance.js
  */
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as analysis from '../governance/analyze/analyze.js';
 import { judge } from '../governance/engine/judge.js';
 import { decide } from '../governance/engine/decide.js';
@@ -46,8 +49,15 @@ const MIX: Record<Dialect, string[]> = {
 
 const USERS = ['analyst', 'support', 'writer', 'dba'];
 
+// A full collection before each timed loop: otherwise V8's background
+// threads are still marking the previous path's garbage (node-sql-parser's
+// above all) and their CPU time lands on the next path's figure.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
 /** Wall and CPU (user+sys) µs per call: on a shared machine the CPU figure is the stable one. */
 async function time(iterations: number, fn: (i: number) => Promise<unknown> | unknown): Promise<[number, number]> {
+  collect();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) await fn(i);
