@@ -8,6 +8,8 @@ import type { SessionContext } from '../../../governance/decision.js';
 import { md5Response } from '../../../governance/auth/password-checks.js';
 import { TestGate } from '../../helpers/test-gate.js';
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { PASSWORD, pgThrough, psqlResult, startEndpoint, testGate, writeTemp, type Endpoint } from './setup.js';
 import type pg from 'pg';
 
@@ -218,14 +220,18 @@ test('pgbench pipelines (\\startpipeline, extended and prepared) run to completi
     'SELECT count(*) FROM series;',
     '\\endpipeline',
   ].join('\n') + '\n');
-  for (const mode of ['extended', 'prepared']) {
-    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-      execFile('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-M', mode, '-f', script, '-c', '2', '-t', '50', '-h', '127.0.0.1', '-p', String(ep.port), '-U', 'alice', db.name],
-        { env: { ...process.env, PGPASSWORD: PASSWORD } }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, text: stdout + stderr }));
-    });
-    assert.equal(out.code, 0, out.text);
-    assert.match(out.text, /number of transactions actually processed: 100\/100/);
-    assert.match(out.text, /number of failed transactions: 0/);
+  try {
+    for (const mode of ['extended', 'prepared']) {
+      const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+        execFile('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-M', mode, '-f', script, '-c', '2', '-t', '50', '-h', '127.0.0.1', '-p', String(ep.port), '-U', 'alice', db.name],
+          { env: { ...process.env, PGPASSWORD: PASSWORD } }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, text: stdout + stderr }));
+      });
+      assert.equal(out.code, 0, out.text);
+      assert.match(out.text, /number of transactions actually processed: 100\/100/);
+      assert.match(out.text, /number of failed transactions: 0/);
+    }
+  } finally {
+    rmSync(dirname(script), { recursive: true, force: true });
   }
 });
 
