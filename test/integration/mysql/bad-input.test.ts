@@ -12,6 +12,7 @@ import { Cap, Com, PLUGIN_NATIVE } from '../../../wire/mysql/constants.js';
 import { buildHandshakeResponse, parseHandshakeV10 } from '../../../wire/mysql/handshake.js';
 import { parseErr } from '../../../wire/mysql/messages.js';
 import { nativeToken } from '../../../wire/mysql/auth-scramble.js';
+import { mysqlConnect } from '../../helpers/db.js';
 import { PASSWORD, connect, rawConnect, startEndpoint, type Endpoint, type RawClient } from './helpers.js';
 
 let ep: Endpoint;
@@ -153,22 +154,49 @@ test('random command packets after login (fast-check): ERR or a result, the sess
   assert.ok(goodQueries >= 7);
 });
 
+/** Runs a one-column text query on a raw session and returns its single value. */
+async function rawScalar(raw: RawClient, sql: string): Promise<string> {
+  raw.socket.write(frame(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(sql)])));
+  const packets: Buffer[] = [];
+  // column count, column definition, EOF, row, EOF (CAPS has no DEPRECATE_EOF)
+  for (let i = 0; i < 5; i++) packets.push((await raw.packet())!.payload);
+  assert.equal(packets[0][0], 1, `one column from ${sql}`);
+  const row = packets[3];
+  assert.ok(row[0] < 251, 'a short value');
+  return row.subarray(1, 1 + row[0]).toString();
+}
+
 test('a client that disappears in the middle of a large result: the upstream is dropped, not pooled, and others carry on', async () => {
   const raw = await loggedIn();
-  const idleBefore = ep.listener.pool.size;
-  const createdBefore = ep.listener.pool.created;
-  const sql = 'SELECT REPEAT(\'x\', 2000) AS r FROM information_schema.COLLATIONS a, information_schema.COLLATIONS b LIMIT 20000';
-  raw.socket.write(frame(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(sql)])));
-  const first = await raw.packet();
-  assert.equal(first?.payload[0], 1, 'the result started');
-  raw.socket.destroy();
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok(ep.listener.pool.size <= idleBefore, 'the interrupted upstream connection was not pooled');
-  await goodStillWorks();
-  const again = await connect(ep.port);
-  await again.query('SELECT 1');
-  await again.end();
-  assert.ok(ep.listener.pool.created >= createdBefore);
+  // Follow this session's own upstream connection on the server: counting the
+  // pool's idle connections raced with earlier tests' sessions being released.
+  const threadId = Number(await rawScalar(raw, 'SELECT CONNECTION_ID()'));
+  assert.ok(threadId > 0);
+  const direct = await mysqlConnect();
+  const alive = async () => {
+    const [rows] = await direct.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+    return Number((rows as { n: number }[])[0].n) === 1;
+  };
+  try {
+    assert.ok(await alive(), 'CONNECTION_ID() names the upstream connection');
+    const createdBefore = ep.listener.pool.created;
+    const sql = 'SELECT REPEAT(\'x\', 2000) AS r FROM information_schema.COLLATIONS a, information_schema.COLLATIONS b LIMIT 20000';
+    raw.socket.write(frame(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(sql)])));
+    const first = await raw.packet();
+    assert.equal(first?.payload[0], 1, 'the result started');
+    raw.socket.destroy();
+    // A pooled connection would stay on the server for the pool's idle time (60 s).
+    const until = Date.now() + 10_000;
+    while ((await alive()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await alive(), false, 'the interrupted upstream connection was closed, not pooled');
+    await goodStillWorks();
+    const again = await connect(ep.port);
+    await again.query('SELECT 1');
+    await again.end();
+    assert.ok(ep.listener.pool.created >= createdBefore);
+  } finally {
+    await direct.end();
+  }
 });
 
 test('after login, a packet over the server\'s max_allowed_packet is refused (ERR 1153) before it is buffered', async (t) => {
