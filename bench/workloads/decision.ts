@@ -88,6 +88,22 @@ export function classifyDecisionFigure(name: string, value: number): { kind: 'ca
   return { kind, dialect, us: value * unitUs };
 }
 
+/**
+ * The figures the three decision targets are judged on: for each, the worst
+ * (largest) figure that speaks to it, CPU time preferred to wall time when
+ * both are printed (it is the stable one on a shared machine). Several miss
+ * figures of a dialect (early and warm, say) are judged on the worse.
+ */
+export function decisionTargetFigures(figures: Record<string, number>): { cached?: number; uncachedPg?: number; uncachedMysql?: number } {
+  const classified = Object.entries(figures).map(([k, v]) => ({ k, c: classifyDecisionFigure(k, v) })).filter((x) => x.c);
+  const pick = (kind: 'cached' | 'uncached', dialect?: 'postgres' | 'mysql') => {
+    let xs = classified.filter((x) => x.c!.kind === kind && (!dialect || x.c!.dialect === dialect || x.c!.dialect === undefined));
+    if (xs.some((x) => /cpu/i.test(x.k))) xs = xs.filter((x) => /cpu/i.test(x.k));
+    return xs.length ? Math.max(...xs.map((x) => x.c!.us)) : undefined;
+  };
+  return { cached: pick('cached'), uncachedPg: pick('uncached', 'postgres'), uncachedMysql: pick('uncached', 'mysql') };
+}
+
 /** Runs dist/bench/governance.js when it exists. */
 export async function decisionCost(distDir: string): Promise<DecisionFigures> {
   const script = join(distDir, 'bench', 'governance.js');

@@ -169,3 +169,20 @@ postgres  hit: cached analysis and decision    2.8              3.0             
   assert.equal(classifyDecisionFigure('mysql.hit: cached analysis and decision.decisions', 60000), undefined, 'a count, not a time');
   assert.equal(parseTextTable('no table here'), undefined);
 });
+
+test('decision targets are judged on the worse of early and warm misses, CPU time first', async () => {
+  const { parseTextTable, decisionTargetFigures } = await import('../../../bench/workloads/decision.js');
+  const out = `dialect   path                                   CPU µs/decision  wall µs/decision  decisions
+--------  -------------------------------------  ---------------  ----------------  ---------
+mysql     miss, early: analyse + rules           906.1            504.6             600
+mysql     miss, warm: analyse + rules            309.8            218.9             1800
+mysql     hit: cached analysis and decision      0.8              0.8               60000
+mysql     new literals: shared analysis + rules  4.3              4.2               15000
+postgres  miss, early: analyse + rules           74.7             197.5             2000
+postgres  miss, warm: analyse + rules            61.4             54.7              6000
+postgres  hit: cached analysis and decision      1.7              1.9               60000
+`;
+  const f = decisionTargetFigures(parseTextTable(out)!);
+  assert.deepEqual(f, { cached: 1.7, uncachedPg: 74.7, uncachedMysql: 906.1 });
+  assert.deepEqual(decisionTargetFigures({ 'postgres.miss.wall µs': 80 }), { cached: undefined, uncachedPg: 80, uncachedMysql: undefined }, 'wall time when no CPU figure is printed');
+});
