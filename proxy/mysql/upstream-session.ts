@@ -282,11 +282,20 @@ export class UpstreamConnection {
    * (adding and removing three per statement was measurable). Bytes with no
    * exchange in progress mean the server spoke out of turn (an ERR before it
    * hangs up, say): the protocol state is unknown, so the connection ends.
+   * That holds for bytes that came between login and the first exchange
+   * too: the login reader has them, and they are no answer to anything.
    */
   private listen(): void {
     if (this.listening) return;
     this.listening = true;
+    const spokeOutOfTurn = this.source.pending > 0;
     this.source.hold();
+    if (spokeOutOfTurn) {
+      this.closed = true;
+      this.reusable = false;
+      this.socket.destroy();
+      return;
+    }
     const socket = this.socket;
     socket.on('data', (chunk: Buffer) => {
       if (this.current) return this.current.data(chunk);
