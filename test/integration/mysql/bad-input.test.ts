@@ -13,6 +13,7 @@ import { buildHandshakeResponse, parseHandshakeV10 } from '../../../wire/mysql/h
 import { parseErr } from '../../../wire/mysql/messages.js';
 import { nativeToken } from '../../../wire/mysql/auth-scramble.js';
 import { mysqlConnect } from '../../helpers/db.js';
+import { until } from '../../helpers/until.js';
 import { PASSWORD, connect, rawConnect, startEndpoint, type Endpoint, type RawClient } from './helpers.js';
 
 let ep: Endpoint;
@@ -186,9 +187,7 @@ test('a client that disappears in the middle of a large result: the upstream is 
     assert.equal(first?.payload[0], 1, 'the result started');
     raw.socket.destroy();
     // A pooled connection would stay on the server for the pool's idle time (60 s).
-    const until = Date.now() + 10_000;
-    while ((await alive()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await alive(), false, 'the interrupted upstream connection was closed, not pooled');
+    await until('the interrupted upstream connection was closed, not pooled', async () => !(await alive()), 10_000);
     await goodStillWorks();
     const again = await connect(ep.port);
     await again.query('SELECT 1');

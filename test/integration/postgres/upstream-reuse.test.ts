@@ -4,6 +4,7 @@ import pg from 'pg';
 import { createPgDatabase, pgConnect, pgUrl, serverInfo, type TempDatabase } from '../../helpers/db.js';
 import { UpstreamSessionPool } from '../../../proxy/postgres/upstream-pool.js';
 import { startEndpoint, testGate, type Endpoint } from './setup.js';
+import { until } from '../../helpers/until.js';
 
 // A client that leaves its upstream connection idle hands it, reset, to the
 // next login of the same user with the same startup parameters; anything
@@ -32,11 +33,6 @@ async function client(user: string, extra: pg.ClientConfig = {}): Promise<{ c: p
 }
 
 const pidOf = async (c: pg.Client): Promise<number> => (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(ok(), what);
-}
 
 test('an idle connection is reset (DISCARD ALL) and serves the next login of the same user', async () => {
   const pool = ep.handle.upstreams;

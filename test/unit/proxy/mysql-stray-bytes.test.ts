@@ -16,6 +16,7 @@ import { PacketFramer } from '../../../wire/mysql/packet-reader.js';
 import { UpstreamConnection } from '../../../proxy/mysql/upstream-session.js';
 import { UpstreamPool } from '../../../proxy/mysql/pool.js';
 import type { UpstreamTarget } from '../../../governance/gate.js';
+import { until } from '../../helpers/until.js';
 
 interface Peer {
   readonly server: Server;
@@ -65,14 +66,6 @@ function target(port: number): UpstreamTarget {
 
 const PROFILE = { capabilities: Cap.PROTOCOL_41 | Cap.SECURE_CONNECTION, collation: 45 };
 const STRAY = buildErr(0, 1927, '70100', 'Connection was killed');
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('bytes from the server between commands end the connection; the pool does not keep it', async () => {
   const peer = await scriptedServer();
