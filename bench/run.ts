@@ -19,7 +19,7 @@ import { findTools, missingToolsAdvice } from './prereqs.js';
 import { MASKED, startCluster, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
 import { fmt, fmtRatio, renderTable } from './table.js';
-import { TARGETS, verdict, type Target } from './targets.js';
+import { TARGETS, joinNotes, relayCeiling, verdict, type Target } from './targets.js';
 import { connectRound } from './workloads/connect.js';
 import { decisionCost, decisionTargetFigures } from './workloads/decision.js';
 import { idleMemory, MIN_RELIABLE, type IdleResult, type ServerConnections } from './workloads/idle.js';
@@ -299,7 +299,8 @@ async function main(): Promise<number> {
             const ok = Number.isFinite(s.ratios.sqlgateVsPgbouncer.ratio);
             addTarget(TARGETS.pgbenchSvsPgbouncer, s.ratios.sqlgateVsPgbouncer.ratio,
               !pgGate ? naFor('postgres') : ok ? fmtRatio(s.ratios.sqlgateVsPgbouncer.ratio) : `n/a (error: ${(s.errors.sqlgate ?? s.errors.pgbouncer ?? '').slice(0, 100)})`,
-              Number.isFinite(s.cpu.sqlgate ?? NaN) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs vs PgBouncer ${fmt(s.cpu.pgbouncer, 1)} µs` : undefined);
+              joinNotes(Number.isFinite(s.cpu.sqlgate ?? NaN) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs vs PgBouncer ${fmt(s.cpu.pgbouncer, 1)} µs` : undefined,
+                relayCeiling(TARGETS.pgbenchSvsPgbouncer, s.ratios.relayVsPgbouncer.ratio, fmtRatio)));
           }
         }
       }
@@ -342,7 +343,8 @@ async function main(): Promise<number> {
           const ok = Number.isFinite(s.ratios.sqlgateVsDirect.ratio);
           addTarget(TARGETS.sysbenchPointSelect, s.ratios.sqlgateVsDirect.ratio,
             !myGate ? naFor('mysql') : ok ? fmtRatio(s.ratios.sqlgateVsDirect.ratio) : 'n/a (error)',
-            !ok && s.errors.sqlgate ? s.errors.sqlgate.slice(0, 140) : s.cpu.sqlgate !== undefined && Number.isFinite(s.cpu.sqlgate) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs` : undefined);
+            !ok && s.errors.sqlgate ? s.errors.sqlgate.slice(0, 140) : joinNotes(s.cpu.sqlgate !== undefined && Number.isFinite(s.cpu.sqlgate) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs` : undefined,
+              relayCeiling(TARGETS.sysbenchPointSelect, s.ratios.relayVsDirect.ratio, fmtRatio)));
         }
       }
       sections.push(`sysbench, 8 threads, text protocol (queries/s, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds)\n` +
@@ -355,6 +357,7 @@ async function main(): Promise<number> {
   if (want.has('latency')) {
     const rows: string[][] = [];
     const added: number[] = [];
+    const relayAdded: number[] = [];
     for (const [dialect, direct, viaGate, isReady] of [['postgres', pgDirect, pgGate, ready.streamPg], ['mysql', myDirect, myGate, ready.streamMy]] as const) {
       if (!direct || !isReady) { rows.push([dialect, 'n/a (no database)', '', '', '', '', '', '', '']); continue; }
       const ref = dialect === 'postgres' ? pgBouncer : undefined;
@@ -370,12 +373,14 @@ async function main(): Promise<number> {
       const addP50 = d && g ? g.p50 - d.p50 : undefined;
       const addP99 = d && g ? g.p99 - d.p99 : undefined;
       if (addP50 !== undefined) added.push(addP50);
+      if (n && d) relayAdded.push(n.p50 - d.p50);
       rows.push([dialect, fmt(d?.p50, 0), fmt(d?.p99, 0), viaGate ? gErr ?? fmt(g?.p50, 0) : naFor(dialect), g ? fmt(g.p99, 0) : '-', fmt(addP50, 0), fmt(addP99, 0),
         b && d ? fmt(b.p50 - d.p50, 0) : '-', n && d ? fmt(n.p50 - d.p50, 0) : '-']);
       progress(`latency ${dialect}: direct p50 ${fmt(d?.p50, 0)} µs${g ? `, sqlgate p50 ${fmt(g.p50, 0)} µs` : ''}`);
     }
     addTarget(TARGETS.addedLatencyP50, added.length ? Math.max(...added) : undefined,
-      added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor());
+      added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor(),
+      relayCeiling(TARGETS.addedLatencyP50, relayAdded.length ? Math.max(...relayAdded) : undefined, (v) => `${fmt(v, 0)} µs (worse dialect)`));
     sections.push(`point SELECT latency, one client, ${opts.latencyQueries} queries per endpoint in alternating batches (µs)\n` +
       renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99', 'PgBouncer added p50', 'node relay added p50'], rows) +
       '\n(PgBouncer / node relay added p50: what one proxy hop in between costs on this machine, for reference)');

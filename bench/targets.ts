@@ -30,3 +30,20 @@ export function verdict(target: Target, value: number | undefined): 'met' | 'mis
   if (value === undefined || !Number.isFinite(value)) return 'n/a';
   return (target.kind === 'min' ? value >= target.bound : value <= target.bound) ? 'met' : 'missed';
 }
+
+/**
+ * The same figure for the bare Node.js relay (no protocol work at all), said
+ * against the target: when the relay alone misses it, no governance work
+ * done in one Node.js hop on this machine could meet it, and the note says so.
+ */
+export function relayCeiling(target: Target, value: number | undefined, show: (v: number) => string): string | undefined {
+  const v = verdict(target, value);
+  if (v === 'n/a') return undefined;
+  return `bare Node.js relay: ${show(value!)}${v === 'missed' ? ', which misses it too' : ''}`;
+}
+
+/** The notes that are there, joined; undefined when none is. */
+export function joinNotes(...notes: readonly (string | undefined)[]): string | undefined {
+  const there = notes.filter((n): n is string => n !== undefined && n !== '');
+  return there.length ? there.join('; ') : undefined;
+}

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseOptions, WORKLOADS } from '../../../bench/options.js';
 import { pgbouncerIni } from '../../../bench/pgbouncer.js';
 import { benchPolicy, parseListening } from '../../../bench/sqlgate.js';
-import { TARGETS, verdict } from '../../../bench/targets.js';
+import { TARGETS, joinNotes, relayCeiling, verdict } from '../../../bench/targets.js';
 import { classifyDecisionFigure, extractJson, flatten } from '../../../bench/workloads/decision.js';
 import { parsePgbench } from '../../../bench/workloads/pgbench.js';
 import { parseSysbench } from '../../../bench/workloads/sysbench.js';
@@ -121,6 +121,16 @@ test('decision figures: JSON found, flattened, classified by name and unit', () 
   assert.equal(classifyDecisionFigure('mysql.samples', 1000), undefined);
   assert.equal(classifyDecisionFigure('postgres.uncached_p99_us', 90), undefined, 'p99 is not the figure the target names');
   assert.equal(classifyDecisionFigure('postgres.cached', 2), undefined, 'no unit, no verdict');
+});
+
+test('the relay ceiling note says when the bare relay misses the target too', () => {
+  const x = (v: number) => `${v.toFixed(2)}×`;
+  assert.equal(relayCeiling(TARGETS.sysbenchPointSelect, 0.45, x), 'bare Node.js relay: 0.45×, which misses it too');
+  assert.equal(relayCeiling(TARGETS.pgbenchSvsPgbouncer, 1.02, x), 'bare Node.js relay: 1.02×');
+  assert.equal(relayCeiling(TARGETS.addedLatencyP50, 110, (v) => `${v} µs`), 'bare Node.js relay: 110 µs, which misses it too');
+  assert.equal(relayCeiling(TARGETS.addedLatencyP50, undefined, x), undefined, 'no relay figure, no note');
+  assert.equal(joinNotes('CPU/query: 37 µs', undefined, 'bare Node.js relay: 0.94×'), 'CPU/query: 37 µs; bare Node.js relay: 0.94×');
+  assert.equal(joinNotes(undefined, ''), undefined);
 });
 
 test('verdicts: met / missed / n/a, min and max targets', () => {
