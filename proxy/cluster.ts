@@ -14,12 +14,15 @@
  *   - a MySQL KILL names a connection id; ids carry the worker that handed
  *     them out (id % N), and the owner answers whether the session is the
  *     caller's to kill (same user, same instance) and with its upstream
- *     thread id, or ends the connection itself.
+ *     thread id, or ends the connection itself;
+ *   - per-user connection limits: the primary counts every worker's
+ *     sessions, and a worker asks it before a session starts (user-slots.ts).
  * SIGHUP to the primary is passed to the workers (each reloads the policy);
  * SIGINT/SIGTERM stop them; a worker that dies is replaced, so the others
  * go on serving.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { SlotCounts } from './slot-counts.js';
 
 /** Environment a worker is started with. */
 const INDEX_ENV = 'SQLGATE_WORKER_INDEX';
@@ -62,6 +65,9 @@ export interface KillAnswer {
 
 type Message =
   | { sg: 'ready'; from: number }
+  | { sg: 'slot'; from: number; req: number; user: string; limit: number | null }
+  | { sg: 'slot-answer'; to: number; req: number; ok: boolean }
+  | { sg: 'slot-release'; from: number; user: string }
   | { sg: 'cancel'; from: number; processId: number; secretKey: number }
   | { sg: 'kill'; from: number; req: number; kill: KillRequest }
   | { sg: 'kill-answer'; to: number; req: number; answer: KillAnswer };
@@ -73,6 +79,7 @@ function isMessage(m: unknown): m is Message {
 const cancelHandlers = new Set<(processId: number, secretKey: number) => Promise<boolean>>();
 let killHandler: ((k: KillRequest) => Promise<KillAnswer>) | undefined;
 const pendingKills = new Map<number, (a: KillAnswer) => void>();
+const pendingSlots = new Map<number, (ok: boolean) => void>();
 let nextReq = 1;
 let listening = false;
 
@@ -89,8 +96,44 @@ function listen(): void {
     } else if (m.sg === 'kill-answer') {
       pendingKills.get(m.req)?.(m.answer);
       pendingKills.delete(m.req);
+    } else if (m.sg === 'slot-answer') {
+      const answer = pendingSlots.get(m.req);
+      pendingSlots.delete(m.req);
+      if (answer) answer(m.ok);
+      // Granted after the session gave up waiting: give it back, or it would count forever.
+      else if (m.ok) releaseSlotElsewhere(lateSlots.get(m.req) ?? '');
+      lateSlots.delete(m.req);
     }
   });
+}
+
+/** Users of slot requests that timed out, by request: a late grant is given back. */
+const lateSlots = new Map<number, string>();
+
+/** How long a worker waits for the primary's count before refusing the session. */
+const SLOT_TIMEOUT_MS = 3000;
+
+/** Asks the primary for one of `user`'s connection slots (user-slots.ts); false when the limit is reached or no answer came. */
+export function takeSlotElsewhere(user: string, limit: number | undefined): Promise<boolean> {
+  const w = workerInfo();
+  if (!w) return Promise.resolve(false);
+  listen();
+  const req = nextReq++;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      pendingSlots.delete(req);
+      lateSlots.set(req, user);
+      resolve(false);
+    }, SLOT_TIMEOUT_MS);
+    pendingSlots.set(req, (ok) => { clearTimeout(timer); resolve(ok); });
+    process.send?.({ sg: 'slot', from: w.index, req, user, limit: limit ?? null } satisfies Message);
+  });
+}
+
+/** Gives one of `user`'s slots back to the primary's count. */
+export function releaseSlotElsewhere(user: string): void {
+  const w = workerInfo();
+  if (w && user) process.send?.({ sg: 'slot-release', from: w.index, user } satisfies Message);
 }
 
 /** Tells the primary this worker is listening. */
@@ -139,6 +182,8 @@ export function killElsewhere(k: KillRequest): Promise<KillAnswer> {
 export async function runPrimary(count: number, argv: readonly string[], log: (line: string) => void): Promise<number> {
   cluster.setupPrimary({ args: [...argv], silent: false });
   const workers = new Map<number, Worker>();
+  // Per-user connection limits hold across the workers: the count is kept here.
+  const slots = new SlotCounts();
   let stopping = false;
   let ready = 0;
   let failed: ((code: number) => void) | undefined;
@@ -159,10 +204,17 @@ export async function runPrimary(count: number, argv: readonly string[], log: (l
         else workers.get(m.from)?.send({ sg: 'kill-answer', to: m.from, req: m.req, answer: { ok: false } } satisfies Message);
       } else if (m.sg === 'kill-answer') {
         workers.get(m.to)?.send(m);
+      } else if (m.sg === 'slot') {
+        const ok = slots.take(m.from, m.user, m.limit ?? undefined);
+        w.send({ sg: 'slot-answer', to: m.from, req: m.req, ok } satisfies Message);
+      } else if (m.sg === 'slot-release') {
+        slots.release(m.from, m.user);
       }
     });
     w.on('exit', (code, signal) => {
       if (workers.get(index) === w) workers.delete(index);
+      // Its sessions ended with it.
+      slots.dropHolder(index);
       if (stopping) return;
       // A worker that never came up will not come up by trying again (a bad policy, a taken port).
       if (!up) return failed?.(typeof code === 'number' && code !== 0 ? code : 1);

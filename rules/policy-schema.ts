@@ -111,6 +111,7 @@ export const user = z.strictObject({
   trusted: z.boolean().default(false),
   ip_allow: ipAllowList.optional(),
   limits: limits.optional(),
+  /** The user's sessions on this node at once: over every listener of both doors and every worker of `--workers`. */
   max_connections: z.number().int().positive().optional(),
   /** Statements forwarded without analysis (audited as raw). Off unless an administrator sets it. */
   raw_passthrough: z.boolean().default(false),

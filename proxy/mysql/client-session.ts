@@ -32,6 +32,7 @@ import { framePayload } from '../../wire/mysql/packet-writer.js';
 import { WireError, type Packet } from '../../wire/mysql/packet-reader.js';
 import type { ResponseSummary } from '../../wire/mysql/result-walker.js';
 import { PacketSource, SocketClosedError } from './packet-source.js';
+import type { UserSlot, UserSlots } from '../user-slots.js';
 import { RELAYED_CAPS, RELAYED_MARIADB_CAPS, type ByteLimit, type RowTransform, type Sink, type UpstreamConnection } from './upstream-session.js';
 import { fieldMask, maskKey } from '../mask.js';
 import { encodeRewrittenTextRow, rewriteBinaryRow, rewriteColumnDefinition, rewriteTextRow, type FieldRewrite } from '../../wire/mysql/row-rewrite.js';
@@ -71,7 +72,7 @@ export interface ServerFacts {
 type RecordFields = Pick<AuditEvent, 'type' | 'decision'>
   & Partial<Pick<AuditEvent, 'sql' | 'fingerprint' | 'rules' | 'durationMs' | 'rowsReturned' | 'rowsAffected' | 'error' | 'operation' | 'detail'>>;
 
-/** Live sessions of one process, for KILL and per-user connection limits. */
+/** Live sessions of one process, for KILL. */
 export class SessionRegistry {
   private nextId = 1;
   readonly sessions = new Map<number, ClientSession>();
@@ -103,11 +104,6 @@ export class SessionRegistry {
     return { ok: true, threadId: target.upstreamThreadId };
   }
 
-  countFor(user: string): number {
-    let n = 0;
-    for (const s of this.sessions.values()) if (s.user === user) n++;
-    return n;
-  }
 }
 
 /** Everything a session needs from its listener. */
@@ -119,6 +115,8 @@ export interface SessionDeps {
   readonly tls: SecureContext | undefined;
   readonly server: ServerFacts;
   readonly registry: SessionRegistry;
+  /** Per-user connection slots (users.<name>.max_connections), counted over the node. */
+  readonly slots: UserSlots;
   readonly nodeId: string;
   /**
    * Handles a possible PROXY protocol header: resolves to the client address
@@ -253,6 +251,8 @@ export class ClientSession {
   /** A command is being served (its response may still be streaming). */
   private busy = false;
   private ended = false;
+  /** This session's place under its user's max_connections, while it has a user. */
+  private userSlot: UserSlot | undefined;
   private readonly sink: Sink;
 
   constructor(socket: Socket, deps: SessionDeps) {
@@ -330,6 +330,8 @@ export class ClientSession {
     if (this.ended) return;
     this.ended = true;
     this.deps.registry.sessions.delete(this.id);
+    this.userSlot?.release();
+    this.userSlot = undefined;
     this.source.close();
     this.flush();
     if (!this.socket.destroyed) this.socket.end();
@@ -544,8 +546,17 @@ export class ClientSession {
     const { gate, instance, registry, pool } = this.deps;
     gate.checkAddress(instance, this.clientIp, user);
     const limit = gate.policy().users[user]?.max_connections;
-    if (limit !== undefined && registry.countFor(user) >= limit) {
-      throw new SqlgateError('TOO_MANY_CONNECTIONS', `sqlgate: user '${user}' already has ${limit} connections [rule max-connections]`);
+    // After COM_CHANGE_USER the session no longer counts for the user it was: it never counts against itself.
+    this.userSlot?.release();
+    this.userSlot = undefined;
+    // (A cluster worker waits for the primary's count; a single process has it at hand.)
+    const taking = this.deps.slots.take(user, limit);
+    const slot = taking instanceof Promise ? await taking : taking;
+    if (!slot) throw new SqlgateError('TOO_MANY_CONNECTIONS', `sqlgate: user '${user}' already has ${limit} connections [rule max-connections]`);
+    this.userSlot = slot;
+    if (this.ended) {
+      slot.release();
+      throw new SocketClosedError();
     }
     const target = gate.upstream(instance);
     const ctx: SessionContext = {

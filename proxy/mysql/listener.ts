@@ -18,8 +18,9 @@ import { RELAYED_CAPS } from './upstream-session.js';
 import { proxyHeaderHandler } from './proxy-header.js';
 import { FullScanGuard } from '../../governance/plan/index.js';
 import { onClusterKill } from '../cluster.js';
+import { processSlots, type UserSlots } from '../user-slots.js';
 
-/** One registry per process: connection ids, KILL and per-user connection limits span every MySQL listener. */
+/** One registry per process: connection ids and KILL span every MySQL listener. */
 const processRegistry = new SessionRegistry();
 // KILLs of this process's connections asked at another worker of a cluster.
 onClusterKill((k) => processRegistry.killHere(k));
@@ -27,6 +28,8 @@ onClusterKill((k) => processRegistry.killHere(k));
 export interface MysqlListenerOptions {
   /** Sessions registry (default: the process-wide one). */
   readonly registry?: SessionRegistry;
+  /** Per-user connection slots (default: the process's, shared with every listener). */
+  readonly slots?: UserSlots;
   readonly gate: Gate;
   readonly listener: Listener;
   readonly instance: string;
@@ -66,6 +69,7 @@ export async function startMysqlListener(opts: MysqlListenerOptions): Promise<My
   const { gate, listener, instance } = opts;
   const pool = new UpstreamPool(() => gate.upstream(instance));
   const registry = opts.registry ?? processRegistry;
+  const slots = opts.slots ?? processSlots;
   const tls = secureContext(opts);
   if (listener.require_tls && !tls) {
     throw new SqlgateError('POLICY_INVALID', 'sqlgate: require_tls is set but the MySQL listener has no certificate');
@@ -95,7 +99,7 @@ export async function startMysqlListener(opts: MysqlListenerOptions): Promise<My
   const srv = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    const session = new ClientSession(socket, { gate, listener, instance, pool, tls, server, registry, nodeId, proxyHeader, fullScanGuard });
+    const session = new ClientSession(socket, { gate, listener, instance, pool, tls, server, registry, slots, nodeId, proxyHeader, fullScanGuard });
     sessions.add(session);
     void session.run().finally(() => sessions.delete(session));
   });

@@ -34,6 +34,7 @@ import {
   BackendCode, PROTOCOL_3_0, type ErrorFields, type Frame, type FrontendMessage, type TransactionStatus,
 } from '../../wire/postgres/messages.js';
 import type { SessionPool } from './pool.js';
+import type { UserSlot, UserSlots } from '../user-slots.js';
 import { SocketInput } from './socket-input.js';
 import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/plan/index.js';
 // Masking semantics are shared with the MySQL door (same text, same keyed hash).
@@ -51,6 +52,8 @@ export interface ClientSessionOptions {
   readonly listener: Listener;
   readonly instance: string;
   readonly pool: SessionPool;
+  /** Per-user connection slots (users.<name>.max_connections), counted over the node. */
+  readonly slots: UserSlots;
   /** TLS material; undefined means SSLRequest is declined. */
   readonly tls: SecureContextOptions | undefined;
   /** The client address (the PROXY header's when a trusted proxy sent one). */
@@ -277,7 +280,7 @@ export class ClientSession {
   private auditFailed = false;
   private closed = false;
   private releaseKey: (() => void) | undefined;
-  private holdsUserSlot = false;
+  private userSlot: UserSlot | undefined;
   /** What goes to the client at the end of this event-loop turn, in one write. */
   private readonly out = new OutBatch();
   private flushScheduled = false;
@@ -425,11 +428,16 @@ export class ClientSession {
       unknownUser = true;
     }
     if (!(await this.authenticate(unknownUser))) return false;
-    const policyUser = gate.policy().users[this.user];
-    if (!this.opts.pool.acquire(this.user, policyUser?.max_connections)) {
-      return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
+    const limit = gate.policy().users[this.user]?.max_connections;
+    const taking = this.opts.slots.take(this.user, limit);
+    // (A cluster worker waits for the primary's count; a single process has it at hand.)
+    const slot = taking instanceof Promise ? await taking : taking;
+    if (!slot) return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
+    if (this.closed) {
+      slot.release();
+      return false;
     }
-    this.holdsUserSlot = true;
+    this.userSlot = slot;
     // From here to ReadyForQuery the client only listens: the messages go out together, in one write.
     this.write(bw.AUTHENTICATION_OK);
     try {
@@ -1239,8 +1247,8 @@ export class ClientSession {
     }
     for (const w of this.idleWaiters.splice(0)) w();
     this.releaseKey?.();
-    if (this.holdsUserSlot && this.user) this.opts.pool.release(this.user);
-    this.holdsUserSlot = false;
+    this.userSlot?.release();
+    this.userSlot = undefined;
     if (keepUpstream) this.opts.upstreams!.release(this.upstream!);
     else this.upstream?.close();
     this.input.detach();

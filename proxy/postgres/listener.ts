@@ -19,6 +19,7 @@ import { onClusterCancel } from '../cluster.js';
 import { FullScanGuard } from '../../governance/plan/index.js';
 import { ClientSession } from './client-session.js';
 import { SessionPool } from './pool.js';
+import { processSlots, type UserSlots } from '../user-slots.js';
 import { UpstreamSessionPool } from './upstream-pool.js';
 
 export interface PgListenerOptions {
@@ -27,6 +28,8 @@ export interface PgListenerOptions {
   readonly instance: string;
   /** Where the self-signed certificate is kept when the listener names none (default `.sqlgate`). */
   readonly stateDir?: string;
+  /** Per-user connection slots (default: the process's, shared with every listener). */
+  readonly slots?: UserSlots;
 }
 
 export interface PgListenerHandle {
@@ -89,6 +92,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
   const tls = serverTlsOptions(listener.tls, opts.stateDir);
   const trusted = trustedProxyList(listener.trusted_proxies);
   const pool = new SessionPool();
+  const slots = opts.slots ?? processSlots;
   const upstreams = new UpstreamSessionPool();
   // In a cluster, keys minted here may be presented at another worker: it passes them on.
   const offCancel = onClusterCancel((processId, secretKey) => pool.cancel(processId, secretKey));
@@ -133,7 +137,7 @@ export async function startPgListener(opts: PgListenerOptions): Promise<PgListen
       refused = err instanceof SqlgateError ? err : new SqlgateError('INTERNAL', 'sqlgate: address check failed');
     }
     // The session's reader resumes the socket once it listens, so no byte is lost.
-    await new ClientSession(socket, { gate, listener, instance, pool, tls, clientIp, node, refused, fullScan, upstreams }).run();
+    await new ClientSession(socket, { gate, listener, instance, pool, slots, tls, clientIp, node, refused, fullScan, upstreams }).run();
   };
 
   const server = createServer({ pauseOnConnect: true }, (s) => { void onConnection(s); });

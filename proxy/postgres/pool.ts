@@ -1,8 +1,8 @@
 /**
  * What the PostgreSQL listener shares between its sessions: the cancel keys it
- * minted (a client only ever sees sqlgate's key, never the upstream's) and the
- * per-user connection counts. Each client session holds one upstream
- * connection for its whole life (session pooling).
+ * minted (a client only ever sees sqlgate's key, never the upstream's). Each
+ * client session holds one upstream connection for its whole life (session
+ * pooling); per-user connection limits are counted over the node (user-slots.ts).
  */
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { workerInfo } from '../cluster.js';
@@ -14,7 +14,6 @@ export interface Cancellable {
 
 export class SessionPool {
   private readonly byPid = new Map<number, { secret: Buffer; target: Cancellable }>();
-  private readonly perUser = new Map<string, number>();
 
   /** Mints a BackendKeyData key for a new session. */
   mintKey(target: Cancellable): { processId: number; secretKey: number; release: () => void } {
@@ -40,20 +39,6 @@ export class SessionPool {
     if (!entry || !timingSafeEqual(entry.secret, given)) return false;
     await entry.target.cancel().catch(() => undefined);
     return true;
-  }
-
-  /** Takes a connection slot for a user; false when the limit is reached. */
-  acquire(user: string, limit: number | undefined): boolean {
-    const n = this.perUser.get(user) ?? 0;
-    if (limit !== undefined && n >= limit) return false;
-    this.perUser.set(user, n + 1);
-    return true;
-  }
-
-  release(user: string): void {
-    const n = (this.perUser.get(user) ?? 1) - 1;
-    if (n <= 0) this.perUser.delete(user);
-    else this.perUser.set(user, n);
   }
 
   get sessions(): number {

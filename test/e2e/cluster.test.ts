@@ -2,7 +2,8 @@
  * `sqlgate start --workers 2`: two processes behind the same ports. Sessions
  * spread over both; each worker chains its own audit file; a PostgreSQL
  * cancel and a MySQL KILL reach the session whatever worker they arrive at;
- * KILL still only reaches the caller's own sessions; a policy that cannot
+ * KILL still only reaches the caller's own sessions; a user's connection
+ * limit counts the sessions of both workers; a policy that cannot
  * start stops the primary with an error instead of restarting forever.
  */
 import { test, before, after } from 'node:test';
@@ -18,6 +19,7 @@ import { stringify } from 'yaml';
 import { createMysqlDatabase, createPgDatabase, mysqlUrl, pgUrl, serverInfo, type TempDatabase } from '../helpers/db.js';
 import { makeVerifiers } from '../../governance/auth/verifiers.js';
 import { verifyAuditFile } from '../../governance/audit/verify.js';
+import { until } from '../helpers/until.js';
 
 const cli = join(import.meta.dirname, '../../proxy/cli/main.js');
 const WORKERS = 2;
@@ -47,7 +49,7 @@ function policy(overrides: Record<string, unknown> = {}): Record<string, unknown
       pg: { protocol: 'postgres', host: p.host, port: p.port, user: p.user, database: pgDb.name },
       my: { protocol: 'mysql', host: m.host, port: m.port, user: m.user, database: myDb.name },
     },
-    users: { ann: reader('ann'), bob: reader('bob') },
+    users: { ann: reader('ann'), bob: reader('bob'), cap: { ...reader('cap'), max_connections: 2 } },
     roles: {
       reader: {
         grants: [
@@ -191,6 +193,39 @@ test('MySQL KILL QUERY and KILL reach a session of another worker; another user\
   } finally {
     await Promise.all([...conns, ...bobs].map((c) => c.end().catch(() => undefined)));
   }
+});
+
+test('a user\'s max_connections holds over both workers and both doors, not per worker', async () => {
+  // Connections alternate between the workers: with the limit counted per worker, cap could hold 2 on each.
+  const first = await pgClient('cap');
+  const second = await myClient('cap');
+  const refused: string[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      await assert.rejects(pgClient('cap'), (e: { code?: string; message?: string }) => {
+        refused.push(`pg ${e.code}`);
+        return e.code === '53300' && /too many connections/.test(e.message ?? '');
+      });
+      await assert.rejects(myClient('cap'), (e: { errno?: number }) => {
+        refused.push(`mysql ${e.errno}`);
+        return e.errno === 1203;
+      });
+    }
+    // Other users are not held back by cap's count.
+    const other = await pgClient('bob');
+    await other.end();
+  } finally {
+    await first.end();
+  }
+  // The slot comes back once the worker has seen the session end; then it can be taken again, at either worker.
+  let again: pg.Client | undefined;
+  await until('cap\'s first slot is given back', async () => {
+    again ??= await pgClient('cap').catch(() => undefined);
+    return again !== undefined;
+  });
+  await assert.rejects(pgClient('cap'), (e: { code?: string }) => e.code === '53300', 'and the limit holds again');
+  await Promise.all([again!.end(), second.end()]);
+  assert.equal(refused.length, 8);
 });
 
 test('a cluster whose workers cannot start stops with an error rather than restarting them forever', async () => {

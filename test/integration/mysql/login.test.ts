@@ -196,6 +196,22 @@ test('per-user max_connections: the second connection is refused with 1203', asy
   await again.end();
 });
 
+test('COM_CHANGE_USER and max_connections: a session counts for its current user only, never against itself', async () => {
+  const c = await connect(ep.port, { user: 'limited' });
+  let other: Awaited<ReturnType<typeof connect>> | undefined;
+  try {
+    await c.changeUser({ user: 'limited', password: PASSWORD });
+    await assert.rejects(connect(ep.port, { user: 'limited' }), (e: { errno: number }) => e.errno === 1203, 'still one session of limited');
+    await c.changeUser({ user: 'native', password: PASSWORD });
+    other = await connect(ep.port, { user: 'limited' });
+    await assert.rejects(c.changeUser({ user: 'limited', password: PASSWORD }), (e: { errno: number }) => e.errno === 1203,
+      'changing into a user at its limit is refused');
+  } finally {
+    await other?.end();
+    await c.end().catch(() => undefined);
+  }
+});
+
 test('COM_CHANGE_USER re-authenticates against sqlgate users; a wrong password ends the session', async () => {
   const c = await connect(ep.port);
   await c.query('SET @leak = 1');
