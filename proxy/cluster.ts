@@ -113,17 +113,17 @@ const lateSlots = new Map<number, string>();
 /** How long a worker waits for the primary's count before refusing the session. */
 const SLOT_TIMEOUT_MS = 3000;
 
-/** Asks the primary for one of `user`'s connection slots (user-slots.ts); false when the limit is reached or no answer came. */
-export function takeSlotElsewhere(user: string, limit: number | undefined): Promise<boolean> {
+/** Asks the primary for one of `user`'s connection slots (user-slots.ts); false when the limit is reached, undefined when no answer came. */
+export function takeSlotElsewhere(user: string, limit: number | undefined): Promise<boolean | undefined> {
   const w = workerInfo();
-  if (!w) return Promise.resolve(false);
+  if (!w) return Promise.resolve(undefined);
   listen();
   const req = nextReq++;
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       pendingSlots.delete(req);
       lateSlots.set(req, user);
-      resolve(false);
+      resolve(undefined);
     }, SLOT_TIMEOUT_MS);
     pendingSlots.set(req, (ok) => { clearTimeout(timer); resolve(ok); });
     process.send?.({ sg: 'slot', from: w.index, req, user, limit: limit ?? null } satisfies Message);

@@ -8,6 +8,7 @@
  */
 import { takeSlotElsewhere, releaseSlotElsewhere, workerInfo } from './cluster.js';
 import { SlotCounts } from './slot-counts.js';
+import { SqlgateError } from '../governance/errors.js';
 
 /** A session's place under its user's limit; given back once when the session ends. */
 export interface UserSlot {
@@ -21,12 +22,15 @@ export class UserSlots {
 
   /**
    * A slot for one session of `user`, or undefined when the limit is reached.
-   * In a cluster the primary answers; no answer in time refuses (the count
-   * could not be checked, so the session does not start).
+   * In a cluster the primary answers; with no answer in time the count could
+   * not be checked, and the session does not start (rejects with INTERNAL).
    */
   take(user: string, limit: number | undefined): UserSlot | undefined | Promise<UserSlot | undefined> {
     if (!this.clustered) return this.counts.take(0, user, limit) ? this.slot(() => this.counts.release(0, user)) : undefined;
-    return takeSlotElsewhere(user, limit).then((ok) => (ok ? this.slot(() => releaseSlotElsewhere(user)) : undefined));
+    return takeSlotElsewhere(user, limit).then((ok) => {
+      if (ok === undefined) throw new SqlgateError('INTERNAL', 'sqlgate: the cluster primary did not answer, so the connection limit could not be checked');
+      return ok ? this.slot(() => releaseSlotElsewhere(user)) : undefined;
+    });
   }
 
   private slot(give: () => void): UserSlot {

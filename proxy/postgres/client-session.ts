@@ -430,8 +430,14 @@ export class ClientSession {
     if (!(await this.authenticate(unknownUser))) return false;
     const limit = gate.policy().users[this.user]?.max_connections;
     const taking = this.opts.slots.take(this.user, limit);
-    // (A cluster worker waits for the primary's count; a single process has it at hand.)
-    const slot = taking instanceof Promise ? await taking : taking;
+    let slot: UserSlot | undefined;
+    try {
+      // (A cluster worker waits for the primary's count; a single process has it at hand.)
+      slot = taking instanceof Promise ? await taking : taking;
+    } catch (err) {
+      if (err instanceof SqlgateError) return this.refuseLogin(errorFields(err));
+      throw err;
+    }
     if (!slot) return this.refuseLogin(fieldsOf('TOO_MANY_CONNECTIONS', `sqlgate: too many connections for user "${this.user}"`));
     if (this.closed) {
       slot.release();
