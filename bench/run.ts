@@ -19,7 +19,7 @@ import { findTools, missingToolsAdvice } from './prereqs.js';
 import { MASKED, startCluster, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
 import { fmt, fmtRatio, renderTable } from './table.js';
-import { TARGETS, joinNotes, relayCeiling, verdict, type Target } from './targets.js';
+import { TARGETS, joinNotes, ownWork, relayCeiling, verdict, type Target } from './targets.js';
 import { connectRound } from './workloads/connect.js';
 import { decisionCost, decisionTargetFigures } from './workloads/decision.js';
 import { idleMemory, MIN_RELIABLE, type IdleResult, type ServerConnections } from './workloads/idle.js';
@@ -294,18 +294,19 @@ async function main(): Promise<number> {
             ratioCell(s.ratios.pgbouncerVsDirect), ratioCell(s.ratios.sqlgateVsDirect), ratioCell(s.ratios.sqlgateVsPgbouncer),
             fmt(s.cpu.pgbouncer, 1), fmt(s.cpu.sqlgate, 1),
             clients === 8 && pgRelay ? `${viaCell(s.value.relay, s.errors.relay, pgRelay, '-')} ${ratioCell(s.ratios.relayVsPgbouncer)}` : '-',
+            clients === 8 && pgRelay ? fmt(s.cpu.relay, 1) : '-',
           ]);
           if (mode === 'select-only' && clients === 8) {
             const ok = Number.isFinite(s.ratios.sqlgateVsPgbouncer.ratio);
             addTarget(TARGETS.pgbenchSvsPgbouncer, s.ratios.sqlgateVsPgbouncer.ratio,
               !pgGate ? naFor('postgres') : ok ? fmtRatio(s.ratios.sqlgateVsPgbouncer.ratio) : `n/a (error: ${(s.errors.sqlgate ?? s.errors.pgbouncer ?? '').slice(0, 100)})`,
               joinNotes(Number.isFinite(s.cpu.sqlgate ?? NaN) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs vs PgBouncer ${fmt(s.cpu.pgbouncer, 1)} µs` : undefined,
-                relayCeiling(TARGETS.pgbenchSvsPgbouncer, s.ratios.relayVsPgbouncer.ratio, fmtRatio)));
+                ownWork(s.cpu.sqlgate, s.cpu.relay), relayCeiling(TARGETS.pgbenchSvsPgbouncer, s.ratios.relayVsPgbouncer.ratio, fmtRatio)));
           }
         }
       }
       sections.push(`pgbench (tps, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds; ratios: median of per-round ratios [min–max]; CPU: proxy process µs per statement)\n` +
-        renderTable(['workload', 'direct', 'pgbouncer', 'sqlgate', 'pgb/direct', 'sqlgate/direct', 'sqlgate/pgb', 'pgb µs/q', 'sqlgate µs/q', 'node relay (relay/pgb)'], rows) +
+        renderTable(['workload', 'direct', 'pgbouncer', 'sqlgate', 'pgb/direct', 'sqlgate/direct', 'sqlgate/pgb', 'pgb µs/q', 'sqlgate µs/q', 'node relay (relay/pgb)', 'relay µs/q'], rows) +
         '\n(node relay: a bare Node.js TCP pipe, no protocol work, for reference: what the runtime and the hop cost on this machine)');
     }
   }
@@ -344,7 +345,7 @@ async function main(): Promise<number> {
           addTarget(TARGETS.sysbenchPointSelect, s.ratios.sqlgateVsDirect.ratio,
             !myGate ? naFor('mysql') : ok ? fmtRatio(s.ratios.sqlgateVsDirect.ratio) : 'n/a (error)',
             !ok && s.errors.sqlgate ? s.errors.sqlgate.slice(0, 140) : joinNotes(s.cpu.sqlgate !== undefined && Number.isFinite(s.cpu.sqlgate) ? `CPU/query: sqlgate ${fmt(s.cpu.sqlgate, 1)} µs` : undefined,
-              relayCeiling(TARGETS.sysbenchPointSelect, s.ratios.relayVsDirect.ratio, fmtRatio)));
+              ownWork(s.cpu.sqlgate, s.cpu.relay), relayCeiling(TARGETS.sysbenchPointSelect, s.ratios.relayVsDirect.ratio, fmtRatio)));
         }
       }
       sections.push(`sysbench, 8 threads, text protocol (queries/s, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds)\n` +

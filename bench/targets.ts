@@ -42,6 +42,16 @@ export function relayCeiling(target: Target, value: number | undefined, show: (v
   return `bare Node.js relay: ${show(value!)}${v === 'missed' ? ', which misses it too' : ''}`;
 }
 
+/**
+ * sqlgate's own work per statement: its CPU per statement less the bare
+ * relay's in the same rounds (the hop, the runtime and the system calls both
+ * pay). Undefined unless both were measured.
+ */
+export function ownWork(sqlgateCpu: number | undefined, relayCpu: number | undefined): string | undefined {
+  if (sqlgateCpu === undefined || relayCpu === undefined || !Number.isFinite(sqlgateCpu) || !Number.isFinite(relayCpu)) return undefined;
+  return `sqlgate's own work ${(sqlgateCpu - relayCpu).toFixed(1)} µs/statement (its CPU less the relay's)`;
+}
+
 /** The notes that are there, joined; undefined when none is. */
 export function joinNotes(...notes: readonly (string | undefined)[]): string | undefined {
   const there = notes.filter((n): n is string => n !== undefined && n !== '');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseOptions, WORKLOADS } from '../../../bench/options.js';
 import { pgbouncerIni } from '../../../bench/pgbouncer.js';
 import { benchPolicy, parseListening } from '../../../bench/sqlgate.js';
-import { TARGETS, joinNotes, relayCeiling, verdict } from '../../../bench/targets.js';
+import { TARGETS, joinNotes, ownWork, relayCeiling, verdict } from '../../../bench/targets.js';
 import { classifyDecisionFigure, extractJson, flatten } from '../../../bench/workloads/decision.js';
 import { parsePgbench } from '../../../bench/workloads/pgbench.js';
 import { parseSysbench } from '../../../bench/workloads/sysbench.js';
@@ -131,6 +131,9 @@ test('the relay ceiling note says when the bare relay misses the target too', ()
   assert.equal(relayCeiling(TARGETS.addedLatencyP50, undefined, x), undefined, 'no relay figure, no note');
   assert.equal(joinNotes('CPU/query: 37 µs', undefined, 'bare Node.js relay: 0.94×'), 'CPU/query: 37 µs; bare Node.js relay: 0.94×');
   assert.equal(joinNotes(undefined, ''), undefined);
+  assert.equal(ownWork(36.3, 15.7), "sqlgate's own work 20.6 µs/statement (its CPU less the relay's)");
+  assert.equal(ownWork(36.3, undefined), undefined, 'no relay figure, no difference');
+  assert.equal(ownWork(NaN, 15.7), undefined);
 });
 
 test('verdicts: met / missed / n/a, min and max targets', () => {
