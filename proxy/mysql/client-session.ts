@@ -103,7 +103,6 @@ export class SessionRegistry {
     if (k.mode === 'connection') target.kill();
     return { ok: true, threadId: target.upstreamThreadId };
   }
-
 }
 
 /** Everything a session needs from its listener. */
