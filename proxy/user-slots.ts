@@ -25,12 +25,11 @@ export class UserSlots {
    * In a cluster the primary answers; with no answer in time the count could
    * not be checked, and the session does not start (rejects with INTERNAL).
    */
-  take(user: string, limit: number | undefined): UserSlot | undefined | Promise<UserSlot | undefined> {
+  async take(user: string, limit: number | undefined): Promise<UserSlot | undefined> {
     if (!this.clustered) return this.counts.take(0, user, limit) ? this.slot(() => this.counts.release(0, user)) : undefined;
-    return takeSlotElsewhere(user, limit).then((ok) => {
-      if (ok === undefined) throw new SqlgateError('INTERNAL', 'sqlgate: the cluster primary did not answer, so the connection limit could not be checked');
-      return ok ? this.slot(() => releaseSlotElsewhere(user)) : undefined;
-    });
+    const ok = await takeSlotElsewhere(user, limit);
+    if (ok === undefined) throw new SqlgateError('INTERNAL', 'sqlgate: the cluster primary did not answer, so the connection limit could not be checked');
+    return ok ? this.slot(() => releaseSlotElsewhere(user)) : undefined;
   }
 
   private slot(give: () => void): UserSlot {

@@ -548,9 +548,7 @@ export class ClientSession {
     // After COM_CHANGE_USER the session no longer counts for the user it was: it never counts against itself.
     this.userSlot?.release();
     this.userSlot = undefined;
-    // (A cluster worker waits for the primary's count; a single process has it at hand.)
-    const taking = this.deps.slots.take(user, limit);
-    const slot = taking instanceof Promise ? await taking : taking;
+    const slot = await this.deps.slots.take(user, limit);
     if (!slot) throw new SqlgateError('TOO_MANY_CONNECTIONS', `sqlgate: user '${user}' already has ${limit} connections [rule max-connections]`);
     this.userSlot = slot;
     if (this.ended) {

@@ -429,11 +429,9 @@ export class ClientSession {
     }
     if (!(await this.authenticate(unknownUser))) return false;
     const limit = gate.policy().users[this.user]?.max_connections;
-    const taking = this.opts.slots.take(this.user, limit);
     let slot: UserSlot | undefined;
     try {
-      // (A cluster worker waits for the primary's count; a single process has it at hand.)
-      slot = taking instanceof Promise ? await taking : taking;
+      slot = await this.opts.slots.take(this.user, limit);
     } catch (err) {
       if (err instanceof SqlgateError) return this.refuseLogin(errorFields(err));
       throw err;

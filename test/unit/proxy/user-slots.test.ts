@@ -43,22 +43,18 @@ test('a worker that dies takes its sessions with it; releases it never made chan
   assert.equal(c.count('ann'), 0);
 });
 
-test('a single process: slots are taken at once, given back once however often released', () => {
+test('a single process: slots are counted here, given back once however often released', async () => {
   const slots = new UserSlots();
-  const take = (): UserSlot | undefined => {
-    const s = slots.take('carol', 2);
-    assert.ok(!(s instanceof Promise), 'outside a cluster the answer is at hand');
-    return s;
-  };
-  const a = take();
-  const b = take();
+  const take = (): Promise<UserSlot | undefined> => slots.take('carol', 2);
+  const a = await take();
+  const b = await take();
   assert.ok(a && b);
-  assert.equal(take(), undefined, 'the third is refused');
+  assert.equal(await take(), undefined, 'the third is refused');
   a.release();
   a.release();
-  const c = take();
+  const c = await take();
   assert.ok(c, 'the slot a gave back');
-  assert.equal(take(), undefined, 'a second release of a gave nothing more back');
+  assert.equal(await take(), undefined, 'a second release of a gave nothing more back');
   b.release();
   c.release();
 });
