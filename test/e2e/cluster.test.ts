@@ -3,7 +3,8 @@
  * spread over both; each worker chains its own audit file; a PostgreSQL
  * cancel and a MySQL KILL reach the session whatever worker they arrive at;
  * KILL still only reaches the caller's own sessions; a user's connection
- * limit counts the sessions of both workers; a policy that cannot
+ * limit counts the sessions of both workers, and a dead worker's sessions
+ * leave the count with it; a policy that cannot
  * start stops the primary with an error instead of restarting forever.
  */
 import { test, before, after } from 'node:test';
@@ -226,6 +227,35 @@ test('a user\'s max_connections holds over both workers and both doors, not per 
   await assert.rejects(pgClient('cap'), (e: { code?: string }) => e.code === '53300', 'and the limit holds again');
   await Promise.all([again!.end(), second.end()]);
   assert.equal(refused.length, 8);
+});
+
+test('a worker that dies takes its sessions off the user\'s count', async () => {
+  const heldPg = await pgClient('cap');
+  const heldMy = await myClient('cap');
+  heldMy.on('error', () => undefined);
+  await assert.rejects(pgClient('cap'), (e: { code?: string }) => e.code === '53300', 'cap is at the limit');
+  // Both workers die, one after the other, with cap's two sessions; the primary replaces each.
+  // (One at a time: with none left the primary would close the listening sockets, and the
+  // replacements would listen anew, on other ports, as this policy asks for port 0.)
+  const workers = readFileSync(`/proc/${primary.pid}/task/${primary.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  assert.equal(workers.length, WORKERS, `the primary's children: ${workers.join(', ')}`);
+  for (const pid of workers) {
+    const before = output.length;
+    process.kill(pid, 'SIGKILL');
+    await until(`worker ${pid} replaced and listening`, () => {
+      const since = output.slice(before);
+      return /starting another/.test(since) && /postgres listening/.test(since) && /mysql listening/.test(since);
+    }, 15_000);
+  }
+  // With the dead workers' sessions still counted, cap would be refused for good.
+  const again: pg.Client[] = [];
+  await until('cap can hold two sessions again', async () => {
+    const c = again.length < 2 ? await pgClient('cap').catch(() => undefined) : undefined;
+    if (c) again.push(c);
+    return again.length === 2;
+  }, 20_000);
+  await assert.rejects(pgClient('cap'), (e: { code?: string }) => e.code === '53300', 'and no more');
+  await Promise.all([...again.map((c) => c.end()), heldPg.end().catch(() => undefined), heldMy.end().catch(() => undefined)]);
 });
 
 test('a cluster whose workers cannot start stops with an error rather than restarting them forever', async () => {
