@@ -324,14 +324,42 @@ function splitTokens(tokens: readonly Token[], cuts: number[] = []): Token[][] {
   return out;
 }
 
-/** Text for the parser: tokens with single spaces where the source had space or comments. */
+/**
+ * Text for the parser: tokens with single spaces where the source had space
+ * or comments, and two spellings node-sql-parser misreads given as what the
+ * server reads: numbers (parserNumber), and the DEFAULT value of INSERT,
+ * REPLACE and UPDATE, which it takes for a column named DEFAULT. As a value
+ * (after `(`, `,` or `=`, not the DEFAULT(col) function) it is written NULL:
+ * also a value, reading no column, and the analysis only ever uses which
+ * columns a statement reads and writes, never the values.
+ */
 export function joinTokens(tokens: readonly Token[]): string {
   let s = '';
-  for (const t of tokens) {
+  const dml = tokens[0]?.kind === 'word' && /^(INSERT|REPLACE|UPDATE)$/i.test(tokens[0].text);
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
     if (s && t.spaced) s += ' ';
-    s += t.text;
+    if (t.kind === 'number') s += parserNumber(t.text);
+    else if (dml && t.kind === 'word' && /^default$/i.test(t.text) && VALUE_BEFORE.has(tokens[k - 1]?.text ?? '') && tokens[k + 1]?.text !== '(') s += 'NULL';
+    else s += t.text;
   }
   return s;
+}
+
+/** Tokens after which DEFAULT is a value. */
+const VALUE_BEFORE = new Set(['(', ',', '=']);
+
+/**
+ * The same number in a spelling node-sql-parser reads: it takes `1e3` for a
+ * column name and cannot parse `.5` in some places, where the server reads
+ * both as numbers. Left as they were, such statements were refused when
+ * analysed on their own but allowed when their digest twin (`1.5e3`, `0.5`)
+ * had been analysed first: the answer depended on what came before.
+ */
+function parserNumber(text: string): string {
+  const n = text.charCodeAt(0) === 46 /* . */ ? `0${text}` : text;
+  const m = /^(\d+)([eE][+-]?\d+)$/.exec(n);
+  return m ? `${m[1]}.0${m[2]}` : n;
 }
 
 /** Words after which a string is a value, not an alias. */
