@@ -107,6 +107,25 @@ test('engine: unqualified DELETE refused (1175), the session lives on; a refused
   }
 });
 
+test('engine: INSERT and UPDATE with DEFAULT values, as ORMs send them, are judged like any write', async () => {
+  const w = await connect(ep.port, { user: 'writer', database: db1.name });
+  const a = await connect(ep.port, { user: 'analyst', database: db1.name });
+  try {
+    await w.query("INSERT INTO customers (id, name, phone) VALUES (50, 'dee', DEFAULT), (51, DEFAULT, '1')");
+    await w.query('UPDATE customers SET phone = DEFAULT WHERE id = 51');
+    const [rows] = await w.query('SELECT id, name, phone FROM customers WHERE id >= 50 ORDER BY id');
+    assert.deepEqual(rows, [{ id: 50, name: 'dee', phone: null }, { id: 51, name: null, phone: null }]);
+    // DEFAULT is no way around the write grants: the analyst may not insert at all.
+    await assert.rejects(a.query('INSERT INTO customers (id, name) VALUES (52, DEFAULT)'), (e: { errno: number }) => e.errno === 1142 || e.errno === 1143 || e.errno === 1227);
+    await assert.rejects(a.query('UPDATE customers SET name = DEFAULT WHERE id = 1'), (e: { errno: number }) => e.errno === 1142 || e.errno === 1143 || e.errno === 1227);
+  } finally {
+    await w.query('DELETE FROM customers WHERE id >= 50');
+    await w.end();
+    await a.end();
+  }
+  assert.deepEqual(await names(db1.name), ['ann', 'bob', 'cy']);
+});
+
 test('engine: prepared statements are judged at prepare', async () => {
   const c = await connect(ep.port, { user: 'analyst', database: db1.name });
   try {
