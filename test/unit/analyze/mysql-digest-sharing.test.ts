@@ -100,3 +100,33 @@ test('MySQL digest sharing: an analysis found through the digest deep-equals a f
   }), { numRuns: 600 });
   assert.ok(sharedRuns > 50, `only ${sharedRuns} runs went through the digest`);
 });
+
+test('MySQL: a decision found through the digest equals a fresh one, whoever the statement was first judged for', async () => {
+  const { judge } = await import('../../../governance/engine/judge.js');
+  const { shopPolicy } = await import('../../security/policy-fixture.js');
+  const { shopCatalog } = await import('../../security/corpus-runner.js');
+  const policy = shopPolicy();
+  const catalog = shopCatalog('mysql');
+  const users = ['analyst', 'support', 'dba', 'writer', 'auditor'];
+  const shopTemplates = [
+    'SELECT id, name, phone FROM customers WHERE id = § ORDER BY § LIMIT §',
+    'SELECT name, email § FROM customers WHERE city = §',
+    'SELECT id_card FROM customers WHERE id IN (§, §, §)',
+    'SELECT c.name, o.amount FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.amount > § GROUP BY §',
+    'UPDATE orders SET status = § WHERE id = § LIMIT §',
+    'DELETE FROM orders WHERE § = §',
+    'INSERT INTO orders (id, customer_id, amount, status) VALUES (§, §, §, §), (§, §, §, §)',
+    'SELECT card_number FROM payments WHERE order_id = §',
+    'SELECT city, count(*) FROM customers GROUP BY § HAVING count(*) > §',
+  ];
+  const session = (user: string) => ({ user, clientIp: '127.0.0.1', instance: 'shop_mysql', dialect: 'mysql' as const, database: 'shop', searchPath: [], door: 'mysql' as const, sessionId: `t-${user}` });
+  // The first statement is judged for one user, the second (its digest twin) for the same or another.
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...shopTemplates), fc.constantFrom(...users), fc.constantFrom(...users), fc.array(pair, { minLength: 8, maxLength: 8 }), async (t, first, second, pairs) => {
+    const fill = (k: 0 | 1) => { let i = 0; return t.replace(/§/g, () => pairs[i++][k]); };
+    clearAnalysisCache();
+    await judge(session(first), fill(0), { policy, analyze: analyzeCached, catalogFor: () => catalog });
+    const shared = await judge(session(second), fill(1), { policy, analyze: analyzeCached, catalogFor: () => catalog });
+    const fresh = await judge(session(second), fill(1), { policy, analyze, catalogFor: () => catalog });
+    assert.deepEqual(shared, fresh, `${first} then ${second}: ${fill(0)} / ${fill(1)}`);
+  }), { numRuns: 300 });
+});
