@@ -268,3 +268,36 @@ test("equal digests mean equal token streams for the server's own scanner, apart
   }), { numRuns: 1500 });
   assert.ok(compared > 100, `only ${compared} pairs shared a digest`);
 });
+
+test('PostgreSQL: a decision found through the digest equals a fresh one, whoever the twin was first judged for', async () => {
+  const { judge } = await import('../../../governance/engine/judge.js');
+  const { shopPolicy } = await import('../../security/policy-fixture.js');
+  const { shopCatalog } = await import('../../security/corpus-runner.js');
+  const policy = shopPolicy();
+  const catalog = shopCatalog('postgres');
+  const users = ['analyst', 'support', 'dba', 'writer', 'auditor'];
+  const templates = [
+    'SELECT id, name, phone FROM customers WHERE id = § ORDER BY § LIMIT §',
+    'SELECT name, email AS § FROM customers WHERE city = §',
+    'SELECT id_card FROM customers WHERE id IN (§, §, §)',
+    'SELECT c.name, o.amount FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.amount > § GROUP BY §',
+    'UPDATE orders SET status = § WHERE id = § RETURNING §',
+    'DELETE FROM orders WHERE § = §',
+    'INSERT INTO orders (id, customer_id, amount, status) VALUES (§, §, §, §), (§, §, §, §)',
+    'SELECT card_number FROM payments WHERE order_id = §',
+    'SELECT DISTINCT ON (§) city, name FROM customers ORDER BY §, name',
+  ];
+  const values = fc.oneof(
+    fc.integer({ min: -2, max: 4 }).map(String),
+    fc.constantFrom('2.5', "'x'", "''", "E'y'", '$$z$$', "'1 day'::interval", 'TRUE', 'NULL', 'DEFAULT', 'phone', '"phone"'),
+  );
+  const session = (user: string) => ({ user, clientIp: '127.0.0.1', instance: 'shop_pg', dialect: 'postgres' as const, database: 'shop', searchPath: ['public'], door: 'postgres' as const, sessionId: `t-${user}` });
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...templates), fc.constantFrom(...users), fc.constantFrom(...users), fc.array(fc.tuple(values, values), { minLength: 8, maxLength: 8 }), async (t, first, second, pairs) => {
+    const fill = (k: 0 | 1) => { let i = 0; return t.replace(/§/g, () => pairs[i++][k]); };
+    clearAnalysisCache();
+    await judge(session(first), fill(0), { policy, analyze: analyzeCached, catalogFor: () => catalog });
+    const shared = await judge(session(second), fill(1), { policy, analyze: analyzeCached, catalogFor: () => catalog });
+    const fresh = await judge(session(second), fill(1), { policy, analyze, catalogFor: () => catalog });
+    assert.deepEqual(shared, fresh, `${first} then ${second}: ${fill(0)} / ${fill(1)}`);
+  }), { numRuns: 300 });
+});
