@@ -78,6 +78,8 @@ function expr(n: Node): Expr {
     case 'bool': case 'boolean': return { kind: 'literal', value: n.value === true || String(n.value).toLowerCase() === 'true' };
     case 'null': return { kind: 'literal', value: null };
     case 'param': case 'var': return { kind: 'param' };
+    // A prepared statement's `?` comes as a raw token.
+    case 'origin': return n.value === '?' ? { kind: 'param' } : { kind: 'other', args: generic(n) };
     case 'default': return typeof n.value === 'string' && n.value.toUpperCase() === 'DEFAULT' ? { kind: 'other', args: [] } : { kind: 'column', path: [ident(n.value)] };
     case 'column_ref': {
       const col = ident(n.column);

@@ -911,15 +911,21 @@ function constantValue(e: Expr): boolean | null | undefined {
   return undefined;
 }
 
-function noOrdinal(k: string, v: unknown): unknown {
-  return k === 'ordinal' ? undefined : v;
+/**
+ * Every constant alike: a literal's value (TRUE, NULL, an integer ordinal) and
+ * whether it is a literal or a parameter are left out of the comparison.
+ */
+function constantsAlike(k: string, v: unknown): unknown {
+  if (k === 'ordinal' || k === 'value') return undefined;
+  return v !== null && typeof v === 'object' && (v as { kind?: unknown }).kind === 'param' ? { kind: 'literal' } : v;
 }
 
 function sameExpr(a: Expr, b: Expr): boolean {
-  // Literal values (integer ordinals) are left out of the comparison: the
-  // outcome must not depend on them (`a + 1 = a + 2` counts as the same
-  // expression, the stricter reading).
-  if (a.kind !== 'column' || b.kind !== 'column') return JSON.stringify(a, noOrdinal) === JSON.stringify(b, noOrdinal) && !isConstant(a);
+  // The outcome must not depend on constants (`a + 1 = a + 2` counts as the
+  // same expression, the stricter reading), nor on whether one is a parameter:
+  // `a + ? = a + 0` deletes every row when 0 is bound, and a statement with a
+  // parameter shares its MySQL digest with one that has a literal there.
+  if (a.kind !== 'column' || b.kind !== 'column') return JSON.stringify(a, constantsAlike) === JSON.stringify(b, constantsAlike) && !isConstant(a);
   return a.path[a.path.length - 1].toLowerCase() === b.path[b.path.length - 1].toLowerCase()
     && (a.path.length === 1 || b.path.length === 1 || a.path.join('.') === b.path.join('.'));
 }

@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { analyze, analyzeCached, clearAnalysisCache } from '../../../governance/analyze/analyze.js';
-import { myCatalog } from './fixtures.js';
+import { myCatalog, pgCatalog } from './fixtures.js';
 
 const ctx = { dialect: 'mysql' as const, catalog: myCatalog, database: 'shop', searchPath: [] };
 
@@ -52,6 +52,8 @@ const templates = [
   'SELECT id FROM customers WHERE name = § COLLATE utf8mb4_bin',
   'SELECT `Id`, `Secret` FROM `Mixed` WHERE `Id` = §',
   'SELECT id, phone FROM customers WHERE id BETWEEN § AND § ORDER BY § LIMIT §',
+  'SELECT § FROM customers; DELETE FROM orders WHERE id = §; SELECT phone FROM customers ORDER BY §',
+  'UPDATE orders SET note = § WHERE id = §; SELECT id, § FROM orders LIMIT §',
 ];
 
 const plain = fc.string({ maxLength: 6 });
@@ -85,6 +87,20 @@ test('what node-sql-parser misreads (1e3, .5, the DEFAULT value) is analysed as 
   assert.match(analyze('INSERT INTO orders (id, total) VALUES (1, DEFAULT + customer_id)', ctx)[0].unresolved?.message ?? '', /customer_id/);
   assert.match(analyze('UPDATE orders SET total = DEFAULT + phone WHERE id = 1', ctx)[0].unresolved?.message ?? '', /phone/);
   assert.ok(analyze('UPDATE orders SET total = DEFAULT(note) WHERE id = 1', ctx)[0].reads.some((r) => r.column.column === 'id'));
+});
+
+test('a parameter counts as a constant like a literal: id + ? = id + 0 is always true once 0 is bound, whichever twin came first', () => {
+  const always = (sql: string, c: typeof ctx | { dialect: 'postgres'; catalog: typeof pgCatalog; database: string; searchPath: string[] } = ctx) => analyze(sql, c)[0].write?.alwaysTrue;
+  assert.equal(always('DELETE FROM orders WHERE id + ? = id + 0'), true);
+  assert.equal(always('UPDATE orders SET note = ? WHERE ? + id = 0 + id'), true);
+  assert.equal(always('DELETE FROM orders WHERE id = ?'), false, 'a real condition stays one');
+  assert.equal(always('DELETE FROM orders WHERE id + $1 = id + 0', { dialect: 'postgres', catalog: pgCatalog, database: 'shop', searchPath: ['public'] }), true);
+  // The text statement and the prepared one share a digest: neither order lets the tautology through.
+  for (const [a, b] of [['DELETE FROM orders WHERE id + ? = id + 0', 'DELETE FROM orders WHERE id + 0 = id + 0'], ['DELETE FROM orders WHERE id + 0 = id + 0', 'DELETE FROM orders WHERE id + ? = id + 0']]) {
+    clearAnalysisCache();
+    analyzeCached(a, ctx);
+    assert.equal(analyzeCached(b, ctx)[0].write?.alwaysTrue, true, `${a} then ${b}`);
+  }
 });
 
 test('MySQL digest sharing: an analysis found through the digest deep-equals a fresh one, whatever the literals', () => {
