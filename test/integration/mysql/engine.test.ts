@@ -126,6 +126,17 @@ test('engine: INSERT and UPDATE with DEFAULT values, as ORMs send them, are judg
   assert.deepEqual(await names(db1.name), ['ann', 'bob', 'cy']);
 });
 
+test('engine: a tautology is refused as a prepared statement (id + ? = id + 0) and as text after it', async () => {
+  const c = await connect(ep.port, { user: 'writer', database: db1.name });
+  try {
+    await assert.rejects(c.execute('DELETE FROM customers WHERE id + ? = id + 0', [0]), (e: { errno: number; message: string }) => e.errno === 1175 && /always-true/.test(e.message));
+    await assert.rejects(c.query('DELETE FROM customers WHERE id + 0 = id + 0'), (e: { errno: number }) => e.errno === 1175);
+    assert.deepEqual(await names(db1.name), ['ann', 'bob', 'cy']);
+  } finally {
+    await c.end();
+  }
+});
+
 test('engine: prepared statements are judged at prepare', async () => {
   const c = await connect(ep.port, { user: 'analyst', database: db1.name });
   try {
