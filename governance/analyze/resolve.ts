@@ -920,11 +920,27 @@ function constantsAlike(k: string, v: unknown): unknown {
   return v !== null && typeof v === 'object' && (v as { kind?: unknown }).kind === 'param' ? { kind: 'literal' } : v;
 }
 
-function sameExpr(a: Expr, b: Expr): boolean {
-  // The outcome must not depend on constants (`a + 1 = a + 2` counts as the
-  // same expression, the stricter reading), nor on whether one is a parameter:
-  // `a + ? = a + 0` deletes every row when 0 is bound, and a statement with a
-  // parameter shares its MySQL digest with one that has a literal there.
+/** Arithmetic with a constant on one side: `id + 0`, `1 * id`, `id - ?` are `id` shifted or scaled. */
+const CONSTANT_ARITHMETIC = new Set(['+', '-', '*', '/', 'DIV', '%', 'MOD']);
+
+/** An expression without the arithmetic it does with constants: `id + 0`, `(id * 1) - ?` → `id`. */
+function withoutConstantArithmetic(e: Expr): Expr {
+  while (e.kind === 'op' && CONSTANT_ARITHMETIC.has(e.op) && e.args.length === 2) {
+    if (isConstant(e.args[1]) && !isConstant(e.args[0])) e = e.args[0];
+    else if (isConstant(e.args[0]) && !isConstant(e.args[1]) && (e.op === '+' || e.op === '*')) e = e.args[1];
+    else break;
+  }
+  return e;
+}
+
+function sameExpr(x: Expr, y: Expr): boolean {
+  // The outcome must not depend on constants (`a + 1 = a + 2` and `a = a + 0`
+  // count as the same expression, the stricter reading), nor on whether one
+  // is a parameter: `a + ? = a + 0` deletes every row when 0 is bound, and a
+  // statement with a parameter shares its MySQL digest with one that has a
+  // literal there.
+  const a = withoutConstantArithmetic(x);
+  const b = withoutConstantArithmetic(y);
   if (a.kind !== 'column' || b.kind !== 'column') return JSON.stringify(a, constantsAlike) === JSON.stringify(b, constantsAlike) && !isConstant(a);
   return a.path[a.path.length - 1].toLowerCase() === b.path[b.path.length - 1].toLowerCase()
     && (a.path.length === 1 || b.path.length === 1 || a.path.join('.') === b.path.join('.'));

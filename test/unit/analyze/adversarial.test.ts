@@ -158,6 +158,20 @@ test('hidden or unqualified writes are seen', () => {
   }
 });
 
+test('a column against itself shifted or scaled by a constant is an always-true WHERE', () => {
+  for (const d of ['postgres', 'mysql'] as const) {
+    const p = d === 'postgres' ? '$1' : '?';
+    for (const where of ['id = id + 0', 'id * 1 = id', 'id = 0 + id', `id - ${p} = id`, '(id * 1) - 0 = id', 'id + 1 >= id + 2', `customer_id <= customer_id * ${p}`]) {
+      assert.equal(run(d, `DELETE FROM orders WHERE ${where}`)[0].write?.alwaysTrue, true, `${d}: ${where}`);
+      assert.equal(run(d, `UPDATE orders SET note = 'x' WHERE ${where}`)[0].write?.alwaysTrue, true, `${d}: UPDATE ${where}`);
+    }
+    // Real conditions stay conditions.
+    for (const where of ['id = customer_id + 0', 'id = 5 - id', 'id + 1 = customer_id', `id = ${p}`, 'id = id + customer_id']) {
+      assert.equal(run(d, `DELETE FROM orders WHERE ${where}`)[0].write?.alwaysTrue, false, `${d}: ${where}`);
+    }
+  }
+});
+
 test('ORDER BY / GROUP BY by position and LIMIT subqueries are oracles too', () => {
   for (const d of ['postgres', 'mysql'] as const) {
     assert.ok(run(d, 'SELECT phone FROM customers ORDER BY 1')[0].reads.some((r) => r.column.column === 'phone' && r.place === 'order-by'), d);
