@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { analyze, analyzeCached, clearAnalysisCache } from '../../../governance/analyze/analyze.js';
+import { SHOP_TEMPLATES, analysisSharingHolds, decisionSharingHolds, literalPairs } from './digest-properties.js';
 import { myCatalog, pgCatalog } from './fixtures.js';
 
 const ctx = { dialect: 'mysql' as const, catalog: myCatalog, database: 'shop', searchPath: [] };
@@ -66,11 +67,7 @@ const families = [
   fc.constantFrom("_utf8mb4'x'", "_latin1'y'", "N'n'", "n'm'", "X'1F'", "x'41'", '0x1F', '0X1f', "B'1010'", "b'01'", '0b101', "''", '""'),
   fc.constantFrom('TRUE', 'FALSE', 'NULL', 'phone', '?', 'DEFAULT'),
 ];
-// Mostly two values of one literal form (the same shape), sometimes of any two.
-const pair = fc.oneof(
-  { weight: 3, arbitrary: fc.oneof(...families.map((f) => fc.tuple(f, f))) },
-  { weight: 1, arbitrary: fc.tuple(fc.oneof(...families), fc.oneof(...families)) },
-);
+const pair = literalPairs(families);
 
 test('what node-sql-parser misreads (1e3, .5, the DEFAULT value) is analysed as the server reads it', () => {
   for (const sql of ['SELECT id FROM customers WHERE id = 1e3', 'SELECT 2E-3 FROM customers', 'SELECT id FROM customers WHERE phone IN (.5, 1)',
@@ -104,45 +101,9 @@ test('a parameter counts as a constant like a literal: id + ? = id + 0 is always
 });
 
 test('MySQL digest sharing: an analysis found through the digest deep-equals a fresh one, whatever the literals', () => {
-  let sharedRuns = 0;
-  // Templates are filled twice: the second text finds the shape the first stored.
-  fc.assert(fc.property(fc.constantFrom(...templates), fc.array(pair, { minLength: 8, maxLength: 8 }), (t, pairs) => {
-    const fill = (k: 0 | 1) => { let i = 0; return t.replace(/§/g, () => pairs[i++][k]); };
-    clearAnalysisCache();
-    const first = analyzeCached(fill(0), ctx);
-    const second = analyzeCached(fill(1), ctx);
-    if (fill(0) !== fill(1) && second[0]?.outputs === first[0]?.outputs && second[0]?.outputs.length) sharedRuns++;
-    assert.deepEqual(second, analyze(fill(1), ctx), `${fill(0)} / ${fill(1)}`);
-  }), { numRuns: 600 });
-  assert.ok(sharedRuns > 50, `only ${sharedRuns} runs went through the digest`);
+  analysisSharingHolds(ctx, templates, pair, 600, 50);
 });
 
-test('MySQL: a decision found through the digest equals a fresh one, whoever the statement was first judged for', async () => {
-  const { judge } = await import('../../../governance/engine/judge.js');
-  const { shopPolicy } = await import('../../security/policy-fixture.js');
-  const { shopCatalog } = await import('../../security/corpus-runner.js');
-  const policy = shopPolicy();
-  const catalog = shopCatalog('mysql');
-  const users = ['analyst', 'support', 'dba', 'writer', 'auditor'];
-  const shopTemplates = [
-    'SELECT id, name, phone FROM customers WHERE id = § ORDER BY § LIMIT §',
-    'SELECT name, email § FROM customers WHERE city = §',
-    'SELECT id_card FROM customers WHERE id IN (§, §, §)',
-    'SELECT c.name, o.amount FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.amount > § GROUP BY §',
-    'UPDATE orders SET status = § WHERE id = § LIMIT §',
-    'DELETE FROM orders WHERE § = §',
-    'INSERT INTO orders (id, customer_id, amount, status) VALUES (§, §, §, §), (§, §, §, §)',
-    'SELECT card_number FROM payments WHERE order_id = §',
-    'SELECT city, count(*) FROM customers GROUP BY § HAVING count(*) > §',
-  ];
-  const session = (user: string) => ({ user, clientIp: '127.0.0.1', instance: 'shop_mysql', dialect: 'mysql' as const, database: 'shop', searchPath: [], door: 'mysql' as const, sessionId: `t-${user}` });
-  // The first statement is judged for one user, the second (its digest twin) for the same or another.
-  await fc.assert(fc.asyncProperty(fc.constantFrom(...shopTemplates), fc.constantFrom(...users), fc.constantFrom(...users), fc.array(pair, { minLength: 8, maxLength: 8 }), async (t, first, second, pairs) => {
-    const fill = (k: 0 | 1) => { let i = 0; return t.replace(/§/g, () => pairs[i++][k]); };
-    clearAnalysisCache();
-    await judge(session(first), fill(0), { policy, analyze: analyzeCached, catalogFor: () => catalog });
-    const shared = await judge(session(second), fill(1), { policy, analyze: analyzeCached, catalogFor: () => catalog });
-    const fresh = await judge(session(second), fill(1), { policy, analyze, catalogFor: () => catalog });
-    assert.deepEqual(shared, fresh, `${first} then ${second}: ${fill(0)} / ${fill(1)}`);
-  }), { numRuns: 300 });
+test('MySQL: a decision found through the digest equals a fresh one, whoever the twin was first judged for', async () => {
+  await decisionSharingHolds('mysql', [...SHOP_TEMPLATES, 'UPDATE orders SET status = § WHERE id = § LIMIT §', 'SELECT city, count(*) FROM customers GROUP BY § HAVING count(*) > §'], pair, 300);
 });

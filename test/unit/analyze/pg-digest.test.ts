@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { pgDigest } from '../../../governance/analyze/pg-digest.js';
 import { analyze, analyzeCached, clearAnalysisCache } from '../../../governance/analyze/analyze.js';
 import { pgCatalog } from './fixtures.js';
+import { SHOP_TEMPLATES, analysisSharingHolds, decisionSharingHolds, literalPairs } from './digest-properties.js';
 
 const ctx = { dialect: 'postgres' as const, catalog: pgCatalog, database: 'shop', searchPath: ['public'] };
 const dig = (s: string) => pgDigest(s)?.digest;
@@ -194,22 +195,7 @@ test('PostgreSQL digest sharing: a shared analysis deep-equals a fresh one, what
     fc.constantFrom("B'1010'", "X'1F'", "U&'d\\0061t'", "N'n'", "'1 day'", "'2020-01-01'::date", "''"),
     fc.constantFrom('TRUE', 'FALSE', 'NULL', 'phone', '$2'),
   ];
-  // Mostly two values of one literal form (the same shape), sometimes of any two.
-  const pair = fc.oneof(
-    { weight: 3, arbitrary: fc.oneof(...families.map((f) => fc.tuple(f, f))) },
-    { weight: 1, arbitrary: fc.tuple(fc.oneof(...families), fc.oneof(...families)) },
-  );
-  let sharedRuns = 0;
-  // Templates are filled twice: the second text hits the shape the first stored.
-  fc.assert(fc.property(fc.constantFrom(...templates), fc.array(pair, { minLength: 6, maxLength: 6 }), (t, pairs) => {
-    const fill = (k: 0 | 1) => { let i = 0; return t.replace(/§/g, () => pairs[i++][k]); };
-    clearAnalysisCache();
-    const first = analyzeCached(fill(0), ctx);
-    const shared = analyzeCached(fill(1), ctx);
-    if (fill(0) !== fill(1) && shared[0]?.outputs === first[0]?.outputs && shared[0]?.outputs.length) sharedRuns++;
-    assert.deepEqual(shared, analyze(fill(1), ctx), `${fill(0)} / ${fill(1)}`);
-  }), { numRuns: 400 });
-  assert.ok(sharedRuns > 30, `only ${sharedRuns} runs went through the digest`);
+  analysisSharingHolds(ctx, templates, literalPairs(families), 400, 30);
 });
 
 test('the engine shares the decision of a shared analysis, each with its own text', async () => {
@@ -270,34 +256,10 @@ test("equal digests mean equal token streams for the server's own scanner, apart
 });
 
 test('PostgreSQL: a decision found through the digest equals a fresh one, whoever the twin was first judged for', async () => {
-  const { judge } = await import('../../../governance/engine/judge.js');
-  const { shopPolicy } = await import('../../security/policy-fixture.js');
-  const { shopCatalog } = await import('../../security/corpus-runner.js');
-  const policy = shopPolicy();
-  const catalog = shopCatalog('postgres');
-  const users = ['analyst', 'support', 'dba', 'writer', 'auditor'];
-  const templates = [
-    'SELECT id, name, phone FROM customers WHERE id = § ORDER BY § LIMIT §',
-    'SELECT name, email AS § FROM customers WHERE city = §',
-    'SELECT id_card FROM customers WHERE id IN (§, §, §)',
-    'SELECT c.name, o.amount FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.amount > § GROUP BY §',
-    'UPDATE orders SET status = § WHERE id = § RETURNING §',
-    'DELETE FROM orders WHERE § = §',
-    'INSERT INTO orders (id, customer_id, amount, status) VALUES (§, §, §, §), (§, §, §, §)',
-    'SELECT card_number FROM payments WHERE order_id = §',
-    'SELECT DISTINCT ON (§) city, name FROM customers ORDER BY §, name',
-  ];
   const values = fc.oneof(
     fc.integer({ min: -2, max: 4 }).map(String),
-    fc.constantFrom('2.5', "'x'", "''", "E'y'", '$$z$$', "'1 day'::interval", 'TRUE', 'NULL', 'DEFAULT', 'phone', '"phone"'),
+    fc.constantFrom('2.5', "'x'", "''", "E'y'", '$$z$$', "'1 day'::interval", 'TRUE', 'NULL', 'DEFAULT', 'phone', '"phone"', '$1'),
   );
-  const session = (user: string) => ({ user, clientIp: '127.0.0.1', instance: 'shop_pg', dialect: 'postgres' as const, database: 'shop', searchPath: ['public'], door: 'postgres' as const, sessionId: `t-${user}` });
-  await fc.assert(fc.asyncProperty(fc.constantFrom(...templates), fc.constantFrom(...users), fc.constantFrom(...users), fc.array(fc.tuple(values, values), { minLength: 8, maxLength: 8 }), async (t, first, second, pairs) => {
-    const fill = (k: 0 | 1) => { let i = 0; return t.replace(/§/g, () => pairs[i++][k]); };
-    clearAnalysisCache();
-    await judge(session(first), fill(0), { policy, analyze: analyzeCached, catalogFor: () => catalog });
-    const shared = await judge(session(second), fill(1), { policy, analyze: analyzeCached, catalogFor: () => catalog });
-    const fresh = await judge(session(second), fill(1), { policy, analyze, catalogFor: () => catalog });
-    assert.deepEqual(shared, fresh, `${first} then ${second}: ${fill(0)} / ${fill(1)}`);
-  }), { numRuns: 300 });
+  await decisionSharingHolds('postgres', [...SHOP_TEMPLATES, 'UPDATE orders SET status = § WHERE id = § RETURNING §', 'SELECT DISTINCT ON (§) city, name FROM customers ORDER BY §, name'],
+    fc.tuple(values, values), 300);
 });
