@@ -868,7 +868,7 @@ export function alwaysTrue(e: Expr): boolean {
   if (isConstant(e)) { const v = constantValue(e); return v !== false && v !== null; }
   if (e.kind === 'op') {
     switch (e.op) {
-      case 'OR': return e.args.some(alwaysTrue);
+      case 'OR': return e.args.some(alwaysTrue) || nullOrNot(e.args);
       case 'AND': return e.args.length > 0 && e.args.every(alwaysTrue);
       case 'NOT': return e.args.length === 1 && alwaysFalse(e.args[0]);
       case '=': case '>=': case '<=': case '<=>': case 'IS NOT DISTINCT FROM': case 'LIKE': case 'ILIKE': case 'IN':
@@ -879,6 +879,26 @@ export function alwaysTrue(e: Expr): boolean {
     }
   }
   return false;
+}
+
+/**
+ * `x IS NULL OR x IS NOT NULL` (either order, among other branches): every
+ * row is one or the other. PostgreSQL's tree has the test as one operator;
+ * MySQL's as `x IS NULL` / `x IS NOT NULL` with a NULL operand.
+ */
+function nullOrNot(or: readonly Expr[]): boolean {
+  // MySQL's tree nests a OR b OR c two at a time.
+  const flat = (bs: readonly Expr[]): Expr[] => bs.flatMap((b) => (b.kind === 'op' && b.op === 'OR' ? flat(b.args) : [b]));
+  const branches = flat(or);
+  const operand = (b: Expr, not: boolean): Expr | undefined => {
+    if (b.kind !== 'op') return undefined;
+    if (b.op === (not ? 'IS NOT NULL' : 'IS NULL') && b.args.length === 1) return b.args[0];
+    const nullLiteral = b.args[1]?.kind === 'literal' && b.args[1].value === null;
+    return b.op === (not ? 'IS NOT' : 'IS') && b.args.length === 2 && nullLiteral ? b.args[0] : undefined;
+  };
+  const isNull = branches.map((b) => operand(b, false)).filter((x): x is Expr => x !== undefined);
+  const notNull = branches.map((b) => operand(b, true)).filter((x): x is Expr => x !== undefined);
+  return isNull.some((x) => notNull.some((y) => sameExpr(x, y)));
 }
 
 function alwaysFalse(e: Expr): boolean {

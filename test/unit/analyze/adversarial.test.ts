@@ -158,15 +158,20 @@ test('hidden or unqualified writes are seen', () => {
   }
 });
 
-test('a column against itself shifted or scaled by a constant is an always-true WHERE', () => {
+test('a column against itself shifted or scaled by a constant, or NULL-or-not, is an always-true WHERE', () => {
   for (const d of ['postgres', 'mysql'] as const) {
     const p = d === 'postgres' ? '$1' : '?';
     for (const where of ['id = id + 0', 'id * 1 = id', 'id = 0 + id', `id - ${p} = id`, '(id * 1) - 0 = id', 'id + 1 >= id + 2', `customer_id <= customer_id * ${p}`]) {
       assert.equal(run(d, `DELETE FROM orders WHERE ${where}`)[0].write?.alwaysTrue, true, `${d}: ${where}`);
       assert.equal(run(d, `UPDATE orders SET note = 'x' WHERE ${where}`)[0].write?.alwaysTrue, true, `${d}: UPDATE ${where}`);
     }
+    // Every row is NULL or not.
+    for (const where of ['id IS NULL OR id IS NOT NULL', 'note IS NOT NULL OR id = 3 OR note IS NULL', '(id IS NULL OR id = 3) OR id IS NOT NULL', 'id + 1 IS NULL OR id IS NOT NULL']) {
+      assert.equal(run(d, `DELETE FROM orders WHERE ${where}`)[0].write?.alwaysTrue, true, `${d}: ${where}`);
+    }
     // Real conditions stay conditions.
-    for (const where of ['id = customer_id + 0', 'id = 5 - id', 'id + 1 = customer_id', `id = ${p}`, 'id = id + customer_id']) {
+    for (const where of ['id = customer_id + 0', 'id = 5 - id', 'id + 1 = customer_id', `id = ${p}`, 'id = id + customer_id',
+      'id IS NULL OR note IS NOT NULL', 'id IS NOT NULL AND id IS NULL', 'id IS NULL']) {
       assert.equal(run(d, `DELETE FROM orders WHERE ${where}`)[0].write?.alwaysTrue, false, `${d}: ${where}`);
     }
   }
