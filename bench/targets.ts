@@ -39,7 +39,9 @@ export function verdict(target: Target, value: number | undefined): 'met' | 'mis
 export function relayCeiling(target: Target, value: number | undefined, show: (v: number) => string): string | undefined {
   const v = verdict(target, value);
   if (v === 'n/a') return undefined;
-  return `bare Node.js relay: ${show(value!)}${v === 'missed' ? ', which misses it too' : ''}`;
+  // Rounded for display, a figure just short of the bound reads as the bound: say which side it is on.
+  const shown = show(value!) === show(target.bound) && value !== target.bound ? `${show(value!)} (${value!.toPrecision(3)})` : show(value!);
+  return `bare Node.js relay: ${shown}${v === 'missed' ? ', which misses it too' : ''}`;
 }
 
 /**

@@ -129,6 +129,8 @@ test('the relay ceiling note says when the bare relay misses the target too', ()
   assert.equal(relayCeiling(TARGETS.pgbenchSvsPgbouncer, 1.02, x), 'bare Node.js relay: 1.02×');
   assert.equal(relayCeiling(TARGETS.addedLatencyP50, 110, (v) => `${v} µs`), 'bare Node.js relay: 110 µs, which misses it too');
   assert.equal(relayCeiling(TARGETS.addedLatencyP50, undefined, x), undefined, 'no relay figure, no note');
+  assert.equal(relayCeiling(TARGETS.sysbenchPointSelect, 0.4952, x), 'bare Node.js relay: 0.50× (0.495), which misses it too', 'rounded onto the bound: the precise figure too');
+  assert.equal(relayCeiling(TARGETS.sysbenchPointSelect, 0.5, x), 'bare Node.js relay: 0.50×');
   assert.equal(joinNotes('CPU/query: 37 µs', undefined, 'bare Node.js relay: 0.94×'), 'CPU/query: 37 µs; bare Node.js relay: 0.94×');
   assert.equal(joinNotes(undefined, ''), undefined);
   assert.equal(ownWork(36.3, 15.7), "sqlgate's own work 20.6 µs/statement (its CPU less the relay's)");
