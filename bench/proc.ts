@@ -83,3 +83,46 @@ export function tryCpuSeconds(pid: number | undefined): number | undefined {
     return total;
   } catch { return undefined; }
 }
+
+/** Machine-wide CPU time (all CPUs, clock ticks) from /proc/stat, and the part the hypervisor stole. */
+export interface MachineTicks {
+  readonly total: number;
+  readonly steal: number;
+}
+
+/**
+ * The aggregate `cpu` line of /proc/stat (proc(5)): user nice system idle
+ * iowait irq softirq steal [guest guest_nice]. guest time is already counted
+ * in user, so it is left out of the total. Kernels before 2.6.11 have no
+ * steal column; it reads as 0.
+ */
+export function parseProcStat(text: string): MachineTicks {
+  const line = /^cpu\s+([\d ]+)$/m.exec(text);
+  if (!line) throw new Error('no aggregate cpu line in /proc/stat');
+  const f = line[1].trim().split(/\s+/).map(Number);
+  if (f.length < 4 || f.some((x) => !Number.isFinite(x))) throw new Error('malformed cpu line in /proc/stat');
+  const steal = f[7] ?? 0;
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { total, steal };
+}
+
+/** This machine's CPU ticks now, or undefined where /proc/stat cannot be read. */
+export function machineTicks(): MachineTicks | undefined {
+  try {
+    return parseProcStat(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Share of the machine's CPU time between two readings that the hypervisor
+ * gave to other guests (steal): time this machine's CPUs wanted to run and
+ * could not. Undefined without two readings or when no time passed.
+ */
+export function stealShare(from: MachineTicks | undefined, to: MachineTicks | undefined): number | undefined {
+  if (!from || !to) return undefined;
+  const total = to.total - from.total;
+  if (total <= 0) return undefined;
+  return Math.max(0, to.steal - from.steal) / total;
+}

@@ -16,6 +16,7 @@ import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { startPgbouncer, type Pgbouncer } from './pgbouncer.js';
 import { startRelay } from './relay.js';
 import { findTools, missingToolsAdvice } from './prereqs.js';
+import { machineTicks, stealShare, type MachineTicks } from './proc.js';
 import { MASKED, startCluster, startCommandPath, startSqlgate, type BenchUsers, type Sqlgate } from './sqlgate.js';
 import { median, medianRatio, rotate } from './stats.js';
 import { fmt, fmtRatio, renderTable } from './table.js';
@@ -32,6 +33,8 @@ import { sysbenchPrepare, sysbenchRound, type SysbenchTest } from './workloads/s
 const distDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const rootDir = dirname(distDir);
 const SQLGATE_NA = 'n/a (sqlgate start not available)';
+/** Steal over the run from which the report says that absolute figures are depressed (2-core CI VMs have shown 10–45 %). */
+const STEAL_WORTH_A_NOTE = 0.05;
 
 /** A target's line in the report. */
 interface TargetLine { target: Target; value?: number; shown: string; verdict: string; note?: string }
@@ -61,6 +64,27 @@ const t0 = Date.now();
 const progress = (s: string): void => console.log(`[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s] ${s}`);
 const log = (s: string): void => console.log(s);
 const sections: string[] = [];
+/** CPU steal per part of the run, as a share of the machine's CPU time (report.machine.steal). */
+const stealByPart: Record<string, number> = {};
+let partStart: MachineTicks | undefined;
+
+/**
+ * Adds a part's table, with the share of the machine's CPU time the
+ * hypervisor gave to other guests while the part ran: on a shared VM that
+ * moves every absolute figure of the part, and it differs between runs.
+ */
+function section(part: string, text: string): void {
+  const now = machineTicks();
+  const steal = stealShare(partStart, now);
+  partStart = now;
+  if (steal !== undefined) stealByPart[part] = +steal.toFixed(3);
+  sections.push(steal === undefined ? text : `${text}\n(CPU steal while this part ran: ${percent(steal)} of the machine's CPU time)`);
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;
+}
+
 const targetLines: TargetLine[] = [];
 
 function addTarget(target: Target, value: number | undefined, shown: string, note?: string): void {
@@ -253,10 +277,13 @@ async function main(): Promise<number> {
   const myGate = sg('mysql', 'plain');
   const naFor = (dialect?: string) => (gate ? `n/a (no sqlgate ${dialect ? `${dialect} ` : ''}listener)` : sqlgateNa);
 
+  const runStart = machineTicks();
+  partStart = runStart;
+
   // --- pgbench ----------------------------------------------------------------
   if (want.has('pgbench')) {
     if (!ready.pgbench || !pgDirect) {
-      sections.push(`pgbench: n/a (${tools.pgbench.path ? 'set-up failed, see notes' : 'pgbench not installed: apt-get install postgresql-15'})`);
+      section('pgbench', `pgbench: n/a (${tools.pgbench.path ? 'set-up failed, see notes' : 'pgbench not installed: apt-get install postgresql-15'})`);
     } else {
       const eps = [pgDirect, pgBouncer, pgGate, pgRelay].filter((e): e is Endpoint => Boolean(e));
       const modes: PgbenchMode[] = ['select-only', 'tpcb'];
@@ -305,7 +332,7 @@ async function main(): Promise<number> {
           }
         }
       }
-      sections.push(`pgbench (tps, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds; ratios: median of per-round ratios [min–max]; CPU: proxy process µs per statement)\n` +
+      section('pgbench', `pgbench (tps, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds; ratios: median of per-round ratios [min–max]; CPU: proxy process µs per statement)\n` +
         renderTable(['workload', 'direct', 'pgbouncer', 'sqlgate', 'pgb/direct', 'sqlgate/direct', 'sqlgate/pgb', 'pgb µs/q', 'sqlgate µs/q', 'node relay (relay/pgb)', 'relay µs/q'], rows) +
         '\n(node relay: a bare Node.js TCP pipe, no protocol work, for reference: what the runtime and the hop cost on this machine)');
     }
@@ -314,7 +341,7 @@ async function main(): Promise<number> {
   // --- sysbench -------------------------------------------------------------
   if (want.has('sysbench')) {
     if (!ready.sysbench || !myDirect) {
-      sections.push(`sysbench: n/a (${tools.sysbench.path ? 'set-up failed, see notes' : 'sysbench not installed: apt-get install sysbench'})`);
+      section('sysbench', `sysbench: n/a (${tools.sysbench.path ? 'set-up failed, see notes' : 'sysbench not installed: apt-get install sysbench'})`);
     } else {
       const eps = [myDirect, myGate, myRelay].filter((e): e is Endpoint => Boolean(e));
       const tests: SysbenchTest[] = ['oltp_point_select', 'oltp_read_only'];
@@ -348,7 +375,7 @@ async function main(): Promise<number> {
               ownWork(s.cpu.sqlgate, s.cpu.relay), relayCeiling(TARGETS.sysbenchPointSelect, s.ratios.relayVsDirect.ratio, fmtRatio)));
         }
       }
-      sections.push(`sysbench, 8 threads, text protocol (queries/s, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds)\n` +
+      section('sysbench', `sysbench, 8 threads, text protocol (queries/s, median of ${opts.rounds} interleaved ${opts.seconds}-s rounds)\n` +
         renderTable(['workload', 'direct', 'sqlgate', 'sqlgate/direct', 'sqlgate µs/q', 'node relay (relay/direct)', 'relay µs/q'], rows) +
         '\n(node relay: a bare Node.js TCP pipe, no protocol work, for reference)');
     }
@@ -382,7 +409,7 @@ async function main(): Promise<number> {
     addTarget(TARGETS.addedLatencyP50, added.length ? Math.max(...added) : undefined,
       added.length ? `${fmt(Math.max(...added), 0)} µs (worse dialect)` : naFor(),
       relayCeiling(TARGETS.addedLatencyP50, relayAdded.length ? Math.max(...relayAdded) : undefined, (v) => `${fmt(v, 0)} µs (worse dialect)`));
-    sections.push(`point SELECT latency, one client, ${opts.latencyQueries} queries per endpoint in alternating batches (µs)\n` +
+    section('latency', `point SELECT latency, one client, ${opts.latencyQueries} queries per endpoint in alternating batches (µs)\n` +
       renderTable(['dialect', 'direct p50', 'direct p99', 'sqlgate p50', 'sqlgate p99', 'added p50', 'added p99', 'PgBouncer added p50', 'node relay added p50'], rows) +
       '\n(PgBouncer / node relay added p50: what one proxy hop in between costs on this machine, for reference)');
   }
@@ -448,7 +475,7 @@ async function main(): Promise<number> {
       errNote('plain').join('; ') || undefined);
     addTarget(TARGETS.streamMasked, worse(ratios.masked), ratios.masked.length ? `${fmtRatio(worse(ratios.masked))} (worse dialect)` : noFigure('masked'),
       [...(maskNotes.some((n) => n.includes('NOT enforced')) ? ['masking not enforced yet'] : []), ...errNote('masked')].join('; ') || undefined);
-    sections.push(`streaming ${streamRows.toLocaleString('en-US')} rows × 10 columns (rows/s, median of interleaved rounds)\n` +
+    section('stream', `streaming ${streamRows.toLocaleString('en-US')} rows × 10 columns (rows/s, median of interleaved rounds)\n` +
       renderTable(['dialect', 'direct', 'sqlgate', 'sqlgate masked', 'plain/direct', 'masked/direct', 'sqlgate µs/row', 'mask applied'], rows) +
       (maskNotes.length ? '\n' + maskNotes.map((n) => `note: ${n}`).join('\n') : ''));
   }
@@ -478,7 +505,7 @@ async function main(): Promise<number> {
           fmt(median(all.map((s) => s.proxyCpuUs ?? NaN)), 0)]);
       }
     }
-    sections.push(`connection setup rate (connect + log in + close, 4 in parallel, ${opts.connectSeconds}-s rounds, median)\n` +
+    section('connect', `connection setup rate (connect + log in + close, 4 in parallel, ${opts.connectSeconds}-s rounds, median)\n` +
       renderTable(['endpoint', 'conn/s', 'proxy µs/conn'], rows));
   }
 
@@ -506,7 +533,7 @@ async function main(): Promise<number> {
     }
     addTarget(TARGETS.idleRss, sgFigures.length ? Math.max(...sgFigures) : undefined,
       sgFigures.length ? `${fmt(Math.max(...sgFigures), 1)} KB (worse dialect)` : gate ? 'n/a (no reliable figure)' : sqlgateNa, idleNotes.join('; ') || undefined);
-    sections.push(`memory per idle client connection (proxy RSS delta / connections opened)\n` +
+    section('idle', `memory per idle client connection (proxy RSS delta / connections opened)\n` +
       renderTable(['proxy', 'open/asked', 'KB/conn', 'RSS MB', 'note'], rows));
   }
 
@@ -515,7 +542,7 @@ async function main(): Promise<number> {
     const workers = 2;
     const title = `scale-out: pgbench -S, 8 clients, one sqlgate process vs \`sqlgate start --workers ${workers}\` (same policy, same control store)`;
     if (!ready.pgbench || !pgGate || !gate || !pgDb) {
-      sections.push(`${title}: n/a (${!ready.pgbench ? 'pgbench set-up failed or not installed' : naFor('postgres')})`);
+      section('scale', `${title}: n/a (${!ready.pgbench ? 'pgbench set-up failed or not installed' : naFor('postgres')})`);
     } else {
       let clustered: Awaited<ReturnType<typeof startCluster>> | undefined;
       try {
@@ -523,7 +550,7 @@ async function main(): Promise<number> {
         cleanups.push(() => clustered!.stop());
       } catch (err) { note(`sqlgate --workers ${workers} did not start: ${errorLine(err)}`); }
       if (!clustered) {
-        sections.push(`${title}: n/a (the cluster did not start)`);
+        section('scale', `${title}: n/a (the cluster did not start)`);
       } else {
         const cl: Endpoint = { ...pgGate, port: clustered.endpoint.port, proxyPid: clustered.endpoint.pid };
         await pgbenchRound(tools.pgbench.path!, cl, 'select-only', 2, 2, -1);
@@ -540,7 +567,7 @@ async function main(): Promise<number> {
         const ratio = medianRatio(values(many), values(ones));
         const med = (xs: (number | undefined)[]) => median(xs.filter((x): x is number => x !== undefined));
         report.scale = { workers, one: ones, cluster: many, ratio };
-        sections.push(`${title}\n` + renderTable(['one process tps', `${workers} workers tps`, `${workers} workers / one`, 'one process µs/q', `${workers} workers µs/q`], [[
+        section('scale', `${title}\n` + renderTable(['one process tps', `${workers} workers tps`, `${workers} workers / one`, 'one process µs/q', `${workers} workers µs/q`], [[
           fmt(med(values(ones))), fmt(med(values(many))), ratioCell(ratio),
           fmt(med(ones.map((x) => x.proxyCpuUs)), 1), fmt(med(many.map((x) => x.proxyCpuUs)), 1),
         ]]) + `\n(${cpus().length} CPUs shared with PostgreSQL and pgbench; µs/q of the workers includes the primary, which hands out connections)`);
@@ -553,11 +580,11 @@ async function main(): Promise<number> {
     const d = await decisionCost(distDir);
     report.decision = d;
     if (!d.available || !d.figures) {
-      sections.push(`governance decision cost: n/a (${d.error ?? 'no figures'})` + (d.text ? `; its output:\n${d.text}` : ''));
+      section('governance', `governance decision cost: n/a (${d.error ?? 'no figures'})` + (d.text ? `; its output:\n${d.text}` : ''));
       for (const t of [TARGETS.decisionCached, TARGETS.decisionUncachedPg, TARGETS.decisionUncachedMysql]) addTarget(t, undefined, `n/a (${!d.available ? 'bench/governance not merged' : d.text ? 'printed as text, see above' : 'bench/governance failed'})`);
     } else {
       const rows = Object.entries(d.figures).map(([k, v]) => [k, fmt(v)]);
-      sections.push(`governance decision cost (from dist/bench/governance.js; targets judged on the worse dialect and the worse of early and warm misses, CPU time where printed)\n` + renderTable(['figure', 'value'], rows));
+      section('governance', `governance decision cost (from dist/bench/governance.js; targets judged on the worse dialect and the worse of early and warm misses, CPU time where printed)\n` + renderTable(['figure', 'value'], rows));
       const f = decisionTargetFigures(d.figures);
       const show = (v: number | undefined) => (v === undefined ? 'n/a (no figure named for it)' : `${fmt(v, 2)} µs`);
       addTarget(TARGETS.decisionCached, f.cached, show(f.cached));
@@ -570,11 +597,17 @@ async function main(): Promise<number> {
   report.finished = new Date().toISOString();
   report.seconds = Math.round((Date.now() - t0) / 1000);
   report.machine.loadavgAtEnd = loadavg();
+  const runSteal = stealShare(runStart, machineTicks());
+  report.machine.steal = { run: runSteal === undefined ? undefined : +runSteal.toFixed(3), parts: stealByPart };
+  if (runSteal !== undefined && runSteal >= STEAL_WORTH_A_NOTE) {
+    note(`the hypervisor gave ${percent(runSteal)} of this machine's CPU time to other guests during the run (steal, /proc/stat): `
+      + 'absolute figures (tps, rows/s, µs) are lower and noisier than the same code gives on a quiet machine; compare the ratios within one run');
+  }
   report.targets = targetLines.map((t) => ({ id: t.target.id, text: t.target.text, value: t.value, verdict: t.verdict, note: t.note }));
   const targetTable = renderTable(['target (issue 7)', 'figure', 'verdict', 'note'],
     targetLines.map((t) => [t.target.text, t.shown, t.verdict, t.note ?? '']));
   log('\n' + '='.repeat(78));
-  log(`sqlgate bench, ${report.started}, ${report.machine.cpus} × ${report.machine.cpuModel}, load at start ${(report.machine.loadavgAtStart as number[]).map((x) => x.toFixed(1)).join(' ')}`);
+  log(`sqlgate bench, ${report.started}, ${report.machine.cpus} × ${report.machine.cpuModel}, load at start ${(report.machine.loadavgAtStart as number[]).map((x) => x.toFixed(1)).join(' ')}${runSteal === undefined ? '' : `, CPU steal over the run ${percent(runSteal)}`}`);
   log(`masked column: ${MASKED.table}.${MASKED.column}; figures on a shared machine are noisy: read the ratios and the CPU per query.`);
   for (const s of sections) log('\n' + s);
   if (targetLines.length) log('\n' + targetTable);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cpuSeconds, parseStatCpuTicks, parseStatusRssBytes, rssBytes } from '../../../bench/proc.js';
+import { cpuSeconds, machineTicks, parseProcStat, parseStatCpuTicks, parseStatusRssBytes, rssBytes, stealShare } from '../../../bench/proc.js';
 
 test('utime + stime from /proc/PID/stat, counted from the last parenthesis', () => {
   // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
@@ -27,4 +27,25 @@ test('reads this process from the real /proc', () => {
   assert.ok(cpuSeconds(process.pid) >= t0);
   const rss = rssBytes(process.pid);
   assert.ok(rss > 1024 * 1024 && rss < 64 * 1024 ** 3);
+});
+
+test('steal from the aggregate cpu line of /proc/stat', () => {
+  const stat = 'cpu  100 5 50 700 10 1 4 130 20 0\ncpu0 50 2 25 350 5 0 2 65 10 0\nintr 1 2 3\nctxt 99\n';
+  // guest (20) is part of user already: total = 100+5+50+700+10+1+4+130
+  assert.deepEqual(parseProcStat(stat), { total: 1000, steal: 130 });
+  // An old kernel without the steal column.
+  assert.deepEqual(parseProcStat('cpu  1 2 3 4\n'), { total: 10, steal: 0 });
+  assert.throws(() => parseProcStat('cpu0 1 2 3 4\n'), /aggregate cpu line/);
+  assert.throws(() => parseProcStat('cpu  1 2\n'), /malformed/);
+});
+
+test('steal share between two readings', () => {
+  assert.equal(stealShare({ total: 1000, steal: 100 }, { total: 1400, steal: 200 }), 0.25);
+  assert.equal(stealShare({ total: 1000, steal: 100 }, { total: 1000, steal: 100 }), undefined);
+  assert.equal(stealShare(undefined, { total: 1, steal: 0 }), undefined);
+  const now = machineTicks();
+  // Linux has /proc/stat; the share of a real interval is a fraction.
+  assert.ok(now && now.total > 0);
+  const s = stealShare({ total: 0, steal: 0 }, now);
+  assert.ok(s !== undefined && s >= 0 && s < 1);
 });
