@@ -260,7 +260,7 @@ async function main(): Promise<number> {
   } else {
     const up = (db: TempDatabase | undefined, info: typeof pgInfo) => db && { ...info, database: db.name };
     const profDir = opts.cpuProf ? join(rootDir, 'bench', 'results', `profiles-${report.started.replace(/[:.]/g, '-')}`) : undefined;
-    if (profDir) { mkdirSync(profDir, { recursive: true }); note(`sqlgate runs under --cpu-prof; profiles in ${profDir} after it stops`); }
+    if (profDir) { mkdirSync(profDir, { recursive: true }); note(`sqlgate runs under --cpu-prof; profiles in ${profDir} after it stops (summary: node dist/bench/profile-summary.js ${profDir})`); }
     gate = await startSqlgate(distDir, up(pgDb, pgInfo), up(myDb, myInfo), users, profDir);
     cleanups.push(() => gate!.stop());
     report.sqlgate = { available: Boolean(gate.pg || gate.mysql), notes: gate.notes };
