@@ -9,7 +9,7 @@
  */
 import type { AuditEvent } from './audit/event.js';
 import type { SessionContext } from './decision.js';
-import type { Gate, UpstreamTarget } from './gate.js';
+import { upstreamTls, type Gate, type UpstreamTarget } from './gate.js';
 import { SqlgateError, ruleMessage } from './errors.js';
 import type { Policy, Verifiers } from '../rules/policy-schema.js';
 import type { Catalog } from './catalog/catalog.js';
@@ -179,7 +179,7 @@ export function createGate(opts: GateOptions): EngineGate {
       return {
         instance, protocol: inst.protocol, host: inst.host, port: inst.port, user: inst.user,
         password: inst.password_env ? process.env[inst.password_env] : undefined,
-        database: inst.database, tls: inst.tls,
+        database: inst.database, tls: upstreamTls(inst.tls),
       };
     },
   };

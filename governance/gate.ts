@@ -5,7 +5,7 @@
  */
 import type { AuditEvent } from './audit/event.js';
 import type { Judgement, SessionContext } from './decision.js';
-import type { Policy, Verifiers } from '../rules/policy-schema.js';
+import type { Instance, Policy, Verifiers } from '../rules/policy-schema.js';
 import type { DailyQuota } from './quota/daily-quota.js';
 
 /** How sqlgate reaches an upstream instance with its service account. */
@@ -18,7 +18,25 @@ export interface UpstreamTarget {
   /** Read from the environment at connect time; never logged. */
   readonly password: string | undefined;
   readonly database: string | undefined;
-  readonly tls: boolean;
+  /** undefined: plain TCP. */
+  readonly tls: UpstreamTls | undefined;
+}
+
+/** TLS towards an upstream, with how its certificate is checked. */
+export interface UpstreamTls {
+  /** Path of a PEM file of trusted CAs; undefined: Node's bundled public CAs. */
+  readonly ca: string | undefined;
+  /** full: chain and name; ca: chain only; none: not checked. */
+  readonly verify: 'full' | 'ca' | 'none';
+  /** The name the certificate must carry; undefined: the host. */
+  readonly servername: string | undefined;
+}
+
+/** The policy's `tls` of an instance as an UpstreamTls (`true` is full verification). */
+export function upstreamTls(tls: Instance['tls']): UpstreamTls | undefined {
+  if (tls === false) return undefined;
+  if (tls === true) return { ca: undefined, verify: 'full', servername: undefined };
+  return { ca: tls.ca, verify: tls.verify, servername: tls.servername };
 }
 
 export interface Gate {

@@ -19,6 +19,7 @@ import type { Listener } from '../rules/policy-schema.js';
 import { startMysqlListener } from './mysql/listener.js';
 import { startPgListener } from './postgres/listener.js';
 import { workerFile, workerInfo } from './cluster.js';
+import { checkUpstreamTls } from './upstream-tls.js';
 
 export interface SqlgateOptions {
   readonly policyPath: string;
@@ -51,6 +52,7 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const stateDir = resolve(opts.stateDir ?? '.sqlgate');
   const policy = PolicyHolder.open(opts.policyPath, { logger: log, watch: opts.watch !== false });
   const first = policy.current();
+  checkUpstreamTls(first.instances, log);
   const worker = workerInfo();
   const node = `${first.node_id ?? hostname()}${worker ? `-w${worker.index}` : ''}`;
   const audit = AuditLog.open({ file: workerFile(resolve(first.audit.file), worker), node, groupCommit: true });

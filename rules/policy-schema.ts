@@ -68,6 +68,23 @@ const tls = z.strictObject({
   key: z.string().optional(),
 });
 
+/**
+ * How sqlgate checks the upstream's certificate. `tls: true` is
+ * `{ verify: full }`: the chain must lead to a trusted CA (the file in `ca`,
+ * else Node's bundled public CAs) and the certificate must name `servername`
+ * (default: `host`). `verify: ca` checks the chain only; `verify: none`
+ * encrypts without checking anyone (a warning at start), which hands the
+ * service password to whoever answers.
+ */
+export const upstreamTls = z.strictObject({
+  /** PEM file with the CA certificate(s) that signed the upstream's certificate. */
+  ca: z.string().min(1).optional(),
+  verify: z.enum(['full', 'ca', 'none']).default('full'),
+  /** The name the certificate must carry (and the SNI sent), when `host` is an address or an alias. */
+  servername: z.string().min(1).optional(),
+});
+export type UpstreamTlsConfig = z.infer<typeof upstreamTls>;
+
 export const instance = z.strictObject({
   protocol: z.enum(['mysql', 'postgres']),
   host: z.string().default('127.0.0.1'),
@@ -78,7 +95,8 @@ export const instance = z.strictObject({
   password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
   /** Database used for catalog queries and as the default for new sessions. */
   database: z.string().optional(),
-  tls: z.boolean().default(false),
+  /** false: plain TCP; true or an object: TLS, verified as `upstreamTls` says. */
+  tls: z.union([z.boolean(), upstreamTls]).default(false),
   environment: z.enum(['dev', 'test', 'prod']).default('dev'),
   tenant: name.default('default'),
   label_security: z.boolean().default(false),

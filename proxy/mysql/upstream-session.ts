@@ -10,6 +10,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTarget } from '../../governance/gate.js';
+import { secured, upstreamTlsOptions } from '../upstream-tls.js';
 import { SqlgateError } from '../../governance/errors.js';
 import { Cap, Com, Header, MariaCap, MAX_PACKET, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
 import { buildHandshakeResponse, buildRaw, buildSslRequest, parseAuthSwitchRequest, parseHandshakeV10, type HandshakeV10 } from '../../wire/mysql/handshake.js';
@@ -144,14 +145,11 @@ export class UpstreamConnection {
     let seq = 1;
     if (this.target.tls) {
       if (!(server & Cap.SSL)) throw upstreamError('TLS is configured but the server does not offer it');
+      const options = upstreamTlsOptions(this.target, this.target.tls, this.socket);
       caps |= Cap.SSL;
       this.write(buildSslRequest(caps, this.profile.collation, seq++, undefined, maria));
       this.source.hold();
-      const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false, servername: undefined });
-      await new Promise<void>((resolve, reject) => {
-        secure.once('secureConnect', resolve);
-        secure.once('error', reject);
-      });
+      const secure = await secured(this.target, tlsConnect(options));
       this.socket = secure;
       this.source.switchTo(secure);
       secure.on('close', () => { this.closed = true; this.reusable = false; });

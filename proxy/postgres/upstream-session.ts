@@ -9,7 +9,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import { SqlgateError } from '../../governance/errors.js';
-import type { UpstreamTarget } from '../../governance/gate.js';
+import type { UpstreamTarget, UpstreamTls } from '../../governance/gate.js';
+import { secured, upstreamTlsOptions } from '../upstream-tls.js';
 import { ScramClient, SCRAM_MECHANISM } from '../../governance/auth/scram.js';
 import { md5Response } from '../../governance/auth/password-checks.js';
 import { AuthCode, BackendCode, type ErrorFields, type Frame, type TransactionStatus } from '../../wire/postgres/messages.js';
@@ -34,7 +35,8 @@ function openSocket(host: string, port: number): Promise<Socket> {
   });
 }
 
-async function startTls(socket: Socket, host: string): Promise<Socket> {
+async function startTls(socket: Socket, target: UpstreamTarget, tls: UpstreamTls): Promise<Socket> {
+  const options = upstreamTlsOptions(target, tls, socket);
   socket.write(serialize.requestSsl());
   const answer = await new Promise<Buffer>((resolve, reject) => {
     socket.once('data', resolve);
@@ -43,12 +45,7 @@ async function startTls(socket: Socket, host: string): Promise<Socket> {
   if (answer.length !== 1 || answer[0] !== 0x53) {
     throw new SqlgateError('UPSTREAM_UNAVAILABLE', 'sqlgate: upstream does not accept TLS but the instance requires it');
   }
-  return new Promise((resolve, reject) => {
-    // No CA is configured per instance yet: the link is encrypted but the upstream certificate is not verified.
-    const t = tlsConnect({ socket, servername: /^[\d.:]+$/.test(host) ? undefined : host, rejectUnauthorized: false });
-    t.once('secureConnect', () => { t.off('error', reject); resolve(t); });
-    t.once('error', reject);
-  });
+  return secured(target, tlsConnect(options));
 }
 
 /** A logged-in upstream connection. */
@@ -66,7 +63,7 @@ export class UpstreamSession {
     let socket: Socket;
     try {
       socket = await openSocket(target.host, target.port);
-      if (target.tls) socket = await startTls(socket, target.host);
+      if (target.tls) socket = await startTls(socket, target, target.tls);
     } catch (err) {
       if (err instanceof SqlgateError) throw err;
       throw new SqlgateError('UPSTREAM_UNAVAILABLE', `sqlgate: upstream ${target.instance} is unavailable`, { cause: err });

@@ -8,7 +8,7 @@ import { ERROR_CODES, SqlgateError, type ErrorCode } from '../../governance/erro
 import type { AuditEvent } from '../../governance/audit/event.js';
 import type { Decision, Directives, Judgement, SessionContext } from '../../governance/decision.js';
 import type { StatementFacts } from '../../governance/facts.js';
-import type { Gate, UpstreamTarget } from '../../governance/gate.js';
+import { upstreamTls, type Gate, type UpstreamTarget } from '../../governance/gate.js';
 import type { Policy, Verifiers } from '../../rules/policy-schema.js';
 
 export interface TestGateOptions {
@@ -89,7 +89,7 @@ export class TestGate implements Gate {
     if (!i) throw new SqlgateError('INTERNAL', `unknown instance ${instance}`);
     return {
       instance, protocol: i.protocol, host: i.host, port: i.port, user: i.user,
-      password: i.password_env ? process.env[i.password_env] : undefined, database: i.database, tls: i.tls,
+      password: i.password_env ? process.env[i.password_env] : undefined, database: i.database, tls: upstreamTls(i.tls),
     };
   }
 }

@@ -2,6 +2,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PolicyError, formatIssue, loadPolicyFile } from '../../../governance/policy/load.js';
 import { wantsHelp, type Command } from '../command.js';
+import { upstreamTls } from '../../../governance/gate.js';
+import type { Instance } from '../../../rules/policy-schema.js';
 
 /** The sample policy shipped in the package (dist/proxy/cli/commands → repository root). */
 export const SAMPLE_POLICY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'rules', 'sample-policy.yaml');
@@ -29,7 +31,7 @@ problem as file:line:column: field: message, and exits with status 1.`,
       const inst = Object.entries(p.instances);
       lines.push(`  instances  ${inst.length}`);
       for (const [name, i] of inst) {
-        const flags = [i.environment, i.label_security ? 'label security' : undefined, i.tls ? 'tls' : undefined].filter(Boolean).join(', ');
+        const flags = [i.environment, i.label_security ? 'label security' : undefined, tlsFlag(i.tls)].filter(Boolean).join(', ');
         lines.push(`    ${name.padEnd(14)} ${i.protocol.padEnd(8)} ${i.host}:${i.port}  ${flags}`);
       }
       lines.push(`  listeners  ${p.listeners.length}`);
@@ -50,3 +52,9 @@ problem as file:line:column: field: message, and exits with status 1.`,
     }
   },
 };
+
+function tlsFlag(tls: Instance['tls']): string | undefined {
+  const t = upstreamTls(tls);
+  if (!t) return undefined;
+  return t.verify === 'none' ? 'tls, certificate NOT verified' : `tls, verify ${t.verify}${t.ca ? ` against ${t.ca}` : ''}`;
+}

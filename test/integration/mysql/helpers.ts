@@ -3,10 +3,6 @@
  * instance is the real MariaDB, a TestGate (or the real engine) and a
  * listener on an ephemeral port, plus a self-signed certificate.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { policySchema, type Listener, type Policy } from '../../../rules/policy-schema.js';
 import { makeVerifiers } from '../../../governance/auth/verifiers.js';
@@ -14,17 +10,13 @@ import { TestGate, type TestGateOptions } from '../../helpers/test-gate.js';
 import { mysqlUrl, serverInfo } from '../../helpers/db.js';
 import { startMysqlListener, type MysqlListener } from '../../../proxy/mysql/listener.js';
 import type { Gate } from '../../../governance/gate.js';
+import { newCertificate, type TestCertificate } from '../../helpers/certs.js';
 
-let cert: { cert: Buffer; key: Buffer } | undefined;
+let cert: TestCertificate | undefined;
 
 /** A self-signed certificate for 127.0.0.1 / localhost (made once per process with openssl). */
-export function testCertificate(): { cert: Buffer; key: Buffer } {
-  if (cert) return cert;
-  const dir = mkdtempSync(join(tmpdir(), 'sqlgate-mysql-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-  cert = { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
-  rmSync(dir, { recursive: true, force: true });
+export function testCertificate(): TestCertificate {
+  cert ??= newCertificate();
   return cert;
 }
 
@@ -63,7 +55,7 @@ export interface Endpoint {
 
 /** Starts a listener in front of the real MariaDB with a TestGate. */
 export async function startEndpoint(opts: {
-  policy?: Policy; deny?: TestGateOptions['deny']; allowIps?: string[]; listener?: Partial<Listener>; tls?: boolean; gate?: Gate;
+  policy?: Policy; deny?: TestGateOptions['deny']; allowIps?: string[]; listener?: Partial<Listener>; tls?: boolean | { cert: Buffer; key: Buffer }; gate?: Gate;
 } = {}): Promise<Endpoint> {
   const policy = opts.policy ?? testPolicy();
   const gate = new TestGate({ policy, deny: opts.deny, allowIps: opts.allowIps });
@@ -71,7 +63,7 @@ export async function startEndpoint(opts: {
     protocol: 'mysql', listen: '127.0.0.1:0', instance: 'db1', require_tls: false, login_timeout_ms: 10_000, ...opts.listener,
   };
   const listener = await startMysqlListener({
-    gate: opts.gate ?? gate, listener: listenerCfg, instance: 'db1', tls: opts.tls === false ? false : testCertificate(),
+    gate: opts.gate ?? gate, listener: listenerCfg, instance: 'db1', tls: opts.tls === false ? false : opts.tls === true || opts.tls === undefined ? testCertificate() : opts.tls,
   });
   return { gate: (opts.gate as TestGate | undefined) ?? gate, listener, port: listener.address().port, close: () => listener.close() };
 }

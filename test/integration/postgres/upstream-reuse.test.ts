@@ -117,7 +117,7 @@ test('connections are not shared across users or startup parameters, and one the
 
 test('the pool keeps at most its bound of idle connections in all, and closes the rest', async () => {
   const up = serverInfo(pgUrl());
-  const target = { instance: 'pg1', protocol: 'postgres' as const, host: up.host, port: up.port, user: up.user, password: up.password || undefined, database: db.name, tls: false };
+  const target = { instance: 'pg1', protocol: 'postgres' as const, host: up.host, port: up.port, user: up.user, password: up.password || undefined, database: db.name, tls: undefined };
   const pool = new UpstreamSessionPool({ maxIdle: 1 });
   try {
     const s1 = await pool.acquire('alice', target, { database: db.name });

@@ -75,11 +75,16 @@ test('judge through the gate: refusal, masking, multi-statement, and a catalog t
 
 test('upstream: service account with the password from the environment', () => {
   const p = shopPolicy();
-  const policy = policySchema.parse({ ...p, instances: { ...p.instances, shop_mysql: { ...p.instances.shop_mysql, password_env: 'SG_TEST_UPSTREAM_PW' } } });
+  const policy = policySchema.parse({ ...p, instances: {
+    ...p.instances,
+    shop_mysql: { ...p.instances.shop_mysql, password_env: 'SG_TEST_UPSTREAM_PW' },
+    shop_pg: { ...p.instances.shop_pg, tls: { ca: '/etc/db-ca.pem', servername: 'pg.internal' } },
+  } });
   process.env.SG_TEST_UPSTREAM_PW = 's3cret';
   const gate = createGate({ policy: () => policy, audit: { write() {} }, catalogFor: async () => shopCatalog('mysql') });
   const u = gate.upstream('shop_mysql');
-  assert.deepEqual({ ...u }, { instance: 'shop_mysql', protocol: 'mysql', host: '127.0.0.1', port: 3306, user: 'sqlgate', password: 's3cret', database: 'shop', tls: false });
+  assert.deepEqual({ ...u }, { instance: 'shop_mysql', protocol: 'mysql', host: '127.0.0.1', port: 3306, user: 'sqlgate', password: 's3cret', database: 'shop', tls: undefined });
+  assert.deepEqual(gate.upstream('shop_pg').tls, { ca: '/etc/db-ca.pem', verify: 'full', servername: 'pg.internal' });
   assert.equal(gate.upstream('shop_pg').password, undefined);
   assert.throws(() => gate.upstream('nope'), /unknown instance/);
   assert.equal(gate.verifiers('analyst')?.mysql_native, '*' + 'A'.repeat(40));

@@ -61,7 +61,7 @@ async function scriptedServer(): Promise<Peer> {
 }
 
 function target(port: number): UpstreamTarget {
-  return { instance: 'scripted', protocol: 'mysql', host: '127.0.0.1', port, user: 'u', password: '', database: undefined, tls: false };
+  return { instance: 'scripted', protocol: 'mysql', host: '127.0.0.1', port, user: 'u', password: '', database: undefined, tls: undefined };
 }
 
 const PROFILE = { capabilities: Cap.PROTOCOL_41 | Cap.SECURE_CONNECTION, collation: 45 };
