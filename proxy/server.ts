@@ -50,9 +50,10 @@ export interface RunningSqlgate {
 export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate> {
   const log = opts.logger ?? pino({ name: 'sqlgate' }, pino.destination(2));
   const stateDir = resolve(opts.stateDir ?? '.sqlgate');
-  const policy = PolicyHolder.open(opts.policyPath, { logger: log, watch: opts.watch !== false });
+  const policy = PolicyHolder.open(opts.policyPath, {
+    logger: log, watch: opts.watch !== false, check: (p) => checkUpstreamTls(p.instances, log),
+  });
   const first = policy.current();
-  checkUpstreamTls(first.instances, log);
   const worker = workerInfo();
   const node = `${first.node_id ?? hostname()}${worker ? `-w${worker.index}` : ''}`;
   const audit = AuditLog.open({ file: workerFile(resolve(first.audit.file), worker), node, groupCommit: true });

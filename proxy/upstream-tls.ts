@@ -87,15 +87,24 @@ export function secured(target: UpstreamTarget, socket: TLSSocket): Promise<TLSS
 }
 
 /**
- * At start: every instance's CA file must be usable (the start fails naming
- * the file), and an instance that verifies nothing is reported once.
+ * What is wrong with the instances' TLS settings, for the policy holder
+ * (at start and before a reload takes effect): every CA file must be usable.
+ * An instance that verifies nothing is reported to `log`, not refused.
  */
-export function checkUpstreamTls(instances: Readonly<Record<string, Instance>>, log: { warn(obj: object, msg: string): void }): void {
+export function checkUpstreamTls(instances: Readonly<Record<string, Instance>>, log: { warn(obj: object, msg: string): void }): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
   for (const [name, inst] of Object.entries(instances)) {
     const tls = upstreamTls(inst.tls);
-    if (tls?.ca !== undefined) readCaFile(tls.ca);
+    if (tls?.ca !== undefined) {
+      try {
+        readCaFile(tls.ca);
+      } catch (e) {
+        problems.push({ path: `instances.${name}.tls.ca`, message: (e as Error).message.replace(/^sqlgate: /, '') });
+      }
+    }
     if (tls?.verify === 'none') {
       log.warn({ instance: name }, `instance ${name}: tls.verify is none, so the upstream's certificate is not checked and the service password goes to whoever answers at ${inst.host}:${inst.port}`);
     }
   }
+  return problems;
 }

@@ -20,6 +20,12 @@ export interface PolicyHolderOptions {
   readonly sighup?: boolean;
   /** Quiet period after the last file event before re-reading (default 200 ms). */
   readonly debounceMs?: number;
+  /**
+   * Checks beyond the file itself, run on the policy read at open and on
+   * every reload before it takes effect (the proxy's: CA files it names
+   * must be usable). Any problem refuses the policy, as a schema error does.
+   */
+  readonly check?: (policy: Policy) => readonly { readonly path: string; readonly message: string }[];
 }
 
 /** Result of one reload attempt. */
@@ -42,6 +48,7 @@ export class PolicyHolder extends EventEmitter {
   #digest: string;
   readonly #log: Logger;
   readonly #debounceMs: number;
+  readonly #check: PolicyHolderOptions['check'];
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #onHup: (() => void) | undefined;
@@ -57,13 +64,16 @@ export class PolicyHolder extends EventEmitter {
     this.#digest = digest;
     this.#log = opts.logger ?? pino({ name: 'sqlgate' }, pino.destination(2));
     this.#debounceMs = opts.debounceMs ?? 200;
+    this.#check = opts.check;
   }
 
   /** Loads the file (throws PolicyError if invalid) and starts watching it. */
   static open(path: string, opts: PolicyHolderOptions = {}): PolicyHolder {
     const abs = resolve(path);
     const text = readText(abs, path);
-    const holder = new PolicyHolder(abs, path, parsePolicy(text, path), digest(text), opts);
+    const policy = parsePolicy(text, path);
+    checked(policy, path, opts.check);
+    const holder = new PolicyHolder(abs, path, policy, digest(text), opts);
     if (opts.watch !== false) {
       holder.#watching = true;
       if (!holder.#watch()) holder.#retry();
@@ -100,6 +110,7 @@ export class PolicyHolder extends EventEmitter {
       text = readText(this.path, this.#shown);
       if (onlyIfChanged && digest(text) === this.#digest) return { ok: true, issues: [] };
       policy = parsePolicy(text, this.#shown);
+      checked(policy, this.#shown, this.#check);
     } catch (e) {
       const issues = e instanceof PolicyError
         ? e.issues
@@ -187,6 +198,12 @@ export class PolicyHolder extends EventEmitter {
     if (this.#onHup) process.off('SIGHUP', this.#onHup);
     this.#onHup = undefined;
   }
+}
+
+/** Throws PolicyError listing what `check` found wrong with `policy`. */
+function checked(policy: Policy, shown: string, check: PolicyHolderOptions['check']): void {
+  const problems = check?.(policy) ?? [];
+  if (problems.length) throw new PolicyError(problems.map((p) => ({ file: shown, line: 0, column: 0, path: p.path, message: p.message })));
 }
 
 function readText(path: string, shown: string): string {

@@ -60,15 +60,16 @@ test('CA files: read, checked, and re-read when they change; a bad one is an err
   assert.throws(() => readCaFile(file), err('UPSTREAM_UNAVAILABLE', /a certificate in it cannot be read/));
 });
 
-test('at start: a bad CA file stops the start, verify: none is reported, the rest is quiet', () => {
+test('policy check: an unusable CA file is a problem at its path, verify: none is reported, the rest is quiet', () => {
   const warnings: string[] = [];
   const log = { warn: (_o: object, msg: string) => { warnings.push(msg); } };
   const inst = (tls: unknown) => policySchema.parse({ version: 1, instances: { db1: { protocol: 'mysql', port: 3306, user: 'svc', tls } } }).instances;
-  checkUpstreamTls(inst(true), log);
-  checkUpstreamTls(inst({ ca: newCertificate().certFile }), log);
+  assert.deepEqual(checkUpstreamTls(inst(true), log), []);
+  assert.deepEqual(checkUpstreamTls(inst({ ca: newCertificate().certFile }), log), []);
   assert.deepEqual(warnings, []);
-  checkUpstreamTls(inst({ verify: 'none' }), log);
+  assert.deepEqual(checkUpstreamTls(inst({ verify: 'none' }), log), []);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /db1: tls\.verify is none/);
-  assert.throws(() => checkUpstreamTls(inst({ ca: '/nonexistent/ca.pem' }), log), /\/nonexistent\/ca\.pem is unusable/);
+  assert.deepEqual(checkUpstreamTls(inst({ ca: '/nonexistent/ca.pem' }), log),
+    [{ path: 'instances.db1.tls.ca', message: 'the upstream CA file /nonexistent/ca.pem is unusable: cannot read it (ENOENT)' }]);
 });

@@ -95,6 +95,35 @@ test('reload of a bad file keeps the last good policy and logs the issues', () =
   }
 });
 
+test('the proxy\'s own check refuses a policy at open and on reload, keeping the last good one', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-holder-'));
+  try {
+    const file = join(dir, 'p.yaml');
+    // The check stands in for the proxy's (usable CA files): clearance 3 is "broken" here.
+    const check = (p: { users: Record<string, { clearance: number }> }) =>
+      p.users.alice.clearance === 3 ? [{ path: 'users.alice.clearance', message: 'three is refused by the check' }] : [];
+    writeFileSync(file, policy(3));
+    assert.throws(() => PolicyHolder.open(file, { watch: false, sighup: false, check }),
+      (e: PolicyError) => e instanceof PolicyError && /p\.yaml: users\.alice\.clearance: three is refused by the check/.test(e.message));
+    writeFileSync(file, policy(1));
+    const holder = PolicyHolder.open(file, { watch: false, sighup: false, check, logger: pino({ level: 'silent' }) });
+    try {
+      writeFileSync(file, policy(3));
+      const r = holder.reload();
+      assert.equal(r.ok, false);
+      assert.equal(r.issues[0].message, 'three is refused by the check');
+      assert.equal(holder.current().users.alice.clearance, 1);
+      writeFileSync(file, policy(2));
+      assert.equal(holder.reload().ok, true);
+      assert.equal(holder.current().users.alice.clearance, 2);
+    } finally {
+      holder.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a changed file is picked up by the watcher', async () => {
   const s = setup({ watch: true });
   try {
