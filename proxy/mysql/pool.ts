@@ -4,6 +4,7 @@
  * after COM_RESET_CONNECTION succeeded, so no transaction, variable,
  * temporary table or prepared statement of one client reaches the next.
  */
+import { createHash } from 'node:crypto';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { UpstreamConnection, profileKey, type UpstreamProfile } from './upstream-session.js';
 import { IdleConnections } from '../idle-connections.js';
@@ -30,9 +31,10 @@ export class UpstreamPool {
 
   /** An authenticated connection for this profile, with `database` selected (a fresh one if no idle one fits). */
   async acquire(profile: UpstreamProfile, database: string | undefined): Promise<UpstreamConnection> {
+    const target = this.target();
     // Prefer one already on the wanted database; never reuse one that has a
     // database selected for a session that wants none (names would resolve differently).
-    const conn = this.idle.take(profileKey(profile), (cs) => {
+    const conn = this.idle.take(poolKey(target, profile), (cs) => {
       const same = cs.findIndex((c) => c.database === database);
       return same >= 0 ? same : database === undefined ? -1 : cs.length - 1;
     });
@@ -41,18 +43,18 @@ export class UpstreamPool {
         const s = await conn.initDb(database);
         if (s.error) {
           this.release(conn);
-          return this.fresh(profile);
+          return this.fresh(target, profile);
         }
       }
       this.reused++;
       return conn;
     }
-    return this.fresh(profile);
+    return this.fresh(target, profile);
   }
 
   /** Logs in on the instance's own database; sessions select theirs afterwards (an unknown one then gets its own error). */
-  private async fresh(profile: UpstreamProfile): Promise<UpstreamConnection> {
-    const conn = await UpstreamConnection.connect(this.target(), profile);
+  private async fresh(target: UpstreamTarget, profile: UpstreamProfile): Promise<UpstreamConnection> {
+    const conn = await UpstreamConnection.connect(target, profile);
     this.created++;
     return conn;
   }
@@ -64,7 +66,7 @@ export class UpstreamPool {
       return;
     }
     conn.reset().then((ok) => {
-      if (!ok || this.closed || conn.closed || !this.idle.keep(profileKey(conn.profile), conn)) conn.quit();
+      if (!ok || this.closed || conn.closed || !this.idle.keep(poolKey(conn.target, conn.profile), conn)) conn.quit();
     }, () => conn.destroy());
   }
 
@@ -77,4 +79,15 @@ export class UpstreamPool {
     this.closed = true;
     this.idle.closeAll();
   }
+}
+
+/**
+ * Everything a connection's login depended on: after a policy reload that
+ * changes the instance's address, service account, password or TLS, idle
+ * connections made under the old settings are never handed out again (they
+ * close when their idle time runs out). The password enters as a digest.
+ */
+function poolKey(target: UpstreamTarget, profile: UpstreamProfile): string {
+  const password = target.password === undefined ? null : createHash('sha256').update(target.password).digest('hex');
+  return JSON.stringify([target.host, target.port, target.user, password, target.tls ?? null, profileKey(profile)]);
 }

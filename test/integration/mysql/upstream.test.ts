@@ -11,6 +11,9 @@ import { createServer } from 'node:net';
 import { policySchema } from '../../../rules/policy-schema.js';
 import { PASSWORD, connect, startEndpoint, testCertificate, testPolicy, type Endpoint } from './helpers.js';
 import { newCertificate } from '../../helpers/certs.js';
+import { until } from '../../helpers/until.js';
+import { UpstreamPool } from '../../../proxy/mysql/pool.js';
+import type { UpstreamTarget } from '../../../governance/gate.js';
 
 let a: Endpoint;
 before(async () => { a = await startEndpoint(); });
@@ -134,5 +137,31 @@ test('upstream TLS: a server in the middle with a certificate for the right name
     assert.ok(logins.length > 0 && logins.every((e) => e.user === 'sha2'), 'the service account logged in to the attacker');
   } finally {
     await mitm.close();
+  }
+});
+
+test('pool: after the instance\'s settings change (a reload), idle connections made under the old ones are not handed out', async () => {
+  process.env.SQLGATE_TEST_CHAIN_PW = PASSWORD;
+  let target: UpstreamTarget = { instance: 'db1', protocol: 'mysql', host: '127.0.0.1', port: a.port, user: 'native', password: PASSWORD, database: undefined, tls: undefined };
+  const pool = new UpstreamPool(() => target);
+  const profile = { capabilities: 0, collation: 45 };
+  try {
+    pool.release(await pool.acquire(profile, undefined));
+    await until('the connection is reset and kept', () => pool.size === 1);
+    const same = await pool.acquire(profile, undefined);
+    assert.equal(pool.reused, 1, 'same settings: reused');
+    pool.release(same);
+    await until('kept again', () => pool.size === 1);
+    for (const change of [{ user: 'both' }, { password: `${PASSWORD}-rotated` }, { tls: { ca: testCertificate().certFile, verify: 'full' as const, servername: undefined } }]) {
+      target = { ...target, ...change };
+      const conn = await pool.acquire(profile, undefined).catch((e: Error) => e);
+      assert.equal(pool.reused, 1, `${JSON.stringify(change)}: not reused`);
+      if (conn instanceof Error) continue; // the rotated password is wrong for A: a fresh login was tried
+      assert.equal(conn.target, target, 'logged in with the new settings');
+      pool.release(conn);
+      await until('kept', () => pool.size >= 1);
+    }
+  } finally {
+    pool.close();
   }
 });
