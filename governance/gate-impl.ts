@@ -8,7 +8,7 @@
  * cached per policy object, so a reload also invalidates them.
  */
 import type { AuditEvent } from './audit/event.js';
-import type { SessionContext } from './decision.js';
+import type { Decision, SessionContext } from './decision.js';
 import { upstreamTls, type Gate, type UpstreamTarget } from './gate.js';
 import { SqlgateError, ruleMessage } from './errors.js';
 import type { Policy, Verifiers } from '../rules/policy-schema.js';
@@ -33,6 +33,13 @@ export interface GateOptions {
   readonly quota?: DailyQuota;
   /** Analysis; defaults to the cached analysis of governance/analyze. */
   readonly analyze?: Analyzer<Catalog>;
+  /**
+   * Reloads a catalog now (liveCatalogs' refresh): after DDL that ran through
+   * this node, and, at most once per CATALOG_RETRY_MS per catalog, when a
+   * statement is refused for a table or column the catalog does not know
+   * (DDL made elsewhere). Without it catalogs follow their TTL only.
+   */
+  readonly refreshCatalog?: (instance: string, database: string | undefined) => Promise<Catalog>;
   /** Affected-row estimate for change-approval; default: the target table's catalog estimate. */
   readonly estimate?: (session: SessionContext, facts: StatementFacts, catalog: Catalog) => number | undefined | Promise<number | undefined>;
 }
@@ -45,8 +52,15 @@ export interface JudgeExtras {
   readonly estimatedRows?: number;
 }
 
+/** Refusals for names the catalog does not know (rules/fail-closed.ts). */
+const UNKNOWN_NAME_RULES = new Set(['unresolved-table', 'unresolved-column']);
+/** Least time between two reloads of one catalog for unknown names. */
+export const CATALOG_RETRY_MS = 1000;
+
 export interface EngineGate extends Gate {
   judge(session: SessionContext, sql: string, extras?: JudgeExtras): Promise<EngineJudgement>;
+  /** One judgement, without the reload-and-retry for unknown names. */
+  judgeOnce(session: SessionContext, sql: string, extras?: JudgeExtras): Promise<EngineJudgement>;
   judgeNow(session: SessionContext, sql: string): EngineJudgement | undefined;
   readonly node: string;
 }
@@ -106,6 +120,16 @@ export function createGate(opts: GateOptions): EngineGate {
     return c;
   };
 
+  // When each catalog was last reloaded for an unknown name: a client sending
+  // statements on tables that do not exist must not turn into a reload each.
+  const retried = new Map<string, number>();
+  const retryKey = (session: SessionContext) => `${session.instance}\u0000${session.database ?? ''}`;
+  const mayRetry = (session: SessionContext, j: EngineJudgement): boolean =>
+    opts.refreshCatalog !== undefined && j.refusal !== undefined && j.refusal.rules.some((r) => UNKNOWN_NAME_RULES.has(r))
+    && Date.now() - (retried.get(retryKey(session)) ?? 0) >= CATALOG_RETRY_MS;
+  const reload = (instance: string, database: string | undefined): Promise<unknown> =>
+    opts.refreshCatalog!(instance, database).catch(() => undefined); // the next catalogFor reports a failed load
+
   const gate: EngineGate = {
     node,
     policy: current,
@@ -139,6 +163,17 @@ export function createGate(opts: GateOptions): EngineGate {
     },
 
     async judge(session: SessionContext, sql: string, extras: JudgeExtras = {}): Promise<EngineJudgement> {
+      const first = await gate.judgeOnce(session, sql, extras);
+      if (!mayRetry(session, first)) return first;
+      // Refused for a name the catalog does not know: it may have been created
+      // since the catalog was loaded. Reload once and judge again; still unknown
+      // is still refused.
+      retried.set(retryKey(session), Date.now());
+      await reload(session.instance, session.database);
+      return gate.judgeOnce(session, sql, extras);
+    },
+
+    async judgeOnce(session: SessionContext, sql: string, extras: JudgeExtras = {}): Promise<EngineJudgement> {
       const policy = current();
       try {
         return await judge(session, sql, {
@@ -159,7 +194,9 @@ export function createGate(opts: GateOptions): EngineGate {
     judgeNow(session: SessionContext, sql: string): EngineJudgement | undefined {
       if (opts.estimate) return undefined;
       try {
-        return judgeNow(session, sql, { policy: current(), analyze, catalogNow: (database) => catalogNow(session.instance, database) });
+        const j = judgeNow(session, sql, { policy: current(), analyze, catalogNow: (database) => catalogNow(session.instance, database) });
+        // An unknown name that a reload may explain: judge() reloads.
+        return j && mayRetry(session, j) ? undefined : j;
       } catch {
         return undefined; // judge() says why
       }
@@ -167,6 +204,12 @@ export function createGate(opts: GateOptions): EngineGate {
 
     audit(event: AuditEvent): void {
       opts.audit.write(event);
+    },
+
+    executed(session: SessionContext, decision: Decision): void {
+      if (!opts.refreshCatalog || decision.facts.kind !== 'ddl') return;
+      // MySQL DDL may name another database than the session's; one MySQL catalog covers them all.
+      void reload(session.instance, decision.facts.ddlTargets[0]?.database ?? session.database);
     },
 
     auditBarrier(): void {

@@ -4,7 +4,7 @@
  * from `governance/`.
  */
 import type { AuditEvent } from './audit/event.js';
-import type { Judgement, SessionContext } from './decision.js';
+import type { Decision, Judgement, SessionContext } from './decision.js';
 import type { Instance, Policy, Verifiers } from '../rules/policy-schema.js';
 import type { DailyQuota } from './quota/daily-quota.js';
 
@@ -69,6 +69,12 @@ export interface Gate {
    * client, so that the record is in the file first. Never throws.
    */
   auditBarrier?(): void;
+  /**
+   * A statement ran to completion upstream (no error). After DDL the gate
+   * reloads the catalog, so the next statement sees the new table or column
+   * rather than being refused as unknown (or judged on the old columns).
+   */
+  executed?(session: SessionContext, decision: Decision): void;
   upstream(instance: string): UpstreamTarget;
   /**
    * Daily query and row quotas shared through the control store (across

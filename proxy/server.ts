@@ -61,7 +61,7 @@ export async function startSqlgate(opts: SqlgateOptions): Promise<RunningSqlgate
   const catalogs = liveCatalogs(() => policy.current());
   const store = await openStore(first.store);
   const quota = new DailyQuota({ store, timeZone: first.quota_time_zone });
-  const gate = createGate({ policy, audit, catalogFor: catalogs.catalogFor, node, quota });
+  const gate = createGate({ policy, audit, catalogFor: catalogs.catalogFor, refreshCatalog: catalogs.refresh, node, quota });
 
   const closers: (() => Promise<void>)[] = [];
   const listeners: RunningListener[] = [];

@@ -929,6 +929,7 @@ export class ClientSession {
         this.audit({ ...base, decision: 'cut', rowsReturned: r?.rows, rules: [...base.rules, 'max-result-bytes'], error: { code: 'RESULT_TOO_LARGE', message: 'result over the size limit; ended with an error' } });
         return;
       }
+      if (d && detail?.phase !== 'prepare') this.deps.gate.executed?.(this.ctx!, d);
       const cut = s !== undefined && s.cutRows > 0 && d?.directives.maxRows !== undefined;
       const masks = detail?.phase === 'prepare' ? [] : d?.directives.masks ?? [];
       const decision = j.raw ? 'raw' : cut ? 'cut' : masks.length > 0 ? 'masked' : 'allowed';

@@ -1211,6 +1211,7 @@ export class ClientSession {
     const error = outcome.notExecuted
       ? { code: 'NOT_EXECUTED', message: 'not executed: an earlier statement failed' }
       : outcome.error ? { code: outcome.error.code, message: outcome.error.message } : undefined;
+    if (!error && d && outcome.tag !== undefined) this.opts.gate.executed?.(this.ctx!, d);
     this.safeAudit(this.event(isoTime(item.arrived), item.sql, d, {
       decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : item.masks ? 'masked' : 'allowed',
       rules, durationMs, rowsReturned, rowsAffected, error,
