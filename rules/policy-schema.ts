@@ -248,6 +248,13 @@ export const policySchema = z.strictObject({
   ]).default({ kind: 'sqlite', path: '.sqlgate/state.db' }),
   /** IANA time zone in which daily quotas roll over. */
   quota_time_zone: z.string().default('UTC'),
+  /**
+   * While statements flow, how often (ms) each catalog asks its database
+   * whether the schema changed (one small query), and reloads when it did:
+   * DDL made outside sqlgate is governed within about this long. 0: only
+   * after DDL through sqlgate, for unknown names and every 60 s.
+   */
+  catalog_check_ms: z.number().int().min(0).default(2000),
   /** Key for keyed-hash masking, from this environment variable (a random per-process key if unset). */
   mask_key_env: z.string().optional(),
   limits: limits.default({}),

@@ -11,6 +11,7 @@ import type { Policy } from '../../rules/policy-schema.js';
 import { SqlgateError } from '../errors.js';
 import { loadMysqlCatalog, loadPgCatalog, type Catalog } from './catalog.js';
 import { CatalogProvider } from './provider.js';
+import { mysqlSchemaFingerprint, pgSchemaFingerprint } from './fingerprint.js';
 
 export interface LiveCatalogs {
   catalogFor(instance: string, database: string | undefined): Promise<Catalog>;
@@ -26,26 +27,35 @@ async function mysqlDatabases(conn: mysql.Connection): Promise<string[]> {
 
 export function liveCatalogs(policy: () => Policy, opts: { ttlMs?: number } = {}): LiveCatalogs {
   const providers = new Map<string, CatalogProvider>();
+  /** Runs `fn` on a fresh connection of the instance's service account (to `database` on PostgreSQL). */
+  async function withConnection<T>(instance: string, database: string | undefined, fn: (c: { mysql?: mysql.Connection; pg?: pg.Client }) => Promise<T>): Promise<T> {
+    const inst = policy().instances[instance];
+    if (!inst) throw new SqlgateError('UPSTREAM_UNAVAILABLE', `unknown instance ${instance}`);
+    const password = inst.password_env ? process.env[inst.password_env] : undefined;
+    try {
+      if (inst.protocol === 'mysql') {
+        const conn = await mysql.createConnection({ host: inst.host, port: inst.port, user: inst.user, password, connectTimeout: 5000 });
+        try { return await fn({ mysql: conn }); } finally { await conn.end().catch(() => undefined); }
+      }
+      const client = new pg.Client({ host: inst.host, port: inst.port, user: inst.user, password, database: database ?? inst.database, connectionTimeoutMillis: 5000 });
+      await client.connect();
+      try { return await fn({ pg: client }); } finally { await client.end().catch(() => undefined); }
+    } catch (err) {
+      if (err instanceof SqlgateError) throw err;
+      throw new SqlgateError('UPSTREAM_UNAVAILABLE', `cannot load the catalog of instance ${instance}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const providerFor = (instance: string): CatalogProvider => {
     let p = providers.get(instance);
     if (p) return p;
-    p = new CatalogProvider(async (database) => {
-      const inst = policy().instances[instance];
-      if (!inst) throw new SqlgateError('UPSTREAM_UNAVAILABLE', `unknown instance ${instance}`);
-      const password = inst.password_env ? process.env[inst.password_env] : undefined;
-      try {
-        if (inst.protocol === 'mysql') {
-          const conn = await mysql.createConnection({ host: inst.host, port: inst.port, user: inst.user, password, connectTimeout: 5000 });
-          try { return await loadMysqlCatalog(conn, await mysqlDatabases(conn)); } finally { await conn.end().catch(() => undefined); }
-        }
-        const client = new pg.Client({ host: inst.host, port: inst.port, user: inst.user, password, database: database ?? inst.database, connectionTimeoutMillis: 5000 });
-        await client.connect();
-        try { return await loadPgCatalog(client); } finally { await client.end().catch(() => undefined); }
-      } catch (err) {
-        if (err instanceof SqlgateError) throw err;
-        throw new SqlgateError('UPSTREAM_UNAVAILABLE', `cannot load the catalog of instance ${instance}: ${(err as Error).message}`, { cause: err });
-      }
-    }, opts);
+    p = new CatalogProvider(
+      (database) => withConnection(instance, database, async (c) => c.mysql ? loadMysqlCatalog(c.mysql, await mysqlDatabases(c.mysql)) : loadPgCatalog(c.pg!)),
+      {
+        ...opts,
+        probe: (database) => withConnection(instance, database, (c) => c.mysql ? mysqlSchemaFingerprint(c.mysql) : pgSchemaFingerprint(c.pg!)),
+        checkMs: () => policy().catalog_check_ms,
+      },
+    );
     providers.set(instance, p);
     return p;
   };

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect } from '../../helpers/db.js';
-import { loadMysqlCatalog, loadPgCatalog } from '../../../governance/catalog/catalog.js';
+import { catalogFromTables, loadMysqlCatalog, loadPgCatalog } from '../../../governance/catalog/catalog.js';
+import { mysqlSchemaFingerprint, pgSchemaFingerprint } from '../../../governance/catalog/fingerprint.js';
 import { CatalogProvider } from '../../../governance/catalog/provider.js';
 import { analyze, initAnalysis } from '../../../governance/analyze/analyze.js';
 
@@ -122,5 +123,79 @@ test('CatalogProvider caches, refreshes with a higher version, and sees new tabl
   } finally {
     await c.end();
     await db.drop();
+  }
+});
+
+test('schema fingerprints move with DDL (columns, views, functions, tables) and not with data or ANALYZE', async () => {
+  const pgdb = await createPgDatabase('fp', 'CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t');
+  const mydb = await createMysqlDatabase('fp', 'CREATE TABLE t (id INT); CREATE VIEW v AS SELECT id FROM t');
+  const c = await pgConnect(pgdb.url);
+  const m = await mysqlConnect(mydb.url);
+  try {
+    const steps: [string, string, string, boolean][] = [
+      ['data', 'INSERT INTO t VALUES (1)', 'INSERT INTO t VALUES (1)', false],
+      ['statistics', 'ANALYZE t', 'ANALYZE TABLE t', false],
+      ['a column', 'ALTER TABLE t ADD COLUMN secret text', 'ALTER TABLE t ADD COLUMN secret TEXT', true],
+      ['a column type', 'ALTER TABLE t ALTER COLUMN secret TYPE varchar(10)', 'ALTER TABLE t MODIFY secret VARCHAR(10)', true],
+      ['a view definition', 'CREATE OR REPLACE VIEW v AS SELECT id, secret FROM t', 'CREATE OR REPLACE VIEW v AS SELECT id, secret FROM t', true],
+      ['a function', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', 'CREATE FUNCTION f() RETURNS INT RETURN 1', true],
+      ['a table', 'CREATE TABLE t2 (x int)', 'CREATE TABLE t2 (x INT)', true],
+      ['a renamed table', 'ALTER TABLE t2 RENAME TO t3', 'RENAME TABLE t2 TO t3', true],
+      ['more data', 'UPDATE t SET id = 2', 'UPDATE t SET id = 2', false],
+    ];
+    let pgBefore = await pgSchemaFingerprint(c);
+    // MariaDB: the fingerprint covers every user database, so it is read for this one only here.
+    let myBefore = await mysqlSchemaFingerprint(m, [mydb.name]);
+    for (const [what, pgSql, mySql, moves] of steps) {
+      await c.query(pgSql);
+      await m.query(mySql);
+      const pgNow = await pgSchemaFingerprint(c);
+      const myNow = await mysqlSchemaFingerprint(m, [mydb.name]);
+      assert.equal(pgNow !== pgBefore, moves, `PostgreSQL, ${what}`);
+      assert.equal(myNow !== myBefore, moves, `MariaDB, ${what}`);
+      pgBefore = pgNow;
+      myBefore = myNow;
+    }
+  } finally {
+    await c.end();
+    await m.end();
+    await pgdb.drop();
+    await mydb.drop();
+  }
+});
+
+test('CatalogProvider: the schema check runs at most every checkMs while the catalog is used, and reloads only when the schema moved', async () => {
+  let schema = 'A';
+  let probes = 0;
+  let loads = 0;
+  let now = 1_000_000;
+  const realNow = Date.now;
+  Date.now = () => now;
+  try {
+    const p = new CatalogProvider(async () => { loads++; return catalogFromTables('postgres', []); }, {
+      ttlMs: 60_000, checkMs: 2000, probe: async () => { probes++; return schema; },
+    });
+    const first = await p.get('db');
+    assert.deepEqual([loads, probes], [1, 1], 'the load takes a fingerprint');
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    await p.get('db'); await settle();
+    assert.equal(probes, 1, 'not due yet');
+    now += 2000;
+    await p.get('db'); await p.get('db'); await settle();
+    assert.deepEqual([loads, probes], [1, 2], 'one check for two statements; same schema, no reload');
+    assert.equal(await p.get('db'), first, 'the same catalog object: caches keyed on it stay valid');
+    schema = 'B';
+    await p.get('db'); await settle();
+    assert.equal(probes, 2, 'within checkMs of the last check');
+    now += 2000;
+    await p.get('db'); await settle();
+    assert.deepEqual([loads, probes], [2, 4], 'the check saw B and reloaded (its load fingerprinted again)');
+    const second = await p.get('db');
+    assert.ok(second.version > first.version);
+    now += 2000;
+    await p.get('db'); await settle();
+    assert.deepEqual([loads, probes], [2, 5], 'B against B: no reload');
+  } finally {
+    Date.now = realNow;
   }
 });

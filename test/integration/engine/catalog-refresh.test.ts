@@ -14,6 +14,7 @@ import { initAnalysis } from '../../../governance/analyze/analyze.js';
 import { CatalogProvider } from '../../../governance/catalog/provider.js';
 import { loadMysqlCatalog, loadPgCatalog, type Catalog } from '../../../governance/catalog/catalog.js';
 import { policySchema } from '../../../rules/policy-schema.js';
+import { liveCatalogs } from '../../../governance/catalog/live.js';
 import * as pgSide from '../postgres/setup.js';
 import * as mySide from '../mysql/helpers.js';
 
@@ -22,6 +23,11 @@ let mydb: TempDatabase;
 let pgEp: pgSide.Endpoint;
 let myEp: mySide.Endpoint;
 const loads = { postgres: 0, mysql: 0 };
+/** `owner` may do anything in the test database; `reader` may read two columns of `items`. */
+const roles = (database: string) => ({
+  owner: { grants: [{ database, privileges: ['all'] }], statement_kinds: ['select', 'insert', 'update', 'delete', 'ddl', 'use', 'set', 'show', 'transaction'] },
+  reader: { grants: [{ database, table: 'items', columns: ['id', 'name'], privileges: ['select'] }] },
+});
 
 /** A provider with the default TTL whose loads are counted. */
 function counted(dialect: 'postgres' | 'mysql', load: (database: string | undefined) => Promise<Catalog>): CatalogProvider {
@@ -30,11 +36,8 @@ function counted(dialect: 'postgres' | 'mysql', load: (database: string | undefi
 
 before(async () => {
   await initAnalysis();
-  pgdb = await createPgDatabase('catref', 'CREATE TABLE base (id int)');
-  mydb = await createMysqlDatabase('catref', 'CREATE TABLE base (id INT)');
-  const roles = (database: string) => ({
-    owner: { grants: [{ database, privileges: ['all'] }], statement_kinds: ['select', 'insert', 'update', 'delete', 'ddl', 'use', 'set', 'show', 'transaction'] },
-  });
+  pgdb = await createPgDatabase('catref', "CREATE TABLE base (id int); CREATE TABLE items (id int, name text); INSERT INTO items VALUES (1, 'x')");
+  mydb = await createMysqlDatabase('catref', "CREATE TABLE base (id INT); CREATE TABLE items (id INT, name VARCHAR(10)); INSERT INTO items VALUES (1, 'x')");
 
   const pgBase = pgSide.testPolicy(pgdb.name);
   const pgPolicy = policySchema.parse({ ...pgBase, users: { alice: { ...pgBase.users.alice, roles: ['owner'] } }, roles: roles(pgdb.name) });
@@ -131,5 +134,59 @@ test('MySQL: a table created elsewhere is found by one reload; an unknown one st
   } finally {
     await direct.end();
     await c.end();
+  }
+});
+
+/**
+ * A column added behind sqlgate's back is governed once the schema check
+ * sees it: SELECT * is no longer expanded on the old column list (which sent
+ * the new column whatever the grants said), and whole-row reads count it.
+ * liveCatalogs with the production TTL (60 s) and a 200-ms schema check.
+ */
+async function newColumnIsGoverned(run: (sql: string) => Promise<unknown>, alter: () => Promise<void>): Promise<number> {
+  assert.ok(await run('SELECT * FROM items'), 'every column granted: allowed');
+  await alter();
+  const start = Date.now();
+  let outcome: unknown;
+  for (;;) {
+    outcome = await run('SELECT * FROM items').catch((e: Error) => e);
+    if (outcome instanceof Error || Date.now() - start > 20_000) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(outcome instanceof Error, 'SELECT * is refused once the new column is known');
+  assert.match(outcome.message, /secret/);
+  return Date.now() - start;
+}
+
+test('PostgreSQL: a column added elsewhere is governed within the schema check, long before the TTL', async () => {
+  const base = pgSide.testPolicy(pgdb.name);
+  const policy = policySchema.parse({ ...base, catalog_check_ms: 200, users: { bob: { ...base.users.alice, roles: ['reader'] } }, roles: roles(pgdb.name) });
+  const live = liveCatalogs(() => policy);
+  const ep = await pgSide.startEndpoint(createGate({ policy: () => policy, audit: { write() {} }, catalogFor: live.catalogFor, refreshCatalog: live.refresh }));
+  const c = await pgSide.pgThrough(ep.url('bob', pgdb.name));
+  const direct = await pgConnect(pgdb.url);
+  try {
+    await newColumnIsGoverned((sql) => c.query(sql).then((r) => r.rows), async () => { await direct.query("ALTER TABLE items ADD COLUMN secret text DEFAULT 'leaked'"); });
+    await assert.rejects(c.query('SELECT to_jsonb(i) FROM items i'), /secret/, 'a whole-row read counts the new column too');
+  } finally {
+    await direct.end();
+    await c.end();
+    await ep.close();
+  }
+});
+
+test('MySQL: a column added elsewhere is governed within the schema check, long before the TTL', async () => {
+  const base = mySide.testPolicy({ database: mydb.name });
+  const policy = policySchema.parse({ ...base, catalog_check_ms: 200, users: { reader: { password: base.users.both.password, roles: ['reader'] } }, roles: roles(mydb.name) });
+  const live = liveCatalogs(() => policy);
+  const ep = await mySide.startEndpoint({ gate: createGate({ policy: () => policy, audit: { write() {} }, catalogFor: live.catalogFor, refreshCatalog: live.refresh }) as never, policy });
+  const c = await mySide.connect(ep.port, { user: 'reader', database: mydb.name });
+  const direct = await mysqlConnect(mydb.url);
+  try {
+    await newColumnIsGoverned((sql) => c.query(sql).then(([rows]) => rows), async () => { await direct.query("ALTER TABLE items ADD COLUMN secret VARCHAR(10) DEFAULT 'leaked'"); });
+  } finally {
+    await direct.end();
+    await c.end();
+    await ep.close();
   }
 });
