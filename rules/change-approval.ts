@@ -53,7 +53,8 @@ export function check({ facts, principal, context }: RuleInput, policy: Pick<Pol
     return r;
   }
   const text = `this ${type.toUpperCase()} change on ${env} instance ${principal.instanceName} (estimated rows ${rows}) needs approval by flow '${flow.name}' ` +
-    `(stages: ${stages}); submit it as a change ticket in the sqlgate console (Tickets → New, or POST /api/tickets) and it runs once approved`;
+    `(stages: ${stages}); approved changes run as change tickets, which this sqlgate build does not have yet (README → Status), ` +
+    'so it cannot run through sqlgate: ask an administrator of the policy';
   r.outcomes.push({ rule: id, outcome: 'needs-approval', detail: `flow '${flow.name}', stages ${stages}, est. rows ${rows}` });
   return { outcomes: r.outcomes, refusals: r.refusals, approval: { rule: id, code: 'NEEDS_APPROVAL', text } };
 }

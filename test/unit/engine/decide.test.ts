@@ -116,6 +116,9 @@ test('change-approval on prod: DDL always, DML by estimated rows', () => {
   const d = decide(ddl, { policy: prod, user: 'dba', instance: 'shop_mysql' });
   assert.equal(d.verdict, 'needs-approval');
   assert.match(d.error!.message, /flow 'prod-ddl'.*ticket.*\[rule change-approval\]$/);
+  // It must not send the user to a console or API this build does not serve.
+  assert.doesNotMatch(d.error!.message, /console|\/api\//);
+  assert.match(d.error!.message, /does not have yet/);
   const upd = facts({ kind: 'update', verb: 'update', write: write(table('orders'), { columns: [col('orders', 'status')] }) });
   assert.equal(decide(upd, { policy: prod, user: 'writer', instance: 'shop_mysql', estimatedRows: 10 }).verdict, 'allow');
   assert.equal(decide(upd, { policy: prod, user: 'writer', instance: 'shop_mysql', estimatedRows: 5000 }).verdict, 'needs-approval');
