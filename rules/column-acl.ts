@@ -14,7 +14,7 @@ import type { ColumnId, TableId } from '../governance/facts.js';
 import { columnAccesses, placeWords } from './column-access.js';
 import { showColumn, showTable } from './principal.js';
 import { result, writeKind, type Refusal, type RuleInput, type RuleResult } from './rule.js';
-import { freelyReadable } from './system-objects.js';
+import { MYSQL_PROCESSLIST, MYSQL_SESSION_SHOWS, freelyReadable, visibleSystemTable } from './system-objects.js';
 
 export const id = 'column-acl';
 
@@ -29,11 +29,15 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
     r.outcomes.push({ rule: id, outcome: 'deny', detail });
   };
   // (The principal memoises table privileges per table.)
-  const canSeeTable = (t: TableId): boolean => freelyReadable(d, t) || principal.tablePrivileges(t).has('select');
+  const canSeeTable = (t: TableId): boolean => visibleSystemTable(d, t) || principal.tablePrivileges(t).has('select');
   const tableDenied = (t: TableId, priv: Privilege) =>
     deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `no ${priv} privilege on table ${showTable(d, t)}` }, `${priv} on ${showTable(d, t)}: no grant`);
 
   for (const t of facts.tablesRead) if (!canSeeTable(t)) tableDenied(t, 'select');
+  if (d === 'mysql' && facts.kind === 'show' && MYSQL_SESSION_SHOWS.has(facts.verb) && !principal.tablePrivileges(MYSQL_PROCESSLIST).has('select')) {
+    deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `${facts.verb.replace('_', ' ').toUpperCase()} shows other sessions' statements (every user shares the service account): it needs select on information_schema.PROCESSLIST` },
+      `${facts.verb}: no select on information_schema.PROCESSLIST`);
+  }
 
   const { columns, unexpandedWholeRows } = columnAccesses(facts, context);
   let masked = 0;

@@ -5,7 +5,7 @@
  * sessions' data (password hashes, statistics with sample values, other
  * users' query texts, large objects) are not: they need an explicit grant.
  */
-import type { Dialect, TableId } from '../governance/facts.js';
+import type { ColumnId, Dialect, TableId } from '../governance/facts.js';
 
 const PG_DENIED = new Set([
   'pg_authid', 'pg_shadow', 'pg_user_mapping', 'pg_user_mappings', 'pg_statistic', 'pg_statistic_ext_data',
@@ -14,11 +14,36 @@ const PG_DENIED = new Set([
   'pg_stat_replication', 'pg_prepared_xacts',
 ]);
 
-/** True when a table is a system catalog relation anyone may read. */
-export function freelyReadable(dialect: Dialect, t: TableId): boolean {
+/**
+ * True when a system catalog relation (or, given a ColumnId, one column of
+ * it) is readable by anyone. pg_authid is denied as a table, but its columns
+ * other than the password hash are what PostgreSQL's own pg_roles view shows
+ * every user; psql's \d and \du read them through that view.
+ */
+export function freelyReadable(dialect: Dialect, t: TableId | ColumnId): boolean {
   const schema = t.schema.toLowerCase();
-  if (dialect === 'mysql') return schema === 'information_schema';
+  // PROCESSLIST holds every session's statement text, and through sqlgate every user shares the service account's sessions.
+  if (dialect === 'mysql') return schema === 'information_schema' && t.table.toUpperCase() !== 'PROCESSLIST';
   if (schema === 'information_schema') return true;
-  if (schema === 'pg_catalog') return !PG_DENIED.has(t.table.toLowerCase());
-  return false;
+  if (schema !== 'pg_catalog') return false;
+  const table = t.table.toLowerCase();
+  if (!PG_DENIED.has(table)) return true;
+  return table === 'pg_authid' && 'column' in t && t.column.toLowerCase() !== 'rolpassword';
 }
+
+/** May a statement name this table at all: freely readable, or with freely readable columns (pg_authid). */
+export function visibleSystemTable(dialect: Dialect, t: TableId): boolean {
+  return freelyReadable(dialect, t) || (dialect === 'postgres' && t.schema.toLowerCase() === 'pg_catalog' && t.table.toLowerCase() === 'pg_authid');
+}
+
+/**
+ * MySQL SHOW statements that reveal other sessions' statements or data:
+ * every user of sqlgate shares the service account, so SHOW PROCESSLIST
+ * lists them all, SHOW ENGINE INNODB STATUS quotes recent statements, the
+ * binary and relay logs hold every change, SHOW EXPLAIN / ANALYZE FOR a
+ * thread shows its query. They need what reading PROCESSLIST needs: a
+ * select grant on information_schema.PROCESSLIST.
+ */
+export const MYSQL_SESSION_SHOWS: ReadonlySet<string> = new Set(['show_processlist', 'show_engine', 'show_binlog', 'show_relaylog', 'show_explain', 'show_analyze']);
+
+export const MYSQL_PROCESSLIST: TableId = { database: 'information_schema', schema: 'information_schema', table: 'PROCESSLIST' };

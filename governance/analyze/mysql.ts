@@ -447,7 +447,8 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
     case 'START':
       if (w[1] === 'TRANSACTION') return ok(lowered('transaction', 'begin'));
       return ok(lowered('other', `start_${(w[1] ?? '').toLowerCase()}`));
-    case 'SHOW': return ok(lowered('show', `show_${(w[1] ?? '').toLowerCase()}`));
+    // SHOW FULL PROCESSLIST is SHOW PROCESSLIST (FULL only lengthens Info); SHOW FULL TABLES stays show_tables.
+    case 'SHOW': return ok(lowered('show', `show_${((w[1] === 'FULL' ? w[2] : w[1]) ?? '').toLowerCase()}`));
     case 'HELP': return ok(lowered('show', 'help'));
     case 'CALL': {
       const { name } = readQName(tokens, 1);

@@ -74,6 +74,8 @@ class MemoryCatalog implements Catalog {
   readonly #tables: readonly CatalogTable[];
   readonly #functions: readonly CatalogFunction[];
   readonly #byKey = new Map<string, CatalogTable>();
+  /** MySQL's information_schema, by lower-case table name: its names are case-insensitive whatever lower_case_table_names says. */
+  readonly #infoSchema = new Map<string, CatalogTable>();
   readonly #defaultDatabase: string | undefined;
 
   constructor(dialect: Dialect, tables: readonly CatalogTable[], version: number, functions: readonly CatalogFunction[], defaultDatabase?: string) {
@@ -82,13 +84,17 @@ class MemoryCatalog implements Catalog {
     this.#tables = tables;
     this.#functions = functions;
     this.#defaultDatabase = defaultDatabase ?? (dialect === 'postgres' ? tables.find((t) => t.schema !== 'pg_catalog')?.database ?? tables[0]?.database : undefined);
-    for (const t of tables) this.#byKey.set(key(t.database, t.schema, t.name), t);
+    for (const t of tables) {
+      this.#byKey.set(key(t.database, t.schema, t.name), t);
+      if (dialect === 'mysql' && t.database.toLowerCase() === 'information_schema') this.#infoSchema.set(t.name.toLowerCase(), t);
+    }
   }
 
   lookup(database: string | undefined, schema: string | undefined, name: string, searchPath: readonly string[] = ['public']): CatalogTable | undefined {
     if (this.dialect === 'mysql') {
       const db = schema ?? database;
       if (db === undefined) return undefined;
+      if (db.toLowerCase() === 'information_schema') return this.#infoSchema.get(name.toLowerCase());
       return this.#byKey.get(key(db, db, name));
     }
     const db = database ?? this.#defaultDatabase;
@@ -190,7 +196,8 @@ export async function loadMysqlCatalog(conn: MysqlQueryable, databases?: readonl
   const tables: CatalogTable[] = [];
   for (const r of tableRows as { s: string; n: string; k: string; r: number | string | null }[]) {
     const k = key(r.s, r.s, r.n);
-    const isView = r.k === 'VIEW' || r.k === 'SYSTEM VIEW';
+    // information_schema's SYSTEM VIEWs have no definition to analyse: they are read as the server's own tables (rules/system-objects.ts).
+    const isView = r.k === 'VIEW';
     const def = views.get(k);
     tables.push({
       database: r.s, schema: r.s, name: r.n,

@@ -43,6 +43,23 @@ export const MYSQL_CASES: readonly CorpusCase[] = [
   // ---------------------------------------------------------------- session and metadata
   basic('SHOW TABLES', { a: 'allow', d: 'allow' }),
   basic('SHOW DATABASES', { a: 'allow' }),
+  // information_schema names are case-insensitive in MySQL/MariaDB: tools and ORMs write them in lower case.
+  basic('SELECT table_name, table_rows FROM information_schema.tables WHERE table_schema = DATABASE()', { a: 'allow', n: 'allow' }, 'lower-case information_schema'),
+  basic('SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.Columns', { a: 'allow' }),
+  // Every user shares the service account's sessions: their statement texts are other users' data.
+  attack('SHOW PROCESSLIST', { a: 'deny', n: 'deny', d: 'allow' }, "other users' statements"),
+  attack('SHOW FULL PROCESSLIST', { a: 'deny', d: 'allow' }),
+  attack('show full processlist', { a: 'deny' }),
+  attack('SELECT ID, INFO FROM information_schema.PROCESSLIST', { a: 'deny', d: 'allow' }),
+  attack('SELECT info FROM information_schema.processlist', { a: 'deny' }, 'lower case'),
+  attack('SELECT * FROM `INFORMATION_SCHEMA`.`PROCESSLIST`', { a: 'deny' }),
+  attack('SELECT id FROM information_schema.PROCESSLIST WHERE info LIKE \'%phone%\'', { a: 'deny' }, 'as an oracle'),
+  attack('SHOW ENGINE INNODB STATUS', { a: 'deny', d: 'allow' }, 'quotes recent statements'),
+  attack('SHOW BINLOG EVENTS', { a: 'deny' }, 'every change, with its data'),
+  attack('SHOW RELAYLOG EVENTS', { a: 'deny' }),
+  attack('SHOW EXPLAIN FOR 1', { a: 'deny' }, "another thread's query"),
+  attack('SHOW ANALYZE FOR 1', { a: 'deny' }),
+  basic('SHOW FULL TABLES', { a: 'allow' }),
   basic('BEGIN', { a: 'allow', n: 'allow' }),
   basic('COMMIT', { a: 'allow' }),
   basic('ROLLBACK', { a: 'allow' }),

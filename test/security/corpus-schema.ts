@@ -36,6 +36,7 @@ export const MYSQL_TABLES: readonly TableSpecLike[] = [
   { database: 'mysql', name: 'user', columns: ['Host', 'User', 'authentication_string'], rows: 5 },
   { database: 'information_schema', name: 'TABLES', columns: ['TABLE_SCHEMA', 'TABLE_NAME', 'TABLE_ROWS'] },
   { database: 'information_schema', name: 'COLUMNS', columns: ['TABLE_SCHEMA', 'TABLE_NAME', 'COLUMN_NAME'] },
+  { database: 'information_schema', name: 'PROCESSLIST', columns: ['ID', 'USER', 'HOST', 'DB', 'COMMAND', 'TIME', 'STATE', 'INFO'] },
   { database: 'performance_schema', name: 'events_statements_history', columns: ['THREAD_ID', 'SQL_TEXT'] },
 ];
 
@@ -54,7 +55,9 @@ export const PG_TABLES: readonly TableSpecLike[] = [
   { database: 'shop', schema: 'pg_catalog', name: 'pg_class', columns: ['oid', 'relname', 'relnamespace', 'relkind', 'reltuples'] },
   { database: 'shop', schema: 'pg_catalog', name: 'pg_namespace', columns: ['oid', 'nspname'] },
   { database: 'shop', schema: 'pg_catalog', name: 'pg_type', columns: ['oid', 'typname'] },
-  { database: 'shop', schema: 'pg_catalog', name: 'pg_authid', columns: ['oid', 'rolname', 'rolpassword'] },
+  { database: 'shop', schema: 'pg_catalog', name: 'pg_authid', columns: ['oid', 'rolname', 'rolsuper', 'rolpassword'] },
+  { database: 'shop', schema: 'pg_catalog', name: 'pg_roles', kind: 'view', columns: ['rolname', 'rolsuper', 'rolpassword', 'oid'],
+    viewDefinition: " SELECT pg_authid.rolname,\n    pg_authid.rolsuper,\n    '********'::text AS rolpassword,\n    pg_authid.oid\n   FROM pg_authid;" },
   { database: 'shop', schema: 'pg_catalog', name: 'pg_shadow', kind: 'view', columns: ['usename', 'passwd'], viewDefinition: ' SELECT pg_authid.rolname AS usename,\n    pg_authid.rolpassword AS passwd\n   FROM pg_authid;' },
   { database: 'shop', schema: 'pg_catalog', name: 'pg_stat_activity', kind: 'view', columns: ['pid', 'query'], viewDefinition: ' SELECT 1 AS pid, \'\'::text AS query;' },
   { database: 'shop', schema: 'pg_catalog', name: 'pg_settings', columns: ['name', 'setting'] },

@@ -51,7 +51,7 @@ before(async () => {
   });
   const catalogs = new CatalogProvider(async () => {
     const c = await mysqlConnect();
-    try { return await loadMysqlCatalog(c as never, [db1.name, db2.name]); } finally { await c.end(); }
+    try { return await loadMysqlCatalog(c as never, [db1.name, db2.name, 'information_schema']); } finally { await c.end(); }
   }, { ttlMs: 0 });
   const events: AuditEvent[] = [];
   gate = Object.assign(createGate({ policy: () => policy, audit: { write: (e) => events.push(e) }, catalogFor: () => catalogs.get(undefined) }), { events });
@@ -88,6 +88,21 @@ test('engine: a governed SELECT is allowed; a column without a grant is refused,
     }
     const [again] = await c.query('SELECT COUNT(*) AS n FROM customers');
     assert.equal(Number((again as { n: number }[])[0].n), 3, 'the session is still usable');
+  } finally {
+    await c.end();
+  }
+});
+
+test('engine: information_schema as tools query it (any case) is readable, except other sessions\' statements', async () => {
+  const c = await connect(ep.port, { user: 'analyst', database: db1.name });
+  try {
+    const [tables] = await c.query('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1');
+    assert.deepEqual(tables, [{ t: 'customers' }]);
+    const [cols] = await c.query("SELECT COLUMN_NAME AS c FROM INFORMATION_SCHEMA.Columns WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers' ORDER BY ORDINAL_POSITION");
+    assert.deepEqual((cols as { c: string }[]).map((r) => r.c), ['id', 'name', 'phone', 'email']);
+    for (const sql of ['SELECT info FROM information_schema.processlist', 'SHOW PROCESSLIST', 'SHOW FULL PROCESSLIST', 'SHOW ENGINE INNODB STATUS']) {
+      await assert.rejects(c.query(sql), (e: { errno: number; message: string }) => e.errno === 1142 && /PROCESSLIST/.test(e.message) && /\[rule column-acl\]$/.test(e.message), sql);
+    }
   } finally {
     await c.end();
   }

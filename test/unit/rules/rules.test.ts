@@ -47,6 +47,11 @@ test('catalogue names every rule id the engine emits', () => {
 test('system catalogs: metadata readable, secrets not', () => {
   assert.ok(freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_class' }));
   assert.ok(!freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_authid' }));
+  // pg_roles' columns of pg_authid are public; the password hash is not.
+  assert.ok(freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_authid', column: 'rolname' }));
+  assert.ok(!freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_authid', column: 'rolpassword' }));
+  assert.ok(!freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_authid', column: 'RolPassword' }));
+  assert.ok(!freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_shadow', column: 'usename' }));
   assert.ok(!freelyReadable('postgres', { database: 'd', schema: 'pg_catalog', table: 'pg_statistic' }));
   assert.ok(freelyReadable('mysql', { database: 'information_schema', schema: 'information_schema', table: 'COLUMNS' }));
   assert.ok(!freelyReadable('mysql', { database: 'mysql', schema: 'mysql', table: 'user' }));
