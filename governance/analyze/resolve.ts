@@ -17,6 +17,14 @@ export interface Src {
   readonly bare: boolean;
 }
 
+/**
+ * PostgreSQL's system columns, present on every table and never in the
+ * catalog (attnum < 0): row versions and addresses, no user data. pg_dump
+ * reads tableoid; ORMs use xmin as a concurrency token. No user column may
+ * take these names, so they never shadow one.
+ */
+const PG_SYSTEM_COLUMNS = new Set(['tableoid', 'ctid', 'xmin', 'xmax', 'cmin', 'cmax']);
+
 /** A named column of something in scope, with its lineage. */
 interface RelColumn {
   readonly name: string;
@@ -565,6 +573,8 @@ export class Resolver {
           return srcs.map(nonBare);
         }
       }
+      // A system column of the one table in scope (PostgreSQL says "ambiguous" with several).
+      if (d === 'postgres' && PG_SYSTEM_COLUMNS.has(name) && scope.rels.filter((r) => r.table).length === 1) return [];
       this.fail('UNRESOLVED_COLUMN', `unknown column ${name}`);
       return [];
     }
@@ -576,6 +586,7 @@ export class Resolver {
     }
     if (rel.opaque) return [...rel.opaque];
     const hits = rel.columns.filter((c) => sameColumnName(d, c.name, name));
+    if (hits.length === 0 && d === 'postgres' && PG_SYSTEM_COLUMNS.has(name) && rel.table) return [];
     if (hits.length === 0) {
       this.fail('UNRESOLVED_COLUMN', `unknown column ${path.join('.')}`);
       return [];
