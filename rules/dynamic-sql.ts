@@ -27,11 +27,18 @@ const METADATA_FUNCTIONS = new Set([
   'has_table_privilege', 'has_schema_privilege', 'has_database_privilege', 'has_column_privilege', 'has_function_privilege',
   'has_sequence_privilege', 'has_any_column_privilege', 'pg_has_role', 'pg_is_in_recovery', 'pg_postmaster_start_time',
   'pg_get_keywords', 'array_to_string', 'current_setting', 'pg_get_function_sqlbody',
+  // What the information_schema views call (PostgreSQL 15), so ORMs and tools can read them.
+  'pg_is_other_temp_schema', 'pg_my_temp_schema', 'pg_relation_is_updatable', 'pg_column_is_updatable', 'nameconcatoid',
+  'acldefault', 'aclexplode', 'getdatabaseencoding', 'pg_get_function_arg_default', 'pg_options_to_table',
+  'has_foreign_data_wrapper_privilege', 'has_server_privilege', 'has_type_privilege',
 ]);
 
 function isMetadataFunction(name: string | undefined): boolean {
   if (!name) return false;
   const n = name.toLowerCase();
+  // information_schema's own helpers (_pg_char_max_length, _pg_truetypid, _pg_expandarray, …): type
+  // arithmetic over catalog rows, created with the server's information_schema.
+  if (n.startsWith('information_schema._pg_')) return true;
   return METADATA_FUNCTIONS.has(n.startsWith('pg_catalog.') ? n.slice('pg_catalog.'.length) : n);
 }
 

@@ -64,6 +64,26 @@ after(async () => {
 
 const refused = (e: { code?: string; message: string }) => e.code === '42501' || e.code === '42P01' || e.code === '42703' || e.code === '0A000';
 
+test('engine: every information_schema view reads through sqlgate, as ORMs and tools read them, but user mappings (FDW passwords)', async () => {
+  const direct = await pgConnect(withDatabase(pgUrl(), db.name));
+  const views = (await direct.query("SELECT c.relname AS v FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'information_schema' AND c.relkind = 'v' ORDER BY 1")).rows.map((r: { v: string }) => r.v);
+  await direct.end();
+  assert.ok(views.length > 60, `${views.length} views`);
+  const c = await pgThrough(ep.url('alice', db.name));
+  try {
+    const refused: string[] = [];
+    for (const v of views) {
+      await c.query(`SELECT * FROM information_schema.${v} LIMIT 1`).catch((e: { message: string }) => { refused.push(`${v}: ${e.message}`); });
+    }
+    assert.deepEqual(refused.map((r) => r.split(':')[0]), ['_pg_user_mappings', 'user_mapping_options', 'user_mappings'], refused.join('\n'));
+    assert.ok(refused.every((r) => /pg_user_mapping \[rule column-acl\]/.test(r)));
+    const cols = await c.query("SELECT column_name, data_type, character_maximum_length FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'orders' ORDER BY ordinal_position");
+    assert.deepEqual(cols.rows.map((r: { column_name: string }) => r.column_name), ['id', 'amount']);
+  } finally {
+    await c.end();
+  }
+});
+
 test('engine: a governed SELECT is allowed, a column is refused, predicates are no oracle', async () => {
   const c = await pgThrough(ep.url('alice', db.name));
   assert.deepEqual((await c.query('SELECT id, name FROM customers ORDER BY id')).rows, [{ id: 1, name: 'Ann' }, { id: 2, name: 'Bo' }]);
