@@ -15,6 +15,14 @@ const PG_DENIED = new Set([
 ]);
 
 /**
+ * information_schema tables that show other sessions' statements or data:
+ * through sqlgate every user shares the service account's sessions.
+ * PROCESSLIST and INNODB_TRX hold statement texts, INNODB_LOCKS the key
+ * values of locked rows.
+ */
+const MYSQL_DENIED = new Set(['PROCESSLIST', 'INNODB_TRX', 'INNODB_LOCKS']);
+
+/**
  * True when a system catalog relation (or, given a ColumnId, one column of
  * it) is readable by anyone. pg_authid is denied as a table, but its columns
  * other than the password hash are what PostgreSQL's own pg_roles view shows
@@ -22,8 +30,7 @@ const PG_DENIED = new Set([
  */
 export function freelyReadable(dialect: Dialect, t: TableId | ColumnId): boolean {
   const schema = t.schema.toLowerCase();
-  // PROCESSLIST holds every session's statement text, and through sqlgate every user shares the service account's sessions.
-  if (dialect === 'mysql') return schema === 'information_schema' && t.table.toUpperCase() !== 'PROCESSLIST';
+  if (dialect === 'mysql') return schema === 'information_schema' && !MYSQL_DENIED.has(t.table.toUpperCase());
   if (schema === 'information_schema') return true;
   if (schema !== 'pg_catalog') return false;
   const table = t.table.toLowerCase();

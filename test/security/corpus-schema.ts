@@ -37,6 +37,8 @@ export const MYSQL_TABLES: readonly TableSpecLike[] = [
   { database: 'information_schema', name: 'TABLES', columns: ['TABLE_SCHEMA', 'TABLE_NAME', 'TABLE_ROWS'] },
   { database: 'information_schema', name: 'COLUMNS', columns: ['TABLE_SCHEMA', 'TABLE_NAME', 'COLUMN_NAME'] },
   { database: 'information_schema', name: 'PROCESSLIST', columns: ['ID', 'USER', 'HOST', 'DB', 'COMMAND', 'TIME', 'STATE', 'INFO'] },
+  { database: 'information_schema', name: 'INNODB_TRX', columns: ['trx_id', 'trx_state', 'trx_mysql_thread_id', 'trx_query'] },
+  { database: 'information_schema', name: 'INNODB_LOCKS', columns: ['lock_id', 'lock_table', 'lock_data'] },
   { database: 'performance_schema', name: 'events_statements_history', columns: ['THREAD_ID', 'SQL_TEXT'] },
 ];
 
