@@ -127,6 +127,8 @@ export function createGate(opts: GateOptions): EngineGate {
   const mayRetry = (session: SessionContext, j: EngineJudgement): boolean =>
     opts.refreshCatalog !== undefined && j.refusal !== undefined && j.refusal.rules.some((r) => UNKNOWN_NAME_RULES.has(r))
     && Date.now() - (retried.get(retryKey(session)) ?? 0) >= CATALOG_RETRY_MS;
+  /** Sessions that ran DDL since their last transaction statement: their COMMIT reloads again. */
+  const ddlSince = new WeakSet<SessionContext>();
   const reload = (instance: string, database: string | undefined): Promise<unknown> =>
     opts.refreshCatalog!(instance, database).catch(() => undefined); // the next catalogFor reports a failed load
 
@@ -207,9 +209,16 @@ export function createGate(opts: GateOptions): EngineGate {
     },
 
     executed(session: SessionContext, decision: Decision): void {
-      if (!opts.refreshCatalog || decision.facts.kind !== 'ddl') return;
-      // MySQL DDL may name another database than the session's; one MySQL catalog covers them all.
-      void reload(session.instance, decision.facts.ddlTargets[0]?.database ?? session.database);
+      if (!opts.refreshCatalog) return;
+      const kind = decision.facts.kind;
+      if (kind === 'ddl') {
+        // MySQL DDL may name another database than the session's; one MySQL catalog covers them all.
+        void reload(session.instance, decision.facts.ddlTargets[0]?.database ?? session.database);
+        ddlSince.add(session);
+      } else if (kind === 'transaction' && ddlSince.delete(session)) {
+        // PostgreSQL DDL inside a transaction is seen by the catalog's own connection only once committed.
+        void reload(session.instance, session.database);
+      }
     },
 
     auditBarrier(): void {

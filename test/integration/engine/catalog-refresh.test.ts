@@ -83,6 +83,25 @@ test('PostgreSQL: a table and a column created through sqlgate are usable by the
   }
 });
 
+test('PostgreSQL: a table created inside a transaction is usable once it commits (the commit reloads)', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    // Use up the reload for unknown names, so that only the commit can explain what follows.
+    await assert.rejects(c.query('SELECT * FROM nothing_here'), (e: Error) => unknownName.test(e.message));
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE made_in_txn (id int)');
+    await c.query('INSERT INTO made_in_txn VALUES (5)').catch(() => undefined); // unknown until committed: refused
+    await c.query('ROLLBACK');
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE made_in_txn (id int)');
+    await c.query('COMMIT');
+    await c.query('INSERT INTO made_in_txn VALUES (5)');
+    assert.deepEqual((await c.query('SELECT id FROM made_in_txn')).rows, [{ id: 5 }]);
+  } finally {
+    await c.end();
+  }
+});
+
 test('PostgreSQL: a table created elsewhere is found by one reload; an unknown one stays refused without a reload storm', async () => {
   const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
   const direct = await pgConnect(pgdb.url);
