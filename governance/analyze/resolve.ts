@@ -839,6 +839,9 @@ function toOutputs(cols: readonly RelColumn[]): OutputColumn[] {
 function functionColumns(fname: string, alias: string | undefined, func: Expr): string[] | undefined {
   const n = fname.toLowerCase();
   if (n === 'json_each' || n === 'jsonb_each' || n === 'json_each_text' || n === 'jsonb_each_text') return ['key', 'value'];
+  // Catalog helpers that pg_dump and psql call in FROM.
+  if (n === 'pg_options_to_table' || n === 'pg_catalog.pg_options_to_table') return ['option_name', 'option_value'];
+  if (n === 'aclexplode' || n === 'pg_catalog.aclexplode') return ['grantor', 'grantee', 'privilege_type', 'is_grantable'];
   const single = ['generate_series', 'generate_subscripts', 'regexp_split_to_table', 'jsonb_array_elements', 'jsonb_array_elements_text',
     'json_array_elements', 'json_array_elements_text', 'jsonb_object_keys', 'json_object_keys', 'string_to_table', 'dual'];
   if (single.includes(n)) return n === 'dual' ? [] : [alias ?? fname];
