@@ -4,6 +4,21 @@
  * `maxTotal` in all are kept (every one counts against the server's own
  * connection limit).
  */
+import { createHash } from 'node:crypto';
+import type { UpstreamTarget } from '../governance/gate.js';
+
+/**
+ * What an upstream login depended on (address, service account, password,
+ * TLS): part of every pool key, so a policy reload that changes any of them
+ * never hands out a connection made under the old settings. The password
+ * enters as a digest: a rotated one is a new login, and the key holds no
+ * secret.
+ */
+export function upstreamLoginKey(target: UpstreamTarget): string {
+  const password = target.password === undefined ? null : createHash('sha256').update(target.password).digest('hex');
+  return JSON.stringify([target.instance, target.host, target.port, target.user, password, target.tls ?? null]);
+}
+
 export interface IdleLimits<C> {
   readonly maxPerKey: number;
   readonly maxTotal: number;

@@ -4,10 +4,9 @@
  * after COM_RESET_CONNECTION succeeded, so no transaction, variable,
  * temporary table or prepared statement of one client reaches the next.
  */
-import { createHash } from 'node:crypto';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { UpstreamConnection, profileKey, type UpstreamProfile } from './upstream-session.js';
-import { IdleConnections } from '../idle-connections.js';
+import { IdleConnections, upstreamLoginKey } from '../idle-connections.js';
 
 export interface PoolOptions {
   /** Idle connections kept per profile. */
@@ -81,13 +80,7 @@ export class UpstreamPool {
   }
 }
 
-/**
- * Everything a connection's login depended on: after a policy reload that
- * changes the instance's address, service account, password or TLS, idle
- * connections made under the old settings are never handed out again (they
- * close when their idle time runs out). The password enters as a digest.
- */
+/** Idle connections are kept per login (upstreamLoginKey) and client profile. */
 function poolKey(target: UpstreamTarget, profile: UpstreamProfile): string {
-  const password = target.password === undefined ? null : createHash('sha256').update(target.password).digest('hex');
-  return JSON.stringify([target.host, target.port, target.user, password, target.tls ?? null, profileKey(profile)]);
+  return `${upstreamLoginKey(target)}\u0000${profileKey(profile)}`;
 }

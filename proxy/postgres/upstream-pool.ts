@@ -10,10 +10,9 @@
  * shared between sqlgate users, so anything a reset might miss stays with
  * the user who made it. Idle connections are closed after `idleMs`.
  */
-import { createHash } from 'node:crypto';
 import type { UpstreamTarget } from '../../governance/gate.js';
 import { UpstreamSession } from './upstream-session.js';
-import { IdleConnections } from '../idle-connections.js';
+import { IdleConnections, upstreamLoginKey } from '../idle-connections.js';
 
 export interface UpstreamPoolOptions {
   /** Idle connections kept per (user, target, startup parameters). */
@@ -77,13 +76,8 @@ export class UpstreamSessionPool {
   }
 }
 
-/**
- * Everything the connection's login depended on: the same key, the same
- * login. (The service password enters as a digest: a rotated one is a new
- * login, and the key holds no secret.)
- */
+/** Everything the connection's login depended on: the same key, the same login. */
 function poolKey(user: string, target: UpstreamTarget, params: Readonly<Record<string, string>>): string {
   const p = Object.keys(params).sort().map((k) => [k, params[k]]);
-  const password = target.password === undefined ? null : createHash('sha256').update(target.password).digest('hex');
-  return JSON.stringify([user, target.instance, target.host, target.port, target.user, password, target.tls, p]);
+  return JSON.stringify([user, upstreamLoginKey(target), p]);
 }

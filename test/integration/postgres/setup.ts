@@ -3,12 +3,13 @@
  * users for each login method, a temp database, and sqlgate's listener in
  * front of the real PostgreSQL.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { policySchema, type Listener, type Policy } from '../../../rules/policy-schema.js';
+import { newCertificate } from '../../helpers/certs.js';
 import { TestGate, type TestGateOptions } from '../../helpers/test-gate.js';
 import { pgUrl, serverInfo } from '../../helpers/db.js';
 import { startPgListener, type PgListenerHandle } from '../../../proxy/postgres/listener.js';
@@ -17,17 +18,13 @@ import type { Gate } from '../../../governance/gate.js';
 
 export const PASSWORD = 'correct horse';
 
+/** A self-signed certificate for the listener, as files (made once per process). */
 let certCache: { cert: string; key: string } | undefined;
-/** A self-signed certificate for the listener (made once per process with openssl). */
 export function testCert(): { cert: string; key: string } {
-  if (certCache) return certCache;
-  const dir = mkdtempSync(join(tmpdir(), 'sqlgate-pgtls-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  if (!existsSync(cert)) throw new Error('openssl did not make a certificate');
-  certCache = { cert, key };
+  if (!certCache) {
+    const c = newCertificate();
+    certCache = { cert: c.certFile, key: c.keyFile };
+  }
   return certCache;
 }
 
