@@ -28,7 +28,8 @@ export type ReadPlace =
   | 'where' | 'join' | 'group-by' | 'having' | 'order-by' | 'window'
   | 'function-arg' | 'aggregate' | 'subquery' | 'whole-row'
   | 'set' // right-hand side of UPDATE SET / INSERT source
-  | 'returning' | 'other';
+  | 'returning' | 'other'
+  | 'ddl'; // a table a DDL statement can move or expose, a column a foreign key checks
 
 /** One output column of a result and where its value comes from. */
 export interface OutputColumn {

@@ -85,6 +85,7 @@ export function placeWords(place: ReadPlace | 'output'): string {
     case 'whole-row': return 'a whole-row reference';
     case 'set': return 'a value being written';
     case 'returning': return 'RETURNING';
+    case 'ddl': return 'a schema change, which can move or expose the columns of the tables it reaches';
     default: return 'the statement';
   }
 }

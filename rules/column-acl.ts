@@ -18,6 +18,25 @@ import { MYSQL_PROCESSLIST, MYSQL_SESSION_SHOWS, freelyReadable, visibleSystemTa
 
 export const id = 'column-acl';
 
+/**
+ * DDL that leaves code behind, which later runs with the service account's
+ * rights without being judged: functions, procedures, triggers, events,
+ * rules, extensions, languages, casts, transforms, aggregates, operators.
+ */
+const CODE_DDL = /^(create|alter)_(function|procedure|trig|trigger|event|event_trig|rule|extension|extension_contents|plang|language|cast|transform|aggregate|operator|op_class|op_family|conversion)$|^(rule|define)$/;
+
+/**
+ * DDL without a table target that creates or changes containers and plain
+ * definitions only; every other untargeted DDL reaches further than the
+ * analysis follows (ALTER SCHEMA ... RENAME moves every table in it, foreign
+ * tables and servers reach other databases).
+ */
+const PLAIN_DDL = new Set([
+  'create_schema', 'createdb', 'dropdb', 'comment', 'create_seq', 'alter_seq', 'create_domain', 'create_enum', 'alter_enum',
+  'create_range', 'reindex', 'cluster', 'refresh_mat_view',
+  'create_database', 'alter_database', 'alter_schema', 'create_sequence', 'alter_sequence',
+]);
+
 export function check({ facts, principal, context }: RuleInput): RuleResult {
   const r = result();
   const d = facts.dialect;
@@ -84,6 +103,16 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
     for (const t of targets) if (!principal.wholeTablePrivileges(t).has('ddl')) tableDenied(t, 'ddl');
     if (targets.length === 0 && facts.kind === 'ddl' && !principal.ddlAnywhere) {
       deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `no ddl privilege for ${facts.verb || 'this statement'}` }, 'ddl without a target table: no ddl grant');
+    }
+    if (facts.kind === 'ddl' && !principal.readsEverything) {
+      const verb = facts.verb || 'this statement';
+      if (CODE_DDL.test(verb)) {
+        deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `${verb} leaves code that runs later with the service account's rights, unjudged: it needs select on everything, unmasked and within your clearance` },
+          `${verb}: code DDL needs unrestricted read`);
+      } else if (targets.length === 0 && !PLAIN_DDL.has(verb) && !verb.startsWith('drop')) {
+        deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `${verb} reaches objects sqlgate does not follow: it needs select on everything, unmasked and within your clearance` },
+          `${verb}: untargeted DDL needs unrestricted read`);
+      }
     }
   }
 

@@ -23,6 +23,14 @@ export interface Principal {
   readonly maySkip: ReadonlySet<string>;
   /** Some grant gives ddl on every table of some database (CREATE DATABASE/SCHEMA, CREATE FUNCTION...). */
   readonly ddlAnywhere: boolean;
+  /**
+   * May read every column of every table on the instance in full: a select
+   * grant on everything, no masking rule that applies, and (with label
+   * security) a clearance no label exceeds. Creating code that runs with the
+   * service account (functions, triggers, events) needs it: such code is not
+   * judged when it runs.
+   */
+  readonly readsEverything: boolean;
   /** Effective limits: DEFAULT_LIMITS < policy < instance < user. */
   readonly limits: Required<Limits>;
   /** Privileges ('all' expanded) the user holds on one column. */

@@ -198,6 +198,7 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
       if (low.returnsRows) outputs = o;
     }
     for (const q of low.sideQueries) resolver.sideQuery(q);
+    for (const q of low.ddlReads ?? []) resolver.sideQuery(q, 'ddl');
     for (const e of low.exprs) resolver.looseExpr(e);
   } catch (err) {
     resolver.fail('UNRESOLVED_COLUMN', `analysis failed: ${(err as Error).message}`);

@@ -187,6 +187,15 @@ export interface Lowered {
   /** Whether `rel`'s outputs reach the client. */
   readonly returnsRows: boolean;
   readonly ddlTargets: readonly QName[];
+  /**
+   * What a DDL statement can move or expose, as queries read at place 'ddl':
+   * the whole of a table it alters, renames, indexes or hangs a trigger or
+   * policy on, or joins to another by inheritance or partitioning (a rename
+   * or `ALTER ... USING` moves values between names, and name-based grants,
+   * labels and masks would follow the names, not the values), and the
+   * columns a foreign key checks (an existence oracle).
+   */
+  readonly ddlReads?: readonly Query[];
   readonly dynamic: readonly DynamicFacts[];
   readonly sessionChange?: SessionChange;
   readonly unresolved?: Unresolved;
@@ -198,6 +207,15 @@ export interface Lowered {
   readonly explainOnly?: boolean;
   /** MySQL: the reading without executable comments the server may skip; both are judged. */
   readonly alternative?: Lowered;
+}
+
+/** `SELECT *` (or the given columns) from one table: how `ddlReads` names what DDL reaches. */
+export function readOf(name: QName, columns?: readonly string[]): Query {
+  return {
+    kind: 'select',
+    targets: columns && columns.length > 0 ? columns.map((c) => ({ expr: { kind: 'column', path: [c] } })) : [{ expr: { kind: 'star', path: [] } }],
+    from: [{ kind: 'table', name }], groupBy: [], windows: [], orderBy: [], limit: false,
+  };
 }
 
 export function lowered(kind: StatementKind, verb: string, more: Partial<Lowered> = {}): Lowered {

@@ -10,7 +10,7 @@ import NodeSqlParser from 'node-sql-parser';
 import type { DynamicFacts, SessionChange } from '../facts.js';
 import type { StatementKind } from '../../rules/policy-schema.js';
 import type { Assignment, Cte, Expr, FromItem, Lowered, OrderItem, QName, Query, RelStmt, Target, With } from './ir.js';
-import { irColumnNames, lowered } from './ir.js';
+import { irColumnNames, lowered, readOf } from './ir.js';
 import type { MysqlStatement, Token } from './lexer.js';
 import { joinTokens, splitMysql, unquoteIdent, unquoteString } from './lexer.js';
 
@@ -676,6 +676,41 @@ function loadData(tokens: readonly Token[], w: readonly string[]): MysqlLowering
   }));
 }
 
+/**
+ * Tables a CREATE or ALTER TABLE reaches besides its own, from `i` on:
+ * EXCHANGE PARTITION ... WITH TABLE t and a MERGE table's UNION=(t, ...)
+ * swap or show t's rows (targets, read whole); REFERENCES t (cols) checks
+ * t's columns (read).
+ */
+function reachedTables(tokens: readonly Token[], w: readonly string[], i: number): { targets: QName[]; reads: Query[] } {
+  const targets: QName[] = [];
+  const reads: Query[] = [];
+  const merge = w.includes('MERGE') || w.includes('MRG_MYISAM');
+  for (let k = i; k < tokens.length; k++) {
+    if (w[k] === 'REFERENCES') {
+      const r = readQName(tokens, k + 1);
+      if (!r.name) continue;
+      const columns: string[] = [];
+      if (tokens[r.next]?.text === '(') {
+        for (let j = r.next + 1; j < tokens.length && tokens[j].text !== ')'; j++) {
+          if (tokens[j].kind === 'word' || tokens[j].kind === 'quoted-ident') columns.push(unquoteIdent(tokens[j].text));
+        }
+      }
+      reads.push(readOf(r.name, columns));
+    } else if (w[k] === 'EXCHANGE' && w[k + 1] === 'PARTITION') {
+      const with_ = w.indexOf('WITH', k);
+      const r = with_ >= 0 && w[with_ + 1] === 'TABLE' ? readQName(tokens, with_ + 2) : { name: undefined };
+      if (r.name) { targets.push(r.name); reads.push(readOf(r.name)); }
+    } else if (w[k] === 'UNION' && merge && (tokens[k + 1]?.text === '=' || tokens[k + 1]?.text === '(')) {
+      for (let j = k + 1; j < tokens.length && tokens[j].text !== ')'; j++) {
+        const r = readQName(tokens, j);
+        if (r.name) { targets.push(r.name); reads.push(readOf(r.name)); j = r.next - 1; }
+      }
+    }
+  }
+  return { targets, reads };
+}
+
 function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
   const verb0 = w[0].toLowerCase();
   const targets: QName[] = [];
@@ -696,7 +731,8 @@ function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
       if (w[i] === 'TO') { const r = readQName(tokens, i + 1); if (r.name) targets.push(r.name); i = r.next; }
       if (w[i] === ',') i++; else break;
     }
-    return ok(lowered('ddl', 'rename_table', { ddlTargets: targets }));
+    // Every other name is a source: its columns move under the new name.
+    return ok(lowered('ddl', 'rename_table', { ddlTargets: targets, ddlReads: targets.filter((_, k) => k % 2 === 0).map((n) => readOf(n)) }));
   }
   // Skip modifiers to the object keyword.
   let i = skipWords(w, 1, ['OR', 'REPLACE', 'TEMPORARY', 'ONLINE', 'OFFLINE', 'IGNORE', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'AGGREGATE']);
@@ -718,6 +754,12 @@ function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
       break;
     }
     if (targets.length === 0) return unparsed('ddl', verb, `${verb0.toUpperCase()} ${object.toUpperCase()} target not understood`);
+    const ddlReads: Query[] = [];
+    if (object === 'table' && verb0 !== 'drop') {
+      const x = reachedTables(tokens, w, i);
+      targets.push(...x.targets);
+      ddlReads.push(...(verb0 === 'alter' ? [readOf(targets[0])] : []), ...x.reads);
+    }
     if (verb0 !== 'drop') {
       // CREATE VIEW v AS SELECT…, CREATE TABLE t [AS] SELECT…, ALTER VIEW v AS SELECT…: the query is read.
       const sel = tokens.findIndex((t, k) => k >= i && t.kind === 'word' && /^(SELECT|WITH)$/i.test(t.text) && (tokens[k - 1]?.text.toUpperCase() === 'AS' || tokens[k - 1]?.text === ')' || tokens[k - 1]?.text === '(' || k === i || tokens[k - 1] && /^(IGNORE|REPLACE)$/i.test(tokens[k - 1].text)));
@@ -732,13 +774,16 @@ function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
         if (r.name) sideQueries.push({ kind: 'select', targets: [], from: [{ kind: 'table', name: r.name }], groupBy: [], windows: [], orderBy: [], limit: false });
       }
     }
-    return ok(lowered('ddl', verb, { ddlTargets: targets, sideQueries }));
+    return ok(lowered('ddl', verb, { ddlTargets: targets, sideQueries, ddlReads }));
   }
-  if (object === 'index') {
+  if (object === 'index' || object === 'trigger') {
+    // CREATE INDEX i ON t (...), CREATE TRIGGER tr BEFORE INSERT ON t ...: t's columns are reached.
     const on = w.indexOf('ON', i);
     const r = on >= 0 ? readQName(tokens, on + 1) : { name: undefined };
-    if (r.name) targets.push(r.name);
-    return ok(lowered('ddl', verb, { ddlTargets: targets }));
+    if (!r.name) return verb0 === 'create' ? unparsed('ddl', verb, `CREATE ${object.toUpperCase()} table not understood`) : ok(lowered('ddl', verb));
+    // Dropping one moves nothing.
+    if (verb0 === 'drop') return ok(lowered('ddl', verb, { ddlTargets: [r.name] }));
+    return ok(lowered('ddl', verb, { ddlTargets: [r.name], ddlReads: [readOf(r.name)] }));
   }
   return ok(lowered('ddl', verb));
 }

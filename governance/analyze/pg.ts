@@ -7,7 +7,7 @@
 import { loadModule, parseSync, fingerprintSync, scanSync } from 'libpg-query';
 import type { DynamicFacts, Hint, SessionChange } from '../facts.js';
 import type { Assignment, Cte, Expr, FromItem, Lowered, OrderItem, QName, Query, RelStmt, Target, With, WriteStmt } from './ir.js';
-import { lowered } from './ir.js';
+import { lowered, readOf } from './ir.js';
 import { parseHint } from './hints.js';
 import { pgDigest, type PgDigest } from './pg-digest.js';
 import { hash } from 'node:crypto';
@@ -438,6 +438,37 @@ function relOf(n: Node): RelStmt | WriteStmt | undefined {
   }
 }
 
+/** Object types whose AlterTableStmt / SET SCHEMA works on a relation with columns. */
+const RELATIONS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE']);
+
+/**
+ * The relations a CREATE or ALTER TABLE reaches besides `own` (the table it
+ * creates): each becomes a DDL target read whole (INHERIT, ATTACH PARTITION,
+ * PARTITION OF, the altered table itself), except a foreign key's table,
+ * whose checked columns are read. LIKE copies a definition only.
+ */
+function reaches(stmt: Node, own: Node | undefined): { targets: QName[]; reads: Query[] } {
+  const targets: QName[] = [];
+  const reads: Query[] = [];
+  const walk = (n: Node, depth: number): void => {
+    if (!n || typeof n !== 'object' || depth > 200) return;
+    if (Array.isArray(n)) { for (const x of n) walk(x, depth + 1); return; }
+    if (n.TableLikeClause) return;
+    if (n.contype === 'CONSTR_FOREIGN' && n.pktable) {
+      reads.push(readOf(qname(n.pktable), (n.pk_attrs ?? []).map(str)));
+      return;
+    }
+    if (typeof n.relname === 'string' && n !== own) {
+      targets.push(qname(n));
+      reads.push(readOf(qname(n)));
+      return;
+    }
+    for (const k in n) walk(n[k], depth + 1);
+  };
+  walk(stmt, 0);
+  return { targets, reads };
+}
+
 const TXN: Record<string, string> = {
   TRANS_STMT_BEGIN: 'begin', TRANS_STMT_START: 'begin', TRANS_STMT_COMMIT: 'commit', TRANS_STMT_ROLLBACK: 'rollback',
   TRANS_STMT_SAVEPOINT: 'savepoint', TRANS_STMT_RELEASE: 'release', TRANS_STMT_ROLLBACK_TO: 'rollback_to',
@@ -484,16 +515,40 @@ export function lowerPg(ast: Node): Lowered {
         ddlTargets: analyze ? inner.ddlTargets : [], explainOnly: !analyze,
       });
     }
-    case 'CreateStmt': return lowered('ddl', 'create_table', { ddlTargets: [qname(v.relation)] });
+    case 'CreateStmt': {
+      // INHERITS (t) and PARTITION OF t join the new table to t; REFERENCES checks t's columns.
+      const x = reaches(v, v.relation);
+      return lowered('ddl', 'create_table', { ddlTargets: [qname(v.relation), ...x.targets], ddlReads: x.reads });
+    }
     case 'CreateTableAsStmt': {
       const [it] = unwrap(v.query);
       const inner = it === 'SelectStmt' ? [query(v.query)] : [];
       return lowered('ddl', v.objtype === 'OBJECT_MATVIEW' ? 'create_materialized_view' : 'create_table_as', { sideQueries: inner, ddlTargets: [qname(v.into.rel)] });
     }
     case 'ViewStmt': return lowered('ddl', 'create_view', { sideQueries: [query(v.query)], ddlTargets: [qname(v.view)] });
-    case 'AlterTableStmt': return lowered('ddl', 'alter_table', { ddlTargets: [qname(v.relation)] });
-    case 'IndexStmt': return lowered('ddl', 'create_index', { ddlTargets: [qname(v.relation)] });
-    case 'RenameStmt': return lowered('ddl', 'rename', { ddlTargets: v.relation ? [qname(v.relation)] : [] });
+    case 'AlterTableStmt': {
+      if (!RELATIONS.has(v.objtype)) return lowered('ddl', 'alter_table', { ddlTargets: [qname(v.relation)] });
+      const x = reaches(v, undefined);
+      return lowered('ddl', 'alter_table', { ddlTargets: x.targets, ddlReads: x.reads });
+    }
+    case 'IndexStmt': return lowered('ddl', 'create_index', { ddlTargets: [qname(v.relation)], ddlReads: [readOf(qname(v.relation))] });
+    case 'RenameStmt': {
+      if (!v.relation) return lowered('ddl', 'rename');
+      // Renaming a column, a constraint or the table itself; an index or a sequence has no columns to move.
+      const relation = !['OBJECT_INDEX', 'OBJECT_SEQUENCE'].includes(v.renameType);
+      return lowered('ddl', 'rename', { ddlTargets: [qname(v.relation)], ...(relation ? { ddlReads: [readOf(qname(v.relation))] } : {}) });
+    }
+    case 'AlterObjectSchemaStmt': {
+      if (!v.relation || !RELATIONS.has(v.objectType)) return lowered('ddl', 'alter_object_schema');
+      return lowered('ddl', 'alter_object_schema', { ddlTargets: [qname(v.relation)], ddlReads: [readOf(qname(v.relation))] });
+    }
+    case 'CreateTrigStmt': return lowered('ddl', 'create_trig', { ddlTargets: [qname(v.relation)], ddlReads: [readOf(qname(v.relation))] });
+    case 'CreatePolicyStmt': case 'AlterPolicyStmt':
+      return lowered('ddl', snake(t), { ddlTargets: [qname(v.table)], ddlReads: [readOf(qname(v.table))] });
+    case 'CreateStatsStmt': {
+      const names: QName[] = (v.relations ?? []).map((r: Node) => qname(unwrap(r)[1]));
+      return lowered('ddl', 'create_stats', { ddlTargets: names, ddlReads: names.map((n) => readOf(n)) });
+    }
     case 'DropStmt': {
       const tableLike = ['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_INDEX', 'OBJECT_SEQUENCE'].includes(v.removeType);
       const targets: QName[] = tableLike ? (v.objects ?? []).map((o: Node) => {

@@ -128,9 +128,9 @@ export class Resolver {
   }
 
   /** A query whose result does not reach the client (CREATE VIEW AS, SET @x := ...): everything it outputs is read. */
-  sideQuery(q: Query): void {
+  sideQuery(q: Query, place: ReadPlace = 'subquery'): void {
     const cols = this.#query(q, newScope(undefined));
-    for (const c of cols) this.#readAll(c.sources, 'subquery');
+    for (const c of cols) this.#readAll(c.sources, place);
   }
 
   /** Expressions outside any table (SET x = f(), CALL p(args)). */

@@ -177,6 +177,10 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
     fileIo: roles.some((r) => r.allow_file_io),
     maySkip: new Set(roles.flatMap((r) => r.may_skip)),
     ddlAnywhere: grants.some((g) => g.columns === undefined && g.privileges.has('ddl')),
+    readsEverything: roles.some((r) => r.grants.some((g) => inInstance(g.instance) && g.database === '*' && g.table === '*'
+      && (dialect === 'mysql' || g.schema === '*') && (g.columns === undefined || g.columns.includes('*')) && expand(g.privileges).has('select')))
+      && masks.length === 0
+      && (!instance.label_security || labels.every((l) => l.level <= user.clearance)),
     limits: effectiveLimits(policy.limits, instance.limits, user.limits),
     privileges(c) {
       const a = memo.column(c);

@@ -12,11 +12,11 @@
  *                      the analysis may count as bare or not)
  *
  * Users (test/security/policy-fixture.ts): a analyst, s support, u auditor,
- * d dba, w writer, n nobody.
+ * d dba, w writer, n nobody, v developer.
  */
-export type UserKey = 'a' | 's' | 'u' | 'd' | 'w' | 'n';
+export type UserKey = 'a' | 's' | 'u' | 'd' | 'w' | 'n' | 'v';
 
-export const USERS: Readonly<Record<UserKey, string>> = { a: 'analyst', s: 'support', u: 'auditor', d: 'dba', w: 'writer', n: 'nobody' };
+export const USERS: Readonly<Record<UserKey, string>> = { a: 'analyst', s: 'support', u: 'auditor', d: 'dba', w: 'writer', n: 'nobody', v: 'developer' };
 
 export interface CorpusCase {
   readonly sql: string;

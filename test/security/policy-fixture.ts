@@ -9,6 +9,7 @@
  *   writer   orders read/write, write kinds, clearance 0
  *   auditor  whole customers table, no masks, clearance 2 (phone yes, id_card no)
  *   nobody   no roles at all
+ *   developer ddl on everything, orders read/write, customers without phone/id_card and email masked; clearance 1
  *   rawuser  analyst + raw passthrough
  *   outsider analyst's roles in another tenant
  */
@@ -32,6 +33,7 @@ export function shopPolicy(overrides: { environment?: 'dev' | 'test' | 'prod' } 
       writer: { password: NATIVE, roles: ['writer'], clearance: 0 },
       auditor: { password: NATIVE, roles: ['auditor'], clearance: 2 },
       nobody: { password: NATIVE },
+      developer: { password: NATIVE, roles: ['developer'], clearance: 1 },
       rawuser: { password: NATIVE, roles: ['analyst'], clearance: 1, raw_passthrough: true },
       outsider: { password: NATIVE, roles: ['analyst'], clearance: 1, tenant: 'acme', ip_allow: '192.168.1.0/24' },
       gone: { password: NATIVE, roles: ['analyst'], disabled: true },
@@ -62,6 +64,15 @@ export function shopPolicy(overrides: { environment?: 'dev' | 'test' | 'prod' } 
       auditor: {
         grants: [{ table: 'customers', privileges: ['select'] }, { table: 'orders', privileges: ['select'] }],
       },
+      developer: {
+        grants: [
+          { privileges: ['ddl'] },
+          { table: 'orders', privileges: ['select', 'insert', 'update', 'delete'] },
+          { table: 'audit_copy', privileges: ['select', 'insert', 'update', 'delete'] },
+          { table: 'customers', columns: ['id', 'name', 'email', 'city', 'created_at'], privileges: ['select'] },
+        ],
+        statement_kinds: ['select', 'insert', 'update', 'delete', 'ddl', 'transaction', 'set', 'show', 'use', 'explain'],
+      },
       writer: {
         grants: [
           { table: 'orders', privileges: ['select', 'insert', 'update', 'delete'] },
@@ -81,7 +92,7 @@ export function shopPolicy(overrides: { environment?: 'dev' | 'test' | 'prod' } 
     masking: [
       { table: 'customers', column: 'phone', kind: 'partial', keep_first: 3, keep_last: 4, roles: ['support'] },
       { table: 'customers', column: 'id_card', kind: 'alias', alias: '[hidden]', roles: ['support'] },
-      { table: 'customers', column: 'email', kind: 'hash', roles: ['support'] },
+      { table: 'customers', column: 'email', kind: 'hash', roles: ['support', 'developer'] },
     ],
     approvals: [
       { name: 'prod-ddl', when: { change_types: ['ddl'], environments: ['prod'] }, stages: [{ roles: ['dba'] }, { roles: ['security'] }] },

@@ -1,0 +1,141 @@
+/**
+ * DDL cannot move what its user may not read. Real MariaDB and PostgreSQL,
+ * real clients, the real gate and live catalogs.
+ *
+ * `dev` may run DDL on the whole test database and read two of the three
+ * columns of `items`; tables named `mine*` are dev's own. `owner` may do
+ * anything anywhere. `secret` holds 'TOPSECRET'.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, pgUrl, withDatabase, type TempDatabase } from '../../helpers/db.js';
+import { createGate } from '../../../governance/gate-impl.js';
+import { initAnalysis } from '../../../governance/analyze/analyze.js';
+import { CatalogProvider } from '../../../governance/catalog/provider.js';
+import { loadMysqlCatalog, loadPgCatalog } from '../../../governance/catalog/catalog.js';
+import { policySchema } from '../../../rules/policy-schema.js';
+import * as pgSide from '../postgres/setup.js';
+import * as mySide from '../mysql/helpers.js';
+
+let pgdb: TempDatabase;
+let mydb: TempDatabase;
+let pgEp: pgSide.Endpoint;
+let myEp: mySide.Endpoint;
+
+const KINDS = ['select', 'insert', 'update', 'delete', 'ddl', 'use', 'set', 'show', 'transaction'];
+const roles = (database: string) => ({
+  owner: { grants: [{ privileges: ['all'] }], statement_kinds: KINDS },
+  dev: {
+    grants: [
+      { database, privileges: ['ddl'] },
+      { database, table: 'items', columns: ['id', 'name'], privileges: ['select'] },
+      { database, table: 'mine*', privileges: ['all'] },
+    ],
+    statement_kinds: KINDS,
+  },
+});
+const SETUP = "CREATE TABLE items (id int PRIMARY KEY, name text, secret text); INSERT INTO items VALUES (1, 'x', 'TOPSECRET')";
+
+before(async () => {
+  await initAnalysis();
+  pgdb = await createPgDatabase('ddlreach', SETUP);
+  mydb = await createMysqlDatabase('ddlreach', SETUP.replace(/text/g, 'VARCHAR(20)'));
+
+  const pgBase = pgSide.testPolicy(pgdb.name);
+  const pgPolicy = policySchema.parse({
+    ...pgBase,
+    users: { alice: { ...pgBase.users.alice, roles: ['dev'] }, bob: { ...pgBase.users.bob, roles: ['owner'] } },
+    roles: roles(pgdb.name),
+  });
+  const pgCatalogs = new CatalogProvider(async (database) => {
+    const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
+    try { return await loadPgCatalog(c); } finally { await c.end(); }
+  });
+  pgEp = await pgSide.startEndpoint(createGate({
+    policy: () => pgPolicy, audit: { write() {} },
+    catalogFor: (_i, d) => pgCatalogs.get(d), refreshCatalog: (_i, d) => pgCatalogs.refresh(d),
+  }));
+
+  const myBase = mySide.testPolicy({ database: mydb.name });
+  const myPolicy = policySchema.parse({
+    ...myBase,
+    users: { dev: { password: myBase.users.both.password, roles: ['dev'] }, owner: { password: myBase.users.both.password, roles: ['owner'] } },
+    roles: roles(mydb.name),
+  });
+  const myCatalogs = new CatalogProvider(async () => {
+    const c = await mysqlConnect();
+    try { return await loadMysqlCatalog(c as never, [mydb.name]); } finally { await c.end(); }
+  });
+  const myGate = createGate({ policy: () => myPolicy, audit: { write() {} }, catalogFor: () => myCatalogs.get(undefined), refreshCatalog: () => myCatalogs.refresh(undefined) });
+  myEp = await mySide.startEndpoint({ gate: myGate as never, policy: myPolicy });
+});
+after(async () => {
+  await pgEp?.close();
+  await myEp?.close();
+  await pgdb?.drop();
+  await mydb?.drop();
+});
+
+const refusedForSecret = (e: Error) => /column-acl/.test(e.message) && /secret/.test(e.message);
+
+async function pgColumns(): Promise<string[]> {
+  const c = await pgConnect(pgdb.url);
+  try {
+    return (await c.query("SELECT attname FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0 ORDER BY attnum")).rows.map((r) => r.attname);
+  } finally {
+    await c.end();
+  }
+}
+
+test('PostgreSQL: renames and ALTER ... USING cannot move a column its user may not read', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    // The swap: secret's values end up under a granted name.
+    await assert.rejects(c.query('ALTER TABLE items RENAME COLUMN secret TO tmp; ALTER TABLE items RENAME COLUMN name TO secret; ALTER TABLE items RENAME COLUMN tmp TO name; SELECT name FROM items'), refusedForSecret);
+    await c.query('BEGIN');
+    await assert.rejects(c.query('ALTER TABLE items RENAME COLUMN secret TO tmp'), refusedForSecret);
+    await c.query('ROLLBACK');
+    await assert.rejects(c.query('ALTER TABLE items ALTER COLUMN name TYPE text USING secret'), refusedForSecret);
+    await assert.rejects(c.query('CREATE TABLE mine_kid () INHERITS (items)'), refusedForSecret);
+    await assert.rejects(c.query("CREATE FUNCTION mine_f() RETURNS text LANGUAGE sql AS $$ SELECT secret FROM items $$"), /needs select on everything/);
+    // What dev owns stays dev's to change.
+    await c.query('CREATE TABLE mine_t (id int)');
+    await c.query('ALTER TABLE mine_t ADD COLUMN note text');
+    await c.query('CREATE TABLE mine_r (item_id int REFERENCES items (id))');
+    await assert.rejects(c.query('CREATE TABLE mine_s (s text REFERENCES items (secret))'), refusedForSecret);
+    assert.deepEqual((await c.query('SELECT name FROM items')).rows, [{ name: 'x' }]);
+  } finally {
+    await c.end();
+  }
+  assert.deepEqual(await pgColumns(), ['id', 'name', 'secret'], 'nothing was renamed');
+  const owner = await pgSide.pgThrough(pgEp.url('bob', pgdb.name));
+  try {
+    await owner.query("CREATE FUNCTION owner_f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$");
+  } finally {
+    await owner.end();
+  }
+});
+
+test('MySQL: renames and generated columns cannot move a column its user may not read', async () => {
+  const c = await mySide.connect(myEp.port, { user: 'dev', database: mydb.name });
+  try {
+    await assert.rejects(c.query('ALTER TABLE items CHANGE secret tmp VARCHAR(20); ALTER TABLE items CHANGE name secret VARCHAR(20); ALTER TABLE items CHANGE tmp name VARCHAR(20); SELECT name FROM items'), refusedForSecret);
+    await assert.rejects(c.query('ALTER TABLE items RENAME COLUMN secret TO tmp'), refusedForSecret);
+    await assert.rejects(c.query('ALTER TABLE items ADD COLUMN mirror VARCHAR(20) AS (secret) STORED'), refusedForSecret);
+    await assert.rejects(c.query('RENAME TABLE items TO mine_items'), refusedForSecret);
+    await c.query('CREATE TABLE mine_t (id INT)');
+    await c.query('ALTER TABLE mine_t ADD COLUMN note VARCHAR(10)');
+    await assert.rejects(c.query('CREATE TRIGGER mine_tr BEFORE INSERT ON mine_t FOR EACH ROW SET NEW.id = 1'), /needs select on everything/);
+    const [rows] = await c.query('SELECT name FROM items');
+    assert.deepEqual(rows, [{ name: 'x' }]);
+  } finally {
+    await c.end();
+  }
+  const direct = await mysqlConnect();
+  try {
+    const [cols] = await direct.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [mydb.name, 'items']);
+    assert.deepEqual((cols as { c: string }[]).map((r) => r.c), ['id', 'name', 'secret'], 'nothing was renamed');
+  } finally {
+    await direct.end();
+  }
+});
