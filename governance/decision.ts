@@ -6,8 +6,9 @@
  */
 import type { ErrorCode } from './errors.js';
 import type { Dialect, StatementFacts } from './facts.js';
+import type { Catalog } from './catalog/catalog.js';
 
-/** Who is asking, from where, on what: fixed for a session except `database`/`searchPath`. */
+/** Who is asking, from where, on what: fixed for a session except `database`/`searchPath`/`transactionCatalog`. */
 export interface SessionContext {
   readonly user: string;
   readonly clientIp: string;
@@ -19,6 +20,12 @@ export interface SessionContext {
   searchPath: readonly string[];
   readonly door: 'mysql' | 'postgres' | 'console' | 'ticket';
   readonly sessionId: string;
+  /**
+   * PostgreSQL, after DDL inside the open transaction: the catalog as that
+   * transaction sees it (read over the session's own connection), judged
+   * against instead of the shared one until the transaction ends.
+   */
+  transactionCatalog?: Catalog | undefined;
 }
 
 export type MaskKind = 'partial' | 'hash' | 'alias' | 'null';

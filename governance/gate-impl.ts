@@ -105,6 +105,11 @@ function refusedMessage(session: SessionContext, sql: string, code: 'UPSTREAM_UN
   return { verdict: 'deny', statements: [d], refusal: d, raw: false };
 }
 
+/** The session's own view of its database's schema, while its transaction has one. */
+function ownCatalog(session: SessionContext, database: string | undefined): Catalog | undefined {
+  return session.transactionCatalog !== undefined && database === session.database ? session.transactionCatalog : undefined;
+}
+
 export function createGate(opts: GateOptions): EngineGate {
   const current: () => Policy = typeof opts.policy === 'function' ? opts.policy : ((h) => () => h.current())(opts.policy);
   const analyze: Analyzer<Catalog> = opts.analyze ?? analyzeCached;
@@ -125,7 +130,7 @@ export function createGate(opts: GateOptions): EngineGate {
   const retried = new Map<string, number>();
   const retryKey = (session: SessionContext) => `${session.instance}\u0000${session.database ?? ''}`;
   const mayRetry = (session: SessionContext, j: EngineJudgement): boolean =>
-    opts.refreshCatalog !== undefined && j.refusal !== undefined && j.refusal.rules.some((r) => UNKNOWN_NAME_RULES.has(r))
+    opts.refreshCatalog !== undefined && session.transactionCatalog === undefined && j.refusal !== undefined && j.refusal.rules.some((r) => UNKNOWN_NAME_RULES.has(r))
     && Date.now() - (retried.get(retryKey(session)) ?? 0) >= CATALOG_RETRY_MS;
   /** Sessions that ran DDL since their last transaction statement: their COMMIT reloads again. */
   const ddlSince = new WeakSet<SessionContext>();
@@ -181,7 +186,7 @@ export function createGate(opts: GateOptions): EngineGate {
         return await judge(session, sql, {
           policy,
           analyze,
-          catalogFor: (database) => opts.catalogFor(session.instance, database),
+          catalogFor: (database) => ownCatalog(session, database) ?? opts.catalogFor(session.instance, database),
           ...(extras.estimatedRows !== undefined ? { estimate: () => extras.estimatedRows }
             : opts.estimate ? { estimate: (f: StatementFacts, c: Catalog) => opts.estimate!(session, f, c) } : {}),
           ...(extras.approved ? { approved: true } : {}),
@@ -196,7 +201,7 @@ export function createGate(opts: GateOptions): EngineGate {
     judgeNow(session: SessionContext, sql: string): EngineJudgement | undefined {
       if (opts.estimate) return undefined;
       try {
-        const j = judgeNow(session, sql, { policy: current(), analyze, catalogNow: (database) => catalogNow(session.instance, database) });
+        const j = judgeNow(session, sql, { policy: current(), analyze, catalogNow: (database) => ownCatalog(session, database) ?? catalogNow(session.instance, database) });
         // An unknown name that a reload may explain: judge() reloads.
         return j && mayRetry(session, j) ? undefined : j;
       } catch {

@@ -25,7 +25,7 @@ import { checkCleartext, checkMd5Response } from '../../governance/auth/password
 import type { Listener } from '../../rules/policy-schema.js';
 import * as bw from '../../wire/postgres/backend-writer.js';
 import {
-  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, rowDescriptionOrigins, tagRows,
+  parseCommandComplete, parseErrorFields, parseParameterStatus, parseReadyForQuery, rowDescriptionFields, rowDescriptionOrigins, tagRows,
 } from '../../wire/postgres/backend-parser.js';
 import {
   parseFrontendMessage, parsePasswordMessage, parseSaslInitialResponse, parseStartupPacket,
@@ -36,6 +36,8 @@ import {
 import type { SessionPool } from './pool.js';
 import type { UserSlot, UserSlots } from '../user-slots.js';
 import { SocketInput } from './socket-input.js';
+import { loadTransactionCatalog } from './transaction-catalog.js';
+import type { Catalog } from '../../governance/catalog/catalog.js';
 import { FULL_SCAN_RULE, FullScanGuard, fullScanError } from '../../governance/plan/index.js';
 // Masking semantics are shared with the MySQL door (same text, same keyed hash).
 import { fieldMask, maskKey } from '../mask.js';
@@ -131,6 +133,8 @@ interface PreparedStatement {
   readonly sql: string;
   decision: Decision | undefined;
   path: string;
+  /** The schema epoch it was judged in (see `schemaEpoch`). */
+  schema: number;
 }
 
 /** A bound portal; `rows` counts what its Executes returned, against the row cap. */
@@ -148,7 +152,7 @@ type Pending =
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
-  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; failed: boolean; error?: string; readonly done: () => void };
+  | { readonly kind: 'internal'; readonly rows: (string | null)[][]; fields?: { name: string; typeOid: number }[]; failed: boolean; error?: string; readonly done: () => void };
 
 /**
  * Caps count rows and bytes on the wire: true when this row may be sent.
@@ -276,6 +280,18 @@ export class ClientSession {
   private readonly portals = new Map<string, Portal>();
   private pathDirty = false;
   private pathTouchedInTxn = false;
+  /**
+   * DDL, or a transaction statement while the session has its own catalog,
+   * was forwarded: before the next judgement the upstream must be idle and
+   * the schema read again (transaction-catalog.ts).
+   */
+  private schemaDirty = false;
+  /**
+   * Bumped when DDL is forwarded and when the catalog this session is judged
+   * against changes: a prepared statement judged in an earlier epoch is
+   * judged again at Bind.
+   */
+  private schemaEpoch = 0;
   private idleWaiters: (() => void)[] = [];
   private auditFailed = false;
   private closed = false;
@@ -603,7 +619,7 @@ export class ClientSession {
       case 'bind': {
         const st = this.statements.get(msg.statement);
         if (st) {
-          if (this.pathDirty || st.path !== this.pathKey()) return this.onBindRejudged(msg, f, st);
+          if (this.pathDirty || st.path !== this.pathKey() || st.schema !== this.schemaEpoch) return this.onBindRejudged(msg, f, st);
           return this.onBind(msg, f, st);
         }
         // A statement made by SQL PREPARE (or dropped by DEALLOCATE/DISCARD since): sqlgate cannot
@@ -659,11 +675,12 @@ export class ClientSession {
       const untracked = await this.ensurePathKnown();
       if (untracked) return this.refuseBind(st.sql, undefined, untracked);
     }
-    if (st.path !== this.pathKey()) {
+    if (st.path !== this.pathKey() || st.schema !== this.schemaEpoch) {
       const j = await this.judge(st.sql, /\$\d/.test(st.sql));
       if ('refused' in j) return this.refuseBind(st.sql, j.judgement, j.refused);
       st.decision = j.judgement.statements[0];
       st.path = this.pathKey();
+      st.schema = this.schemaEpoch;
     }
     return this.onBind(msg, f, st);
   }
@@ -739,7 +756,7 @@ export class ClientSession {
    * words the refusal.
    */
   private judgeNow(sql: string): Judgement | undefined {
-    if (this.auditFailed || this.pathDirty) return undefined;
+    if (this.auditFailed || this.pathDirty || this.schemaDirty) return undefined;
     const j = this.opts.gate.judgeNow?.(this.ctx!, sql);
     if (!j || j.verdict !== 'allow') return undefined;
     for (const d of j.statements) {
@@ -754,6 +771,8 @@ export class ClientSession {
     // (Each await costs a turn of the microtask queue: skipped when there is nothing to wait for.)
     const untracked = this.pathDirty ? await this.ensurePathKnown() : undefined;
     if (untracked) return { refused: untracked, judgement: undefined };
+    const unsettled = this.schemaDirty ? await this.ensureSchemaKnown() : undefined;
+    if (unsettled) return { refused: unsettled, judgement: undefined };
     let judgement: Judgement;
     try {
       judgement = await this.opts.gate.judge(this.ctx!, sql);
@@ -800,15 +819,9 @@ export class ClientSession {
     return undefined;
   }
 
-  /** Runs one statement of sqlgate's own on this session; rows as {column: text}. Throws on an upstream error. */
+  /** EXPLAIN output of sqlgate's own statement on this session, for the full-scan guard. Throws on an upstream error. */
   private async internalRows(sql: string): Promise<Record<string, string | null>[]> {
-    const rows: (string | null)[][] = [];
-    let entry: Extract<Pending, { kind: 'internal' }> | undefined;
-    await new Promise<void>((done) => {
-      entry = { kind: 'internal', rows, failed: false, done };
-      this.forward(serialize.query(sql), entry);
-    });
-    if (entry!.failed) throw new Error('the upstream refused it: ' + entry!.error);
+    const { rows } = await this.internalQuery(sql);
     return rows.map((r) => ({ 'QUERY PLAN': r[0] }));
   }
 
@@ -828,6 +841,20 @@ export class ClientSession {
     if (PATH_SUSPECT.test(sql) || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(sql))) {
       this.pathDirty = true;
       this.pathTouchedInTxn = true;
+    }
+  }
+
+  /**
+   * DDL may change what the next statement's names mean, and inside a
+   * transaction only this session can see the change; a transaction
+   * statement may end or roll back what the session's own catalog shows.
+   */
+  private markSchemaSuspect(judgement: Judgement): void {
+    for (const d of judgement.statements) {
+      if (d.facts.kind === 'ddl' || (d.facts.kind === 'transaction' && this.ctx!.transactionCatalog !== undefined)) {
+        this.schemaDirty = true;
+        this.schemaEpoch++;
+      }
     }
   }
 
@@ -864,6 +891,7 @@ export class ClientSession {
       : judgement.statements.map((d, i) => this.running(d.facts.text, d, false, tickets[i]));
     if (items[0]) this.startTimer(items[0]);
     this.markPathSuspect(sql);
+    this.markSchemaSuspect(judgement);
     // SQL-level PREPARE/DEALLOCATE/DISCARD may replace what a protocol statement name means.
     if (judgement.statements.some(managesStatements) || (judgement.raw && STATEMENT_MANAGEMENT.test(sql))) {
       this.statements.clear();
@@ -891,7 +919,9 @@ export class ClientSession {
 
   private prepared(name: string, sql: string, raw: Buffer, judgement: Judgement): void {
     if (judgement.statements.some(managesStatements)) { this.statements.clear(); this.portals.clear(); }
-    this.statements.set(name, { sql, decision: judgement.statements[0], path: this.pathKey() });
+    // A DDL statement's own Bind is not a reason to judge it again: the epoch is taken after it counts.
+    this.markSchemaSuspect(judgement);
+    this.statements.set(name, { sql, decision: judgement.statements[0], path: this.pathKey(), schema: this.schemaEpoch });
     this.markPathSuspect(sql);
     this.forward(raw, { kind: 'parse' });
   }
@@ -929,6 +959,53 @@ export class ClientSession {
   }
 
   /**
+   * Before judging after DDL: wait until the upstream is idle, then judge
+   * against the shared catalog outside a transaction (the DDL committed, and
+   * the gate reloaded it), or against the schema as this session's open
+   * transaction sees it. In a pipeline without a Sync since the DDL there
+   * is no safe point to ask, so the statement is refused.
+   */
+  private async ensureSchemaKnown(): Promise<ErrorFields | undefined> {
+    if (!this.canWaitForIdle()) {
+      return fieldsOf('UNTRACKED_SETTING', 'sqlgate: DDL earlier in this pipeline may have changed what the next statement names; send Sync before it');
+    }
+    await this.whenIdle();
+    if (this.closed) return undefined;
+    // A failed transaction runs nothing until it rolls back; the next statement after that reads the schema.
+    if (this.status === 'E') return undefined;
+    this.schemaDirty = false;
+    if (this.status === 'I') {
+      this.setTransactionCatalog(undefined);
+      return undefined;
+    }
+    try {
+      this.setTransactionCatalog(await loadTransactionCatalog((sql) => this.internalQuery(sql)));
+      return undefined;
+    } catch (err) {
+      this.schemaDirty = true;
+      return fieldsOf('UPSTREAM_UNAVAILABLE', `sqlgate: cannot read the schema as this transaction changed it: ${(err as Error).message}`);
+    }
+  }
+
+  private setTransactionCatalog(c: Catalog | undefined): void {
+    if (this.ctx!.transactionCatalog === c) return;
+    this.ctx!.transactionCatalog = c;
+    this.schemaEpoch++;
+  }
+
+  /** Runs one statement of sqlgate's own on this session: columns and text rows. Throws on an upstream error. */
+  private async internalQuery(sql: string): Promise<{ fields: { name: string; typeOid: number }[]; rows: (string | null)[][] }> {
+    const rows: (string | null)[][] = [];
+    let entry: Extract<Pending, { kind: 'internal' }> | undefined;
+    await new Promise<void>((done) => {
+      entry = { kind: 'internal', rows, failed: false, done };
+      this.forward(serialize.query(sql), entry);
+    });
+    if (entry!.failed) throw new Error('the upstream refused it: ' + entry!.error);
+    return { fields: entry!.fields ?? [], rows };
+  }
+
+  /**
    * True when everything forwarded ends with a Sync or a simple Query, so the
    * upstream will answer all of it and reach ReadyForQuery without more from
    * the client. (Extended-protocol answers before a Sync may sit in the
@@ -946,13 +1023,13 @@ export class ClientSession {
   }
 
   private async refreshSearchPath(): Promise<void> {
-    const rows: (string | null)[][] = [];
-    let entry: Extract<Pending, { kind: 'internal' }> | undefined;
-    await new Promise<void>((done) => {
-      entry = { kind: 'internal', rows, failed: false, done };
-      this.forward(serialize.query("SELECT pg_catalog.current_setting('search_path'), current_user"), entry);
-    });
-    if (entry!.failed || !rows[0] || rows[0][0] === null || rows[0][1] === null) return;
+    let rows: (string | null)[][];
+    try {
+      ({ rows } = await this.internalQuery("SELECT pg_catalog.current_setting('search_path'), current_user"));
+    } catch {
+      return;
+    }
+    if (!rows[0] || rows[0][0] === null || rows[0][1] === null) return;
     this.ctx!.searchPath = parseSearchPath(rows[0][0], rows[0][1]);
     this.pathDirty = false;
   }
@@ -1004,7 +1081,7 @@ export class ClientSession {
         if (h && (h.kind === 'parse' || h.kind === 'bind' || h.kind === 'close' || h.kind === 'describe')) this.pending.shift();
         return this.write(f.raw);
       case BackendCode.RowDescription: {
-        if (h?.kind === 'internal') return;
+        if (h?.kind === 'internal') { h.fields = rowDescriptionFields(f.body); return; }
         let masks: readonly MaskDirective[] | undefined;
         if (h?.kind === 'describe') { this.pending.shift(); masks = h.masks; }
         else { const d = this.currentItem()?.decision?.directives.masks; masks = d?.length ? d : undefined; }
@@ -1166,6 +1243,7 @@ export class ClientSession {
       if (p.kind === 'internal') { relay = false; p.done(); break; }
       if (p.kind === 'sync' || p.kind === 'simple' || p.kind === 'poison-simple') break;
     }
+    if (this.status === 'I' && this.ctx?.transactionCatalog !== undefined) this.setTransactionCatalog(undefined);
     if (this.status === 'I' && this.pathTouchedInTxn) {
       this.pathDirty = true;
       this.pathTouchedInTxn = false;

@@ -44,6 +44,21 @@ export function rowDescriptionOrigins(body: Buffer): { tableOid: number; attnum:
   return out;
 }
 
+/** Each RowDescription field's name and type OID. */
+export function rowDescriptionFields(body: Buffer): { name: string; typeOid: number }[] {
+  const n = body.readInt16BE(0);
+  const out: { name: string; typeOid: number }[] = [];
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    const end = body.indexOf(0, o);
+    const name = body.toString('utf8', o, end);
+    o = end + 1;
+    out.push({ name, typeOid: body.readUInt32BE(o + 6) });
+    o += 4 + 2 + 4 + 2 + 4 + 2;
+  }
+  return out;
+}
+
 export function parseReadyForQuery(body: Buffer): TransactionStatus {
   const s = String.fromCharCode(body[0]);
   if (s !== 'I' && s !== 'T' && s !== 'E') throw new SqlgateError('PROTOCOL_VIOLATION', 'upstream ReadyForQuery: bad status');

@@ -90,7 +90,6 @@ test('PostgreSQL: a table created inside a transaction is usable once it commits
     await assert.rejects(c.query('SELECT * FROM nothing_here'), (e: Error) => unknownName.test(e.message));
     await c.query('BEGIN');
     await c.query('CREATE TABLE made_in_txn (id int)');
-    await c.query('INSERT INTO made_in_txn VALUES (5)').catch(() => undefined); // unknown until committed: refused
     await c.query('ROLLBACK');
     await c.query('BEGIN');
     await c.query('CREATE TABLE made_in_txn (id int)');

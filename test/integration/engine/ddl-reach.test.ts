@@ -1,6 +1,7 @@
 /**
- * DDL cannot move what its user may not read. Real MariaDB and PostgreSQL,
- * real clients, the real gate and live catalogs.
+ * DDL cannot move what its user may not read, and DDL inside a PostgreSQL
+ * transaction is followed by the rest of that transaction. Real MariaDB and
+ * PostgreSQL, real clients, the real gate and live catalogs.
  *
  * `dev` may run DDL on the whole test database and read two of the three
  * columns of `items`; tables named `mine*` are dev's own. `owner` may do
@@ -16,6 +17,8 @@ import { loadMysqlCatalog, loadPgCatalog } from '../../../governance/catalog/cat
 import { policySchema } from '../../../rules/policy-schema.js';
 import * as pgSide from '../postgres/setup.js';
 import * as mySide from '../mysql/helpers.js';
+import { RawClient } from '../postgres/raw-client.js';
+import { serialize } from 'pg-protocol';
 
 let pgdb: TempDatabase;
 let mydb: TempDatabase;
@@ -77,6 +80,7 @@ after(async () => {
 });
 
 const refusedForSecret = (e: Error) => /column-acl/.test(e.message) && /secret/.test(e.message);
+const unknownName = /unknown (table|column)|cannot resolve|not resolved/i;
 
 async function pgColumns(): Promise<string[]> {
   const c = await pgConnect(pgdb.url);
@@ -137,5 +141,75 @@ test('MySQL: renames and generated columns cannot move a column its user may not
     assert.deepEqual((cols as { c: string }[]).map((r) => r.c), ['id', 'name', 'secret'], 'nothing was renamed');
   } finally {
     await direct.end();
+  }
+});
+
+test('PostgreSQL: a table created inside a transaction is usable by the statements after it, in both protocols', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE mine_txn (id int, note text)');
+    await c.query("INSERT INTO mine_txn VALUES (1, 'a')");
+    await c.query('CREATE INDEX ON mine_txn (note)');
+    await c.query('INSERT INTO mine_txn VALUES ($1, $2)', [2, 'b']);
+    await c.query('ALTER TABLE mine_txn ADD COLUMN extra int');
+    assert.deepEqual((await c.query('SELECT id, note, extra FROM mine_txn ORDER BY id')).rows, [{ id: 1, note: 'a', extra: null }, { id: 2, note: 'b', extra: null }]);
+    await c.query('COMMIT');
+    assert.deepEqual((await c.query('SELECT count(*)::int AS n FROM mine_txn')).rows, [{ n: 2 }]);
+    // The session's own catalog is judged under the same policy. (A refusal is an error: the transaction is aborted, as by any.)
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE mine_txn2 (id int)');
+    await c.query('SELECT id FROM mine_txn2');
+    await assert.rejects(c.query('SELECT secret FROM items'), refusedForSecret);
+    await assert.rejects(c.query('SELECT id FROM mine_txn2'), /current transaction is aborted/);
+    await c.query('ROLLBACK');
+  } finally {
+    await c.end();
+  }
+});
+
+test('PostgreSQL: ROLLBACK TO SAVEPOINT takes back what the transaction catalog shows', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE mine_kept (id int)');
+    await c.query('SAVEPOINT s');
+    await c.query('CREATE TABLE mine_undone (id int)');
+    await c.query('SELECT id FROM mine_undone');
+    await c.query('ROLLBACK TO SAVEPOINT s');
+    // sqlgate refuses the name itself: the server never sees the statement.
+    await assert.rejects(c.query('SELECT id FROM mine_undone'), (e: Error) => unknownName.test(e.message) && /sqlgate/.test(e.message));
+    await c.query('ROLLBACK TO SAVEPOINT s'); // the refusal aborted the transaction
+    await c.query('SELECT id FROM mine_kept');
+    await c.query('ROLLBACK');
+    await assert.rejects(c.query('SELECT id FROM mine_kept'), (e: Error) => unknownName.test(e.message));
+  } finally {
+    await c.end();
+  }
+});
+
+test('PostgreSQL: a statement pipelined after DDL without a Sync between is refused; after a Sync it runs', async () => {
+  const raw = await RawClient.open(pgEp.port, 'bob', pgdb.name, pgSide.PASSWORD);
+  try {
+    const text = (b: Buffer) => b.toString('latin1');
+    await raw.simple('BEGIN');
+    const answer = text(await raw.roundTrip(
+      serialize.parse({ text: 'CREATE TABLE mine_piped (id int)' }), serialize.bind({}), serialize.execute({}),
+      serialize.parse({ text: 'INSERT INTO mine_piped VALUES (1)' }), serialize.bind({}), serialize.execute({}),
+      serialize.sync(),
+    ));
+    assert.match(answer, /send Sync before it/);
+    await raw.simple('ROLLBACK');
+    await raw.simple('BEGIN');
+    const synced = text(await raw.roundTrip(
+      serialize.parse({ text: 'CREATE TABLE mine_piped (id int)' }), serialize.bind({}), serialize.execute({}), serialize.sync(),
+      serialize.parse({ text: 'INSERT INTO mine_piped VALUES (1)' }), serialize.bind({}), serialize.execute({}), serialize.sync(),
+    )) + text(await raw.roundTrip()); // two Syncs, two ReadyForQuery
+    assert.doesNotMatch(synced, /sqlgate/);
+    assert.match(synced, /INSERT 0 1/);
+    assert.match(text(await raw.simple('SELECT count(*) FROM mine_piped')), /SELECT 1/);
+    await raw.simple('ROLLBACK');
+  } finally {
+    raw.close();
   }
 });
