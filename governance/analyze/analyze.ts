@@ -65,6 +65,28 @@ interface Session {
   searchPath: readonly string[];
   /** A SET LOCAL search_path is in force until the transaction ends. */
   localPath?: boolean;
+  /** Tables an earlier statement of the message creates (CREATE TABLE without IF NOT EXISTS). */
+  created?: Set<string>;
+}
+
+const tableKey = (t: TableId): string => `${t.database}\u0000${t.schema}\u0000${t.table}`;
+
+/** After `low` is analysed: what it creates is new to the statements after it. */
+function noteCreated(low: Lowered, ctx: AnalyzeContext, session: Session): void {
+  if (low.creates) (session.created ??= new Set()).add(tableKey(ddlTarget(low.creates, ctx, session)));
+}
+
+/**
+ * A DDL read of a table the catalog does not know, made earlier in the same
+ * message: the table is new, and holds nothing that existed before.
+ */
+function newInMessage(q: Query, ctx: AnalyzeContext, session: Session): boolean {
+  const from = q.kind === 'select' && q.from.length === 1 ? q.from[0] : undefined;
+  if (!session.created || from?.kind !== 'table') return false;
+  const t = ddlTarget(from.name, ctx, session);
+  return session.created.has(tableKey(t)) && (ctx.dialect === 'mysql'
+    ? ctx.catalog.lookup(t.database, t.database, t.table) === undefined
+    : ctx.catalog.lookup(session.database, t.schema, t.table) === undefined);
 }
 
 /** Analyses every statement of a (possibly multi-statement) text. */
@@ -85,6 +107,7 @@ function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStat
       try { low = lowerPg(piece.ast); } catch (err) { low = lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }); }
       low = checkPgLowering(piece.ast, low);
       const facts = finish(low, piece.text, pgFingerprint(piece.text, digest), hints, ctx, session);
+      noteCreated(low, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
       if (facts.sessionChange?.kind === 'search-path' && facts.sessionChange.local) session.localPath = true;
@@ -108,6 +131,7 @@ function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStat
     }
     const { lowered: low, nestedTexts } = lowering;
     const facts = finish(low, s.text, s.digest, s.hints, ctx, session, nestedTexts);
+    noteCreated(low, ctx, session);
     out.push(facts);
     applySession(facts.sessionChange, session);
   }
@@ -198,7 +222,7 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
       if (low.returnsRows) outputs = o;
     }
     for (const q of low.sideQueries) resolver.sideQuery(q);
-    for (const q of low.ddlReads ?? []) resolver.sideQuery(q, 'ddl');
+    for (const q of low.ddlReads ?? []) if (!newInMessage(q, ctx, session)) resolver.sideQuery(q, 'ddl');
     for (const e of low.exprs) resolver.looseExpr(e);
   } catch (err) {
     resolver.fail('UNRESOLVED_COLUMN', `analysis failed: ${(err as Error).message}`);

@@ -196,6 +196,12 @@ export interface Lowered {
    * columns a foreign key checks (an existence oracle).
    */
   readonly ddlReads?: readonly Query[];
+  /**
+   * CREATE TABLE without IF NOT EXISTS: if it runs, the table is new, so a
+   * later statement of the same message reaches nothing in it that existed
+   * before (its `ddlReads` of the table are not needed).
+   */
+  readonly creates?: QName;
   readonly dynamic: readonly DynamicFacts[];
   readonly sessionChange?: SessionChange;
   readonly unresolved?: Unresolved;

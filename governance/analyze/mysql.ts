@@ -742,6 +742,7 @@ function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
   }
   const object = (w[i] ?? 'object').toLowerCase();
   i++;
+  const ifNotExists = w[i] === 'IF';
   i = skipWords(w, i, ['IF', 'NOT', 'EXISTS']);
   const verb = `${verb0}_${object}`;
   if (object === 'table' || object === 'view') {
@@ -774,7 +775,8 @@ function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
         if (r.name) sideQueries.push({ kind: 'select', targets: [], from: [{ kind: 'table', name: r.name }], groupBy: [], windows: [], orderBy: [], limit: false });
       }
     }
-    return ok(lowered('ddl', verb, { ddlTargets: targets, sideQueries, ddlReads }));
+    const creates = verb0 === 'create' && object === 'table' && !ifNotExists ? { creates: targets[0] } : {};
+    return ok(lowered('ddl', verb, { ddlTargets: targets, sideQueries, ddlReads, ...creates }));
   }
   if (object === 'index' || object === 'trigger') {
     // CREATE INDEX i ON t (...), CREATE TRIGGER tr BEFORE INSERT ON t ...: t's columns are reached.

@@ -518,7 +518,7 @@ export function lowerPg(ast: Node): Lowered {
     case 'CreateStmt': {
       // INHERITS (t) and PARTITION OF t join the new table to t; REFERENCES checks t's columns.
       const x = reaches(v, v.relation);
-      return lowered('ddl', 'create_table', { ddlTargets: [qname(v.relation), ...x.targets], ddlReads: x.reads });
+      return lowered('ddl', 'create_table', { ddlTargets: [qname(v.relation), ...x.targets], ddlReads: x.reads, ...(v.if_not_exists ? {} : { creates: qname(v.relation) }) });
     }
     case 'CreateTableAsStmt': {
       const [it] = unwrap(v.query);

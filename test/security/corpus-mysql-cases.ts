@@ -336,6 +336,11 @@ export const MYSQL_CASES: readonly CorpusCase[] = [
   attack('CREATE EVENT e ON SCHEDULE EVERY 1 MINUTE DO INSERT INTO orders (status) SELECT phone FROM customers', { v: 'deny:column-acl' }),
   attack('/*!50000 ALTER TABLE customers RENAME COLUMN phone TO p */', { v: 'deny' }, 'inside an executable comment'),
 
+  basic('CREATE TABLE a2 (id INT PRIMARY KEY); CREATE INDEX ix ON a2 (id); CREATE TABLE b2 (a_id INT, FOREIGN KEY (a_id) REFERENCES a2 (id))', { v: 'allow', d: 'allow' }, 'a migration script in one message: the tables are new'),
+  attack('CREATE TABLE customers (id INT); ALTER TABLE customers RENAME COLUMN phone TO p', { v: 'deny:column-acl' }),
+  attack('CREATE TABLE IF NOT EXISTS customers (id INT); ALTER TABLE customers RENAME COLUMN phone TO p', { v: 'deny:column-acl' }),
+  attack('CREATE TABLE IF NOT EXISTS fresh (id INT); CREATE INDEX ix ON fresh (id)', { v: 'deny' }, 'IF NOT EXISTS may keep a table the catalog has not seen yet'),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }, 'target estimated at 2,000,000 rows: prod-big-dml'),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),

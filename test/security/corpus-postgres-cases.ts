@@ -360,6 +360,11 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack('ALTER SCHEMA public RENAME TO p2', { v: 'deny:column-acl' }, 'moves every table of the schema'),
   attack("CREATE FOREIGN TABLE ft (phone text) SERVER s OPTIONS (table_name 'customers')", { v: 'deny:column-acl' }),
 
+  basic('CREATE TABLE a2 (id int PRIMARY KEY); CREATE INDEX ON a2 (id); CREATE TABLE b2 (a_id int REFERENCES a2 (id))', { v: 'allow', d: 'allow' }, 'a migration script in one message: the tables are new'),
+  attack('CREATE TABLE customers (id int); ALTER TABLE customers RENAME COLUMN phone TO p', { v: 'deny:column-acl' }, 'customers exists: the CREATE fails, but it is judged as if it ran'),
+  attack('CREATE TABLE IF NOT EXISTS customers (id int); ALTER TABLE customers RENAME COLUMN phone TO p', { v: 'deny:column-acl' }),
+  attack('CREATE TABLE IF NOT EXISTS fresh (id int); CREATE INDEX ON fresh (id)', { v: 'deny' }, 'IF NOT EXISTS may keep a table the catalog has not seen yet'),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),
