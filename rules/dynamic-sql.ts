@@ -31,6 +31,9 @@ const METADATA_FUNCTIONS = new Set([
   'pg_is_other_temp_schema', 'pg_my_temp_schema', 'pg_relation_is_updatable', 'pg_column_is_updatable', 'nameconcatoid',
   'acldefault', 'aclexplode', 'getdatabaseencoding', 'pg_get_function_arg_default', 'pg_options_to_table',
   'has_foreign_data_wrapper_privilege', 'has_server_privilege', 'has_type_privilege',
+  // pg_settings (JDBC's foreign-key metadata reads max_index_keys there; psql's \dconfig): the same
+  // values SHOW ALL and current_setting() give, as the service account sees them.
+  'pg_show_all_settings',
 ]);
 
 function isMetadataFunction(name: string | undefined): boolean {

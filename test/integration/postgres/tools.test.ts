@@ -1,7 +1,7 @@
 /**
  * PostgreSQL's own tools through sqlgate, with the real gate: pg_dump run by
  * a user allowed everything, and psql's catalog commands (\d, \du) by a user
- * with grants on one table only. Each reads the system catalogs in ways a
+ * with grants on one table only, and what JDBC's metadata reads. Each reads the system catalogs in ways a
  * hand-written test would not (system columns, set-returning catalog
  * helpers, views over pg_authid).
  */
@@ -14,7 +14,7 @@ import { initAnalysis } from '../../../governance/analyze/analyze.js';
 import { loadPgCatalog } from '../../../governance/catalog/catalog.js';
 import { CatalogProvider } from '../../../governance/catalog/provider.js';
 import { policySchema } from '../../../rules/policy-schema.js';
-import { psqlResult, startEndpoint, testPolicy, type Endpoint } from './setup.js';
+import { pgThrough, psqlResult, startEndpoint, testPolicy, type Endpoint } from './setup.js';
 
 let db: TempDatabase;
 let ep: Endpoint;
@@ -66,4 +66,17 @@ test('psql \\d and \\du for a user with grants on two columns of one table; the 
   const secret = await psqlResult(url, ['-c', 'SELECT secret FROM items']);
   assert.notEqual(secret.status, 0);
   assert.match(secret.stderr, /items\.secret/);
+});
+
+test('pg_settings for a user with grants on one table: JDBC foreign-key metadata and psql \\dconfig', async () => {
+  // pgjdbc's getImportedKeys reads max_index_keys here first; pg_settings is the same values SHOW ALL gives.
+  const c = await pgThrough(ep.url('bob', db.name));
+  try {
+    assert.deepEqual((await c.query("SELECT setting FROM pg_catalog.pg_settings WHERE name='max_index_keys'")).rows, [{ setting: '32' }]);
+  } finally {
+    await c.end();
+  }
+  const dconfig = await psqlResult(ep.url('bob', db.name), ['-c', '\\dconfig max_index_keys']);
+  assert.equal(dconfig.status, 0, dconfig.stderr);
+  assert.match(dconfig.stdout, /max_index_keys\|32/);
 });
