@@ -326,12 +326,14 @@ function splitTokens(tokens: readonly Token[], cuts: number[] = []): Token[][] {
 
 /**
  * Text for the parser: tokens with single spaces where the source had space
- * or comments, and two spellings node-sql-parser misreads given as what the
- * server reads: numbers (parserNumber), and the DEFAULT value of INSERT,
- * REPLACE and UPDATE, which it takes for a column named DEFAULT. As a value
- * (after `(`, `,` or `=`, not the DEFAULT(col) function) it is written NULL:
+ * or comments, and three spellings node-sql-parser misreads given as what
+ * the server reads: numbers (parserNumber); the DEFAULT value of INSERT,
+ * REPLACE and UPDATE, which it takes for a column named DEFAULT (as a value,
+ * after `(`, `,` or `=`, not the DEFAULT(col) function, it is written NULL:
  * also a value, reading no column, and the analysis only ever uses which
- * columns a statement reads and writes, never the values.
+ * columns a statement reads and writes, never the values); and the type of
+ * `CONVERT(x, UNSIGNED INTEGER)` (MariaDB Connector/J's column metadata),
+ * which it reads only without the INTEGER / INT the server ignores.
  */
 export function joinTokens(tokens: readonly Token[]): string {
   let s = '';
@@ -341,9 +343,17 @@ export function joinTokens(tokens: readonly Token[]): string {
     if (s && t.spaced) s += ' ';
     if (t.kind === 'number') s += parserNumber(t.text);
     else if (dml && t.kind === 'word' && /^default$/i.test(t.text) && VALUE_BEFORE.has(tokens[k - 1]?.text ?? '') && tokens[k + 1]?.text !== '(') s += 'NULL';
+    else if (convertIntWord(tokens, k)) s = s.trimEnd();
     else s += t.text;
   }
   return s;
+}
+
+/** `INTEGER` / `INT` in `, [UN]SIGNED INTEGER)`: the type argument of CONVERT. */
+function convertIntWord(tokens: readonly Token[], k: number): boolean {
+  const t = tokens[k];
+  return t.kind === 'word' && /^(integer|int)$/i.test(t.text) && tokens[k + 1]?.text === ')'
+    && tokens[k - 1]?.kind === 'word' && /^(signed|unsigned)$/i.test(tokens[k - 1].text) && tokens[k - 2]?.text === ',';
 }
 
 /** Tokens after which DEFAULT is a value. */

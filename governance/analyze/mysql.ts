@@ -117,6 +117,7 @@ function expr(n: Node): Expr {
       }
       // ON DUPLICATE KEY UPDATE a = VALUES(a): the inserted value of column a.
       if (name === 'values' && args.length === 1) return expr(args[0]);
+      if (convertType(n)) return { kind: 'func', name, args: [expr(args[0])], aggregate: false };
       const window = n.over ? windowExprs(n.over) : undefined;
       return { kind: 'func', name, args: args.map(expr), aggregate: false, ...(window ? { window } : {}) };
     }
@@ -156,10 +157,20 @@ function expr(n: Node): Expr {
   }
 }
 
+/**
+ * CONVERT(expr, type): the second argument is always a type. Where the
+ * expression is more than a column (a CASE), node-sql-parser's MariaDB
+ * grammar reads a bare type word (UNSIGNED, SIGNED) as a column reference.
+ */
+function convertType(n: Node): boolean {
+  return n.type === 'function' && funcName(n) === 'convert' && n.args?.type === 'expr_list' && n.args.value?.length === 2;
+}
+
 /** Names of every column_ref in a node-sql-parser tree. */
 function astColumnRefs(n: Node, out: Set<string> = new Set(), depth = 0): Set<string> {
   if (!n || typeof n !== 'object' || depth > 400) return out;
   if (Array.isArray(n)) { for (const y of n) astColumnRefs(y, out, depth + 1); return out; }
+  if (convertType(n)) return astColumnRefs(n.args.value[0], out, depth + 1);
   if (n.type === 'column_ref') {
     const c = ident(n.column);
     if (c && c !== '*') out.add(c);

@@ -304,6 +304,10 @@ export const MYSQL_CASES: readonly CorpusCase[] = [
   attack("SELECT id FROM customers USE INDEX (PRIMARY) WHERE phone = '1'", { a: 'deny', s: 'deny' }),
   attack('SELECT * FROM customers ORDER BY 4 LIMIT 1', { a: 'deny', s: 'deny' }, 'ORDER BY the position of phone'),
 
+  basic("SELECT CONVERT (CASE city WHEN 'x' THEN id ELSE 0 END, UNSIGNED INTEGER) AS n FROM customers", { a: 'allow' }, 'MariaDB Connector/J metadata spelling'),
+  attack("SELECT CONVERT(CASE city WHEN 'x' THEN phone ELSE name END, UNSIGNED INTEGER) FROM customers", { a: 'deny', s: 'deny' }),
+  attack('SELECT CONVERT(phone, SIGNED INT) FROM customers', { a: 'deny', s: 'deny' }),
+
   // ---------------------------------------------------------------- DDL cannot move what its user may not read
   // developer (v) may run DDL anywhere and read orders whole, but not customers' phone or id_card, and sees email masked.
   basic('ALTER TABLE orders ADD COLUMN note TEXT', { v: 'allow', d: 'allow' }),
