@@ -227,6 +227,9 @@ function newSeed(): Buffer {
   return b;
 }
 
+/** MariaDB's statement id for "the statement prepared last on this connection". */
+const LAST_STATEMENT = 0xffffffff;
+
 export class ClientSession {
   readonly id: number;
   private readonly sessionName: string;
@@ -244,6 +247,13 @@ export class ClientSession {
   private tlsActive = false;
   private upstream: UpstreamConnection | undefined;
   private readonly prepared = new Map<number, Prepared>();
+  /**
+   * The statement the last COM_STMT_PREPARE made, undefined when it was
+   * refused or failed (or that statement was closed): what MariaDB's
+   * statement id 0xFFFFFFFF names, which MariaDB Connector/J and the Node.js
+   * mariadb connector send to execute in the same round trip as the prepare.
+   */
+  private lastPrepared: number | undefined;
   /** Sequence id the next packet we send will carry during the connection phase. */
   private seq = 0;
   private loggedIn = false;
@@ -651,6 +661,13 @@ export class ClientSession {
 
   /** Handles one command; false ends the session. */
   private async dispatch(cmd: Command, p: Packet): Promise<boolean> {
+    if ('id' in cmd && cmd.id === LAST_STATEMENT && cmd.kind.startsWith('stmt-')) {
+      // Forwarded with the real id, so the upstream runs what sqlgate judged, whatever it prepared last.
+      if (this.lastPrepared === undefined) return this.unknownStatement(cmd.id, `mysqld_${cmd.kind.replace('-', '_')}`);
+      const payload = Buffer.from(p.payload);
+      payload.writeUInt32LE(this.lastPrepared, 1);
+      return this.dispatch({ ...cmd, id: this.lastPrepared }, { seq: p.seq, lastSeq: p.lastSeq, payload });
+    }
     const forward = () => framePayload(p.payload, 0);
     const up = this.upstream!;
     try {
@@ -668,7 +685,7 @@ export class ClientSession {
           return true;
         case 'reset-connection': {
           const s = await this.relay(forward(), 'single');
-          if (!s.error) { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); }
+          if (!s.error) { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); this.lastPrepared = undefined; }
           return true;
         }
         case 'process-kill': return await this.onKill(cmd.id, 'connection', `KILL ${cmd.id}`);
@@ -693,6 +710,7 @@ export class ClientSession {
           // No response, from the server or from us.
           const closing = this.prepared.get(cmd.id);
           if (closing) this.closeCursor(closing);
+          if (this.lastPrepared === cmd.id) this.lastPrepared = undefined;
           if (this.prepared.delete(cmd.id)) up.write(forward());
           return true;
         case 'stmt-send-long-data':
@@ -1037,11 +1055,13 @@ export class ClientSession {
   }
 
   private async onPrepare(sql: string, packet: Buffer): Promise<boolean> {
+    this.lastPrepared = undefined;
     const j = await this.judgeOrRefuse(sql, { phase: 'prepare' });
     if (!j) return true;
     const started = Date.now();
     const s = await this.relay(packet, 'prepare');
     if (!s.error && s.statementId !== undefined) this.prepared.set(s.statementId, { sql, judgement: j });
+    this.lastPrepared = s.error ? undefined : s.statementId;
     this.auditStatements(j, sql, { ...s, results: [{ rows: 0, affectedRows: 0, error: s.error }] }, Date.now() - started, undefined, { phase: 'prepare' });
     return true;
   }

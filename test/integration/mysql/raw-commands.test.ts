@@ -2,7 +2,8 @@
  * Commands most drivers rarely send, spoken byte by byte through sqlgate:
  * COM_FIELD_LIST (judged like SHOW COLUMNS), COM_PROCESS_KILL, COM_RESET_CONNECTION,
  * COM_STMT_EXECUTE with a cursor + COM_STMT_FETCH, COM_STMT_RESET / CLOSE,
- * COM_SET_OPTION, and an unsupported command.
+ * MariaDB's "last prepared statement" id, COM_SET_OPTION, and an
+ * unsupported command.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,10 @@ let db: TempDatabase;
 before(async () => {
   db = await createMysqlDatabase('mysqlraw', 'CREATE TABLE t (id INT PRIMARY KEY, secret VARCHAR(10)); INSERT INTO t VALUES (1,\'a\'),(2,\'b\'),(3,\'c\')');
   ep = await startEndpoint({
-    deny: [{ pattern: /SHOW COLUMNS FROM `hidden`/, code: 'TABLE_ACCESS_DENIED', rule: 'column-acl', message: 'sqlgate: table hidden is not granted [rule column-acl]' }],
+    deny: [
+      { pattern: /SHOW COLUMNS FROM `hidden`/, code: 'TABLE_ACCESS_DENIED', rule: 'column-acl', message: 'sqlgate: table hidden is not granted [rule column-acl]' },
+      { pattern: /SELECT secret FROM t WHERE id = 3/, code: 'COLUMN_ACCESS_DENIED', rule: 'column-acl', message: 'sqlgate: no select privilege on column t.secret [rule column-acl]' },
+    ],
   });
 });
 after(async () => {
@@ -65,6 +69,27 @@ test('cursor: COM_STMT_EXECUTE opens it (metadata only), COM_STMT_FETCH reads it
     assert.equal(gone.summary.error?.errno, 1243, 'a closed statement is unknown to sqlgate');
     const unknown = await raw.command(Buffer.concat([Buffer.from([Com.STMT_FETCH]), u32(999), u32(1)]), 'fetch');
     assert.equal(unknown.summary.error?.errno, 1243);
+  } finally {
+    raw.close();
+  }
+});
+
+test('statement id 0xFFFFFFFF executes the statement prepared last, and never an earlier one (MariaDB connectors)', async () => {
+  const raw = await RawMysql.login(ep.port, 'both', PASSWORD, db.name);
+  const prepare = (sql: string) => raw.command(Buffer.concat([Buffer.from([Com.STMT_PREPARE]), Buffer.from(sql)]), 'prepare');
+  const executeLast = () => raw.command(Buffer.concat([Buffer.from([Com.STMT_EXECUTE]), u32(0xffffffff), Buffer.from([0]), u32(1)]), 'query');
+  try {
+    assert.equal((await prepare('SELECT id FROM t WHERE id = 2')).summary.error, undefined);
+    const ok = await executeLast();
+    assert.equal(ok.summary.error, undefined);
+    assert.deepEqual(ok.summary.columns.map((c) => c.name), ['id']);
+    assert.equal(ok.summary.results[0]?.rows, 1);
+    // A refused prepare leaves nothing to execute: not the statement before it.
+    assert.equal((await prepare('SELECT secret FROM t WHERE id = 3')).summary.error?.errno, 1143);
+    assert.equal((await executeLast()).summary.error?.errno, 1243);
+    const id = (await prepare('SELECT id FROM t')).summary.statementId!;
+    raw.socket.write(Buffer.concat([Buffer.from([5, 0, 0, 0, Com.STMT_CLOSE]), u32(id)]));
+    assert.equal((await executeLast()).summary.error?.errno, 1243, 'the last statement was closed');
   } finally {
     raw.close();
   }
