@@ -52,7 +52,15 @@ export interface ColumnRead {
 }
 
 /** Facts about a write (INSERT/UPDATE/DELETE/REPLACE/MERGE/TRUNCATE). */
+/**
+ * What a write does to its target. `upsert`: INSERT … ON CONFLICT DO UPDATE /
+ * ON DUPLICATE KEY UPDATE (inserts, and updates the SET columns); `replace`:
+ * MySQL REPLACE (deletes, then inserts).
+ */
+export type WriteKind = 'insert' | 'replace' | 'upsert' | 'update' | 'delete' | 'merge' | 'truncate';
+
 export interface WriteFacts {
+  readonly kind: WriteKind;
   readonly target: TableId;
   /** Columns written; empty for DELETE/TRUNCATE. */
   readonly columns: readonly ColumnId[];

@@ -7,7 +7,7 @@
  */
 import type { ApprovalFlow, Policy } from './policy-schema.js';
 import type { StatementFacts } from '../governance/facts.js';
-import { result, writeKind, type RuleInput, type RuleResult } from './rule.js';
+import { allWrites, result, type RuleInput, type RuleResult } from './rule.js';
 
 export const id = 'change-approval';
 
@@ -15,9 +15,9 @@ export type ChangeType = 'dml' | 'ddl' | 'other';
 
 /** The change type of a statement, or undefined when it changes nothing. */
 export function changeType(facts: StatementFacts): ChangeType | undefined {
-  const wk = writeKind(facts);
-  if (wk === 'truncate' || facts.kind === 'ddl') return 'ddl';
-  if (wk) return 'dml';
+  const writes = allWrites(facts);
+  if (writes.some((w) => w.kind === 'truncate') || facts.kind === 'ddl') return 'ddl';
+  if (writes.length > 0) return 'dml';
   if (facts.kind === 'grant' || facts.kind === 'load_data' || (facts.kind === 'copy' && facts.dynamic.some((d) => d.kind === 'copy-from-file'))) return 'other';
   return undefined;
 }

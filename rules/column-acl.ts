@@ -13,7 +13,7 @@ import type { Privilege } from './policy-schema.js';
 import type { ColumnId, TableId } from '../governance/facts.js';
 import { columnAccesses, placeWords } from './column-access.js';
 import { showColumn, showTable } from './principal.js';
-import { result, writeKind, type Refusal, type RuleInput, type RuleResult } from './rule.js';
+import { allWrites, result, type Refusal, type RuleInput, type RuleResult } from './rule.js';
 import { MYSQL_PROCESSLIST, MYSQL_SESSION_SHOWS, freelyReadable, visibleSystemTable } from './system-objects.js';
 
 export const id = 'column-acl';
@@ -77,9 +77,8 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
     }
   }
 
-  const w = facts.write;
-  const wk = writeKind(facts);
-  if (w && wk) {
+  for (const w of allWrites(facts)) {
+    const wk = w.kind;
     const needs: Privilege[] = wk === 'insert' ? ['insert'] : wk === 'update' ? ['update'] : wk === 'delete' || wk === 'truncate' ? ['delete']
       : wk === 'replace' ? ['insert', 'delete'] : ['insert', 'update'];
     for (const priv of needs) {
@@ -98,8 +97,9 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
     }
   }
 
-  if (facts.kind === 'ddl' || wk === 'truncate') {
-    const targets = facts.ddlTargets.length > 0 ? facts.ddlTargets : w && wk === 'truncate' ? [w.target] : [];
+  const truncated = allWrites(facts).filter((w) => w.kind === 'truncate').map((w) => w.target);
+  if (facts.kind === 'ddl' || truncated.length > 0) {
+    const targets = facts.ddlTargets.length > 0 ? facts.ddlTargets : truncated;
     for (const t of targets) if (!principal.wholeTablePrivileges(t).has('ddl')) tableDenied(t, 'ddl');
     if (targets.length === 0 && facts.kind === 'ddl' && !principal.ddlAnywhere) {
       deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `no ddl privilege for ${facts.verb || 'this statement'}` }, 'ddl without a target table: no ddl grant');

@@ -8,7 +8,7 @@
  */
 import { columnAccesses, placeWords } from './column-access.js';
 import { showColumn, showTable } from './principal.js';
-import { result, writeKind, type RuleInput, type RuleResult } from './rule.js';
+import { allWrites, result, type RuleInput, type RuleResult } from './rule.js';
 import { freelyReadable } from './system-objects.js';
 
 export const id = 'label-no-read-up';
@@ -57,10 +57,8 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
       }
     }
   }
-  const w = facts.write;
-  const wk = writeKind(facts);
-  if (w && wk && !principal.definition.trusted) {
-    for (const c of w.columns) {
+  if (!principal.definition.trusted) {
+    for (const c of allWrites(facts).flatMap((w) => w.columns)) {
       const level = principal.columnLabel(c);
       if (level > clearance) {
         deny(`column ${showColumn(d, c)} (label ${level}) is above your clearance ${clearance}; only trusted users may write it`);

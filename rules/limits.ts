@@ -7,7 +7,7 @@
  */
 import { DEFAULT_LIMITS, type Limits } from './policy-schema.js';
 import type { Directives, MaskDirective, RuleOutcome } from '../governance/decision.js';
-import { hasSkipHint, result, type RuleInput, type RuleResult } from './rule.js';
+import { allWrites, hasSkipHint, result, type RuleInput, type RuleResult } from './rule.js';
 
 export const ROW_CAP = 'row-cap';
 export const DAILY_ROW_QUOTA = 'daily-row-quota';
@@ -63,7 +63,7 @@ export function directives({ facts, principal, context }: RuleInput, masks: read
   const bigTables: { schema: string; table: string; rows: number }[] = [];
   if (fullScan !== undefined && context.tableRows) {
     const seen = new Set<string>();
-    const tables = facts.write ? [...facts.tablesRead, facts.write.target] : facts.tablesRead;
+    const tables = [...facts.tablesRead, ...allWrites(facts).map((w) => w.target)];
     for (const t of tables) {
       const k = `${t.schema}.${t.table}`;
       if (seen.has(k)) continue;

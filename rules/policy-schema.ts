@@ -162,6 +162,13 @@ export const role = z.strictObject({
   procedures: z.array(z.string()).default([]),
   /** Rule ids members may skip for one statement with a `/*+ sqlgate:skip(rule) *\/` hint comment. */
   may_skip: z.array(z.enum(['no-unqualified-dml', 'full-scan-guard'])).default([]),
+  /**
+   * Tables members may UPDATE or DELETE without a WHERE clause (or with an
+   * always-true one), for tools that do so on bookkeeping tables they own,
+   * such as knex's `knex_migrations_lock`. Name the table: `*` alone is
+   * refused. TRUNCATE stays refused.
+   */
+  unqualified_dml_tables: z.array(z.strictObject({ ...objectRef, table: name.refine((t) => t !== '*', 'name the table; "*" alone would switch no-unqualified-dml off') })).default([]),
   /** LOAD DATA / COPY / server file functions. */
   allow_file_io: z.boolean().default(false),
   /** Members approve change tickets at stages naming this role. */

@@ -49,6 +49,8 @@ export interface Principal {
   tableLabel(table: TableId): number;
   /** Column labels that may apply to some column of this table: for whole-row reads. */
   columnLabelsOf(table: TableId): readonly { readonly column: string; readonly level: number }[];
+  /** A role names this table in `unqualified_dml_tables`. */
+  unqualifiedDmlAllowed(table: TableId): boolean;
   /** The masking rule that applies to this user for a column, if any. */
   mask(column: ColumnId): Mask | undefined;
   /** True when some masking rule for this user may cover a column of this table. */

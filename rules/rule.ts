@@ -4,7 +4,7 @@
  * outcomes for the trace and, when it refuses, the error the client sees.
  */
 import type { ErrorCode } from '../governance/errors.js';
-import type { StatementFacts, TableId } from '../governance/facts.js';
+import type { StatementFacts, TableId, WriteFacts, WriteKind } from '../governance/facts.js';
 import type { MaskDirective, RuleOutcome } from '../governance/decision.js';
 import type { Principal } from './principal.js';
 
@@ -53,21 +53,19 @@ export function hasSkipHint(facts: StatementFacts, rule: string): boolean {
   return facts.hints.some((h) => h.name === 'skip' && h.args.includes(rule));
 }
 
-const WRITE_KINDS = new Set(['insert', 'update', 'delete', 'replace', 'merge']);
+/**
+ * The kind of change a statement makes: its main write's own kind, which
+ * EXPLAIN ANALYZE and data-modifying CTEs hide behind the statement's kind.
+ */
+export function writeKind(facts: StatementFacts): WriteKind | undefined {
+  return facts.write?.kind;
+}
 
 /**
- * The kind of change a statement makes, looking through EXPLAIN ANALYZE and
- * data-modifying CTEs: the write's own verb when the statement kind hides it.
+ * Every write a statement makes: a data-modifying CTE, a multi-table UPDATE
+ * or DELETE, or PREPARE text writes more than `write` shows, and each needs
+ * its own checks.
  */
-export function writeKind(facts: StatementFacts): 'insert' | 'update' | 'delete' | 'replace' | 'merge' | 'truncate' | undefined {
-  const w = facts.write;
-  if (!w) return undefined;
-  if (w.truncate) return 'truncate';
-  if (WRITE_KINDS.has(facts.kind)) return facts.kind as 'insert' | 'update' | 'delete' | 'replace' | 'merge';
-  const verb = facts.verb.toLowerCase();
-  for (const k of ['insert', 'update', 'delete', 'replace', 'merge'] as const) {
-    if (verb.includes(k)) return k;
-  }
-  // Unknown verb: DELETE-shaped when no column is written, else UPDATE (both guarded the strictest way).
-  return w.columns.length === 0 ? 'delete' : 'update';
+export function allWrites(facts: StatementFacts): readonly WriteFacts[] {
+  return facts.writes ?? (facts.write ? [facts.write] : []);
 }

@@ -4,7 +4,7 @@
  * data-modifying CTE, EXPLAIN ANALYZE of a DELETE) needs the write's kind too.
  */
 import type { StatementKind } from './policy-schema.js';
-import { result, writeKind, type RuleInput, type RuleResult } from './rule.js';
+import { allWrites, result, type RuleInput, type RuleResult } from './rule.js';
 
 export const id = 'statement-kinds';
 
@@ -18,11 +18,15 @@ export const READ_ONLY_KINDS: readonly StatementKind[] = ['select', 'show', 'exp
 export function check({ facts, principal }: RuleInput): RuleResult {
   const r = result();
   const needed = new Set<StatementKind>([facts.kind]);
-  const wk = writeKind(facts);
-  if (wk) needed.add(wk === 'truncate' ? 'ddl' : wk);
+  // Every write needs its own kind, also where the statement's kind hides it (a data-modifying CTE).
+  for (const w of allWrites(facts)) {
+    if (w.kind === 'truncate') needed.add('ddl');
+    else if (w.kind === 'upsert') { needed.add('insert'); needed.add('update'); }
+    else needed.add(w.kind);
+  }
   for (const kind of needed) {
     if (!principal.kinds.has(kind)) {
-      const hidden = kind !== facts.kind ? ` (inside a ${facts.kind} statement)` : '';
+      const hidden = kind !== facts.kind ? ` (inside ${/^[aeiou]/.test(facts.kind) ? 'an' : 'a'} ${facts.kind} statement)` : '';
       r.refusals.push({ rule: id, code: 'STATEMENT_KIND_DENIED', text: `${kind} statements${hidden} are not allowed for user ${principal.user}` });
       r.outcomes.push({ rule: id, outcome: 'deny', detail: `kind ${kind} not in [${[...principal.kinds].join(', ')}]` });
       return r;

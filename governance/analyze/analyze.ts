@@ -202,9 +202,12 @@ function parseView(dialect: Dialect, t: CatalogTable): Query | undefined {
   return q ?? undefined;
 }
 
+const INSERTS: ReadonlySet<string> = new Set(['insert', 'replace', 'upsert']);
+
 /** Orders writes so the one most in need of a check is `write`. */
 function worst(writes: readonly WriteFacts[]): WriteFacts | undefined {
-  const score = (w: WriteFacts) => w.truncate ? 5 : (!w.hasWhere && !w.hasLimit && w.columns !== undefined) ? 4 : w.alwaysTrue ? 3 : !w.whereTouchesTarget ? 2 : 1;
+  // Inserts have no WHERE to check: any other write comes first.
+  const score = (w: WriteFacts) => INSERTS.has(w.kind) ? 0 : w.truncate ? 5 : (!w.hasWhere && !w.hasLimit && w.columns !== undefined) ? 4 : w.alwaysTrue ? 3 : !w.whereTouchesTarget ? 2 : 1;
   let best: WriteFacts | undefined;
   for (const w of writes) if (!best || score(w) > score(best)) best = w;
   return best;

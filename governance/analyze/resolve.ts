@@ -678,7 +678,8 @@ export class Resolver {
       if (w.upsert.where) this.#clause(w.upsert.where, scope, 'where');
     }
     const returning = this.#returning(w.returning, scope);
-    if (rel?.table) this.#writes.push({ target: rel.table, columns, truncate: false, hasWhere: false, hasLimit: false, alwaysTrue: false, whereTouchesTarget: false });
+    const kind = w.replace ? 'replace' : w.upsert && w.upsert.sets.length > 0 ? 'upsert' : 'insert';
+    if (rel?.table) this.#writes.push({ kind, target: rel.table, columns, truncate: false, hasWhere: false, hasLimit: false, alwaysTrue: false, whereTouchesTarget: false });
     return returning;
   }
 
@@ -719,7 +720,7 @@ export class Resolver {
     const targets = written.size ? [...written.keys()] : candidates.slice(0, 1);
     for (const rel of targets) {
       this.#writes.push({
-        target: rel.table!, columns: written.get(rel) ?? [], truncate: false,
+        kind: 'update', target: rel.table!, columns: written.get(rel) ?? [], truncate: false,
         hasWhere: where.hasWhere, hasLimit: w.limit, alwaysTrue: where.alwaysTrue, whereTouchesTarget: where.touches.has(rel),
       });
     }
@@ -752,7 +753,7 @@ export class Resolver {
     const returning = this.#returning(w.returning, scope);
     for (const rel of targets) {
       this.#writes.push({
-        target: rel.table!, columns: [], truncate: false,
+        kind: 'delete', target: rel.table!, columns: [], truncate: false,
         hasWhere: where.hasWhere, hasLimit: w.limit, alwaysTrue: where.alwaysTrue, whereTouchesTarget: where.touches.has(rel),
       });
     }
@@ -774,7 +775,7 @@ export class Resolver {
     for (const v of w.insertValues) this.#clause(v, scope, 'set');
     if (target?.table) {
       for (const n of w.insertColumns) cols.push(...this.#targetColumn(target, n));
-      this.#writes.push({ target: target.table, columns: cols, truncate: false, hasWhere: true, hasLimit: false, alwaysTrue: alwaysTrue(w.on), whereTouchesTarget: touched.has(target) });
+      this.#writes.push({ kind: 'merge', target: target.table, columns: cols, truncate: false, hasWhere: true, hasLimit: false, alwaysTrue: alwaysTrue(w.on), whereTouchesTarget: touched.has(target) });
       this.#untrackTargets([target], rels);
     }
     return [];
@@ -783,7 +784,7 @@ export class Resolver {
   #truncate(w: TruncateStmt): RelColumn[] {
     for (const n of w.targets) {
       const t = this.lookup(n);
-      if (t) this.#writes.push({ target: tableId(t), columns: [], truncate: true, hasWhere: false, hasLimit: false, alwaysTrue: false, whereTouchesTarget: false });
+      if (t) this.#writes.push({ kind: 'truncate', target: tableId(t), columns: [], truncate: true, hasWhere: false, hasLimit: false, alwaysTrue: false, whereTouchesTarget: false });
     }
     return [];
   }

@@ -159,6 +159,8 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
     .filter((m) => (m.roles === undefined || m.roles.some((r) => userRoles.has(r))) && !m.exempt_roles.some((r) => userRoles.has(r)))
     .map((m) => ({ ...objectMatch(dialect, m, true), column: matcher(m.column, true), mask: m }));
 
+  const unqualifiedTables: ObjectMatch[] = roles.flatMap((r) => r.unqualified_dml_tables.filter((t) => inInstance(t.instance)).map((t) => objectMatch(dialect, t, dialect === 'mysql')));
+
   const kinds = new Set<StatementKind>();
   for (const role of roles) for (const k of role.statement_kinds ?? READ_ONLY_KINDS) kinds.add(k);
   if (roles.length === 0) for (const k of READ_ONLY_KINDS) kinds.add(k);
@@ -249,6 +251,9 @@ function compilePrincipal(policy: Policy, userName: string, instanceName: string
         a.mask = m;
       }
       return m ?? undefined;
+    },
+    unqualifiedDmlAllowed(t) {
+      return unqualifiedTables.some((m) => tableMatches(m, t));
     },
     masksTable(t) {
       return masks.some((x) => tableMatches(x, t));

@@ -68,7 +68,7 @@ function safeAnalyze<C>(analyze: Analyzer<C>, sql: string, ctx: AnalyzeContext<C
 export function catalogEstimate(facts: StatementFacts, catalog: EngineCatalog): number | undefined {
   const w = facts.write;
   if (!w) return undefined;
-  const isInsert = facts.kind === 'insert' || facts.kind === 'replace' || facts.verb.toLowerCase().includes('insert');
+  const isInsert = w.kind === 'insert' || w.kind === 'replace' || w.kind === 'upsert';
   if (isInsert && facts.tablesRead.length === 0) return 1;
   if (isInsert) return undefined;
   const t = catalog.lookup(w.target.database, w.target.schema, w.target.table);

@@ -345,6 +345,23 @@ export const MYSQL_CASES: readonly CorpusCase[] = [
   attack('CREATE TABLE IF NOT EXISTS customers (id INT); ALTER TABLE customers RENAME COLUMN phone TO p', { v: 'deny:column-acl' }),
   attack('CREATE TABLE IF NOT EXISTS fresh (id INT); CREATE INDEX ix ON fresh (id)', { v: 'deny' }, 'IF NOT EXISTS may keep a table the catalog has not seen yet'),
 
+  // ---------------------------------------------------------------- unqualified_dml_tables (developer: audit_copy)
+  basic("UPDATE audit_copy SET value = 'unlocked'", { v: 'allow', w: 'deny', d: 'deny:no-unqualified-dml' }, 'knex releases its migration lock so'),
+  basic('DELETE FROM audit_copy', { v: 'allow' }),
+  attack('TRUNCATE audit_copy', { v: 'deny:no-unqualified-dml' }),
+  attack("UPDATE orders SET status = 'x'", { v: 'deny:no-unqualified-dml' }),
+  attack('DELETE orders, audit_copy FROM orders JOIN audit_copy ON 1 = 1', { v: 'deny:no-unqualified-dml' }, 'multi-table delete: orders is a target'),
+  attack("UPDATE audit_copy a JOIN orders o ON o.id = a.id SET o.status = 'x'", { v: 'deny:no-unqualified-dml' }),
+  attack('DELETE FROM `AUDIT_COPY`', { v: 'deny' }, 'table names are case-sensitive'),
+
+  // ---------------------------------------------------------------- every write of a statement is checked
+  attack("UPDATE orders o JOIN customers c ON c.id = o.customer_id SET o.status = 'x', c.name = 'y' WHERE o.id = 1 AND c.id = 2", { w: 'deny:column-acl' }),
+  attack("UPDATE orders o JOIN customers c ON c.id = o.customer_id SET c.city = 'y', o.status = 'x' WHERE o.id = 1 AND c.id = 2", { w: 'allow' }),
+  attack("UPDATE orders o JOIN customers c ON c.id = o.customer_id SET c.email = 'y', o.status = 'x' WHERE o.id = 1 AND c.id = 2", { w: 'deny:label-no-read-up' }),
+  attack('DELETE o, c FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.id = 1 AND c.id = 1', { w: 'deny:column-acl' }),
+  attack("PREPARE s FROM 'UPDATE customers SET name = 1 WHERE id = 1'", { w: 'deny:column-acl' }),
+  basic("INSERT INTO orders (id, status) VALUES (1, 'x') ON DUPLICATE KEY UPDATE customer_id = 5", { w: 'allow', s: 'deny' }),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }, 'target estimated at 2,000,000 rows: prod-big-dml'),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),

@@ -365,6 +365,25 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack('CREATE TABLE IF NOT EXISTS customers (id int); ALTER TABLE customers RENAME COLUMN phone TO p', { v: 'deny:column-acl' }),
   attack('CREATE TABLE IF NOT EXISTS fresh (id int); CREATE INDEX ON fresh (id)', { v: 'deny' }, 'IF NOT EXISTS may keep a table the catalog has not seen yet'),
 
+  // ---------------------------------------------------------------- unqualified_dml_tables (developer: audit_copy)
+  basic("UPDATE audit_copy SET value = 'unlocked'", { v: 'allow', w: 'deny', d: 'deny:no-unqualified-dml' }, 'knex releases its migration lock so'),
+  basic('DELETE FROM audit_copy', { v: 'allow' }),
+  basic("UPDATE audit_copy SET value = 'x' WHERE 1 = 1", { v: 'allow' }),
+  attack('TRUNCATE audit_copy', { v: 'deny:no-unqualified-dml' }),
+  attack("UPDATE orders SET status = 'x'", { v: 'deny:no-unqualified-dml' }),
+  attack('DELETE FROM orders USING audit_copy', { v: 'deny:no-unqualified-dml' }, 'the target is orders'),
+  attack('WITH x AS (DELETE FROM orders RETURNING id) DELETE FROM audit_copy', { v: 'deny:no-unqualified-dml' }),
+  attack('DELETE FROM "Audit_Copy"', { v: 'deny' }, 'another table'),
+
+  // ---------------------------------------------------------------- every write of a statement is checked
+  attack("WITH x AS (UPDATE customers SET name = 'z' WHERE id = 1 RETURNING id) INSERT INTO orders (id, status) SELECT id, 'x' FROM x", { w: 'deny:column-acl', d: 'allow' }, 'the CTE update hid behind the insert'),
+  attack("WITH x AS (UPDATE customers SET city = 'z' WHERE id = 1 RETURNING id) INSERT INTO audit_copy (id, value) SELECT id, 'x' FROM x", { s: 'deny:statement-kinds' }, 'support may insert, not update'),
+  attack("WITH x AS (DELETE FROM customers WHERE id = 1 RETURNING id) UPDATE orders SET status = 'x' WHERE id IN (SELECT id FROM x)", { w: 'deny:column-acl' }),
+  attack("WITH x AS (UPDATE customers SET email = 'a@b' WHERE id = 1 RETURNING id) SELECT id FROM x", { w: 'deny:label-no-read-up' }, 'email (label 1) is above the writer\'s clearance 0'),
+  attack("WITH x AS (DELETE FROM orders RETURNING id) INSERT INTO audit_copy (id, value) SELECT id, 'x' FROM x", { d: 'deny:no-unqualified-dml', v: 'deny:no-unqualified-dml' }),
+  basic("WITH x AS (INSERT INTO orders (id, status) VALUES (1, 'a') RETURNING id) DELETE FROM orders WHERE id = 5", { w: 'allow' }, 'an insert has no WHERE to check'),
+  basic("INSERT INTO orders (id, status) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET customer_id = 5", { w: 'allow', s: 'deny' }),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),

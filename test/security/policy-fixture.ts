@@ -9,7 +9,8 @@
  *   writer   orders read/write, write kinds, clearance 0
  *   auditor  whole customers table, no masks, clearance 2 (phone yes, id_card no)
  *   nobody   no roles at all
- *   developer ddl on everything, orders read/write, customers without phone/id_card and email masked; clearance 1
+ *   developer ddl on everything, orders read/write, customers without phone/id_card and email masked; clearance 1;
+ *            may update/delete audit_copy without WHERE
  *   rawuser  analyst + raw passthrough
  *   outsider analyst's roles in another tenant
  */
@@ -72,6 +73,7 @@ export function shopPolicy(overrides: { environment?: 'dev' | 'test' | 'prod' } 
           { table: 'customers', columns: ['id', 'name', 'email', 'city', 'created_at'], privileges: ['select'] },
         ],
         statement_kinds: ['select', 'insert', 'update', 'delete', 'ddl', 'transaction', 'set', 'show', 'use', 'explain'],
+        unqualified_dml_tables: [{ table: 'audit_copy' }],
       },
       writer: {
         grants: [

@@ -35,6 +35,7 @@ const roles = (database: string) => ({
       { database, table: 'mine*', privileges: ['all'] },
     ],
     statement_kinds: KINDS,
+    unqualified_dml_tables: [{ database, table: 'mine_migrations_lock' }],
   },
 });
 const SETUP = "CREATE TABLE items (id int PRIMARY KEY, name text, secret text); INSERT INTO items VALUES (1, 'x', 'TOPSECRET')";
@@ -163,6 +164,32 @@ test('PostgreSQL: a table created inside a transaction is usable by the statemen
     await assert.rejects(c.query('SELECT secret FROM items'), refusedForSecret);
     await assert.rejects(c.query('SELECT id FROM mine_txn2'), /current transaction is aborted/);
     await c.query('ROLLBACK');
+  } finally {
+    await c.end();
+  }
+});
+
+test('PostgreSQL: a knex-style migration in one transaction, lock table included', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    await c.query('CREATE TABLE mine_migrations_lock (index serial PRIMARY KEY, is_locked int)');
+    await c.query('INSERT INTO mine_migrations_lock (is_locked) VALUES (0)');
+    await c.query('BEGIN');
+    await c.query('UPDATE mine_migrations_lock SET is_locked = $1 WHERE is_locked = 0', [1]);
+    await c.query('CREATE TABLE mine_accounts (id serial PRIMARY KEY, email text NOT NULL UNIQUE)');
+    await c.query('CREATE TABLE mine_sessions (id bigserial PRIMARY KEY, account_id int REFERENCES mine_accounts (id), token text)');
+    await c.query('CREATE INDEX mine_sessions_token ON mine_sessions (token)');
+    await c.query("INSERT INTO mine_accounts (email) VALUES ('a@example.com')");
+    await c.query('ALTER TABLE mine_sessions RENAME TO mine_user_sessions');
+    // knex frees its lock without a WHERE: allowed on this table only (unqualified_dml_tables).
+    await c.query('UPDATE mine_migrations_lock SET is_locked = $1', [0]);
+    await assert.rejects(c.query('DELETE FROM mine_accounts'), /no-unqualified-dml/);
+    await c.query('ROLLBACK');
+    await c.query('BEGIN');
+    await c.query('CREATE TABLE mine_accounts (id serial PRIMARY KEY)');
+    await c.query('UPDATE mine_migrations_lock SET is_locked = $1', [0]);
+    await c.query('COMMIT');
+    assert.deepEqual((await c.query('SELECT count(*)::int AS n FROM mine_accounts')).rows, [{ n: 0 }]);
   } finally {
     await c.end();
   }

@@ -46,11 +46,11 @@ before(async () => {
             { instance: 'pg1', database: db.name, schema: 'public', table: 'customers', columns: ['id', 'name'], privileges: ['select'] },
             { instance: 'pg1', database: db.name, schema: 'public', table: 'orders', privileges: ['select', 'update'] },
           ],
-          statement_kinds: ['select', 'update', 'transaction', 'set', 'copy'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
+          statement_kinds: ['select', 'update', 'transaction', 'set', 'copy'], procedures: [], may_skip: [], unqualified_dml_tables: [], allow_file_io: false, approver: false,
         },
         support: {
           grants: [{ instance: 'pg1', database: db.name, schema: 'public', table: 'customers', privileges: ['select'] }],
-          statement_kinds: ['select'], procedures: [], may_skip: [], allow_file_io: false, approver: false,
+          statement_kinds: ['select'], procedures: [], may_skip: [], unqualified_dml_tables: [], allow_file_io: false, approver: false,
         },
       },
   };

@@ -24,5 +24,5 @@ export function facts(p: Partial<StatementFacts> & { outputsOf?: (ColumnId | [Co
 }
 
 export function write(target: TableId, p: Partial<WriteFacts> = {}): WriteFacts {
-  return { target, columns: [], truncate: false, hasWhere: true, hasLimit: false, alwaysTrue: false, whereTouchesTarget: true, ...p };
+  return { kind: p.truncate ? 'truncate' : p.columns?.length ? 'update' : 'delete', target, columns: [], truncate: false, hasWhere: true, hasLimit: false, alwaysTrue: false, whereTouchesTarget: true, ...p };
 }
