@@ -36,13 +36,36 @@ const METADATA_FUNCTIONS = new Set([
   'pg_show_all_settings',
 ]);
 
+/**
+ * The counters behind pg_stat_all_tables, pg_statio_all_tables, the index,
+ * sequence, function and database statistics views (PostgreSQL 15): scans,
+ * tuples, blocks, vacuum and analyze times. Counts, never values or other
+ * sessions' statements (pg_stat_get_activity and the backend functions are
+ * not here). Sequelize's describeTable and admin tools read these views.
+ */
+const STAT_COUNTERS = new Set([
+  'analyze_count', 'autoanalyze_count', 'autovacuum_count', 'blocks_fetched', 'blocks_hit', 'db_active_time', 'db_blk_read_time',
+  'db_blk_write_time', 'db_blocks_fetched', 'db_blocks_hit', 'db_checksum_failures', 'db_checksum_last_failure',
+  'db_conflict_all', 'db_conflict_bufferpin', 'db_conflict_lock', 'db_conflict_snapshot', 'db_conflict_startup_deadlock',
+  'db_conflict_tablespace', 'db_deadlocks', 'db_idle_in_transaction_time', 'db_numbackends', 'db_session_time', 'db_sessions',
+  'db_sessions_abandoned', 'db_sessions_fatal', 'db_sessions_killed', 'db_stat_reset_time', 'db_temp_bytes', 'db_temp_files',
+  'db_tuples_deleted', 'db_tuples_fetched', 'db_tuples_inserted', 'db_tuples_returned', 'db_tuples_updated', 'db_xact_commit',
+  'db_xact_rollback', 'dead_tuples', 'function_calls', 'function_self_time', 'function_total_time', 'ins_since_vacuum',
+  'last_analyze_time', 'last_autoanalyze_time', 'last_autovacuum_time', 'last_vacuum_time', 'live_tuples', 'mod_since_analyze',
+  'numscans', 'tuples_deleted', 'tuples_fetched', 'tuples_hot_updated', 'tuples_inserted', 'tuples_returned', 'tuples_updated',
+  'vacuum_count', 'xact_function_calls', 'xact_function_self_time', 'xact_function_total_time', 'xact_numscans',
+  'xact_tuples_deleted', 'xact_tuples_fetched', 'xact_tuples_hot_updated', 'xact_tuples_inserted', 'xact_tuples_returned',
+  'xact_tuples_updated',
+].map((n) => `pg_stat_get_${n}`));
+
 function isMetadataFunction(name: string | undefined): boolean {
   if (!name) return false;
   const n = name.toLowerCase();
   // information_schema's own helpers (_pg_char_max_length, _pg_truetypid, _pg_expandarray, …): type
   // arithmetic over catalog rows, created with the server's information_schema.
   if (n.startsWith('information_schema._pg_')) return true;
-  return METADATA_FUNCTIONS.has(n.startsWith('pg_catalog.') ? n.slice('pg_catalog.'.length) : n);
+  const bare = n.startsWith('pg_catalog.') ? n.slice('pg_catalog.'.length) : n;
+  return METADATA_FUNCTIONS.has(bare) || STAT_COUNTERS.has(bare);
 }
 
 const FILE_IO = new Set(['load-data', 'copy-from-file', 'copy-to-file', 'copy-program', 'into-outfile', 'file-function']);

@@ -80,3 +80,16 @@ test('pg_settings for a user with grants on one table: JDBC foreign-key metadata
   assert.equal(dconfig.status, 0, dconfig.stderr);
   assert.match(dconfig.stdout, /max_index_keys\|32/);
 });
+
+test("Sequelize's describeTable (sync alter) for a user with grants on one table: statistics views are counters, readable", async () => {
+  const describeTable = `SELECT pk.constraint_type as "Constraint",c.column_name as "Field", c.column_default as "Default",c.is_nullable as "Null", (CASE WHEN c.udt_name = 'hstore' THEN c.udt_name ELSE c.data_type END) || (CASE WHEN c.character_maximum_length IS NOT NULL THEN '(' || c.character_maximum_length || ')' ELSE '' END) as "Type", (SELECT array_agg(e.enumlabel) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_enum e ON t.oid=e.enumtypid WHERE t.typname=c.udt_name) AS "special", (SELECT pgd.description FROM pg_catalog.pg_statio_all_tables AS st INNER JOIN pg_catalog.pg_description pgd on (pgd.objoid=st.relid) WHERE c.ordinal_position=pgd.objsubid AND c.table_name=st.relname) AS "Comment" FROM information_schema.columns c LEFT JOIN (SELECT tc.table_schema, tc.table_name, cu.column_name, tc.constraint_type FROM information_schema.TABLE_CONSTRAINTS tc JOIN information_schema.KEY_COLUMN_USAGE  cu ON tc.table_schema=cu.table_schema and tc.table_name=cu.table_name and tc.constraint_name=cu.constraint_name and tc.constraint_type='PRIMARY KEY') pk ON pk.table_schema=c.table_schema AND pk.table_name=c.table_name AND pk.column_name=c.column_name WHERE c.table_name = 'items' AND c.table_schema = 'public'`;
+  const c = await pgThrough(ep.url('bob', db.name));
+  try {
+    const rows = (await c.query(describeTable)).rows as { Field: string; Constraint: string | null }[];
+    assert.deepEqual(rows.map((r) => [r.Field, r.Constraint]), [['id', 'PRIMARY KEY'], ['name', null], ['secret', null]]);
+    assert.equal((await c.query('SELECT n_live_tup >= 0 AS ok FROM pg_stat_user_tables WHERE relname = $1', ['items'])).rows[0].ok, true);
+    await assert.rejects(c.query('SELECT query FROM pg_stat_activity'), /pg_stat_activity|pg_stat_get_activity/);
+  } finally {
+    await c.end();
+  }
+});
