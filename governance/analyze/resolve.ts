@@ -847,8 +847,15 @@ function functionColumns(fname: string, alias: string | undefined, func: Expr): 
     'json_array_elements', 'json_array_elements_text', 'jsonb_object_keys', 'json_object_keys', 'string_to_table', 'dual'];
   if (single.includes(n)) return n === 'dual' ? [] : [alias ?? fname];
   if (n === 'unnest' && func.kind === 'func' && func.args.length === 1) return [alias ?? fname];
+  // Scalar functions in FROM are one column named after the function or the alias (TypeORM: SELECT * FROM current_schema()).
+  if (SCALAR_IN_FROM.has(n.replace(/^pg_catalog\./, ''))) return [alias ?? fname];
   return undefined;
 }
+
+/** Functions known to return one scalar value: named one by one, since a wrong column count would shift masks. */
+const SCALAR_IN_FROM = new Set(['current_schema', 'current_database', 'current_user', 'session_user', 'current_role', 'version', 'now',
+  'pg_backend_pid', 'pg_postmaster_start_time', 'pg_is_in_recovery', 'txid_current', 'current_setting', 'timeofday', 'clock_timestamp',
+  'statement_timestamp', 'transaction_timestamp']);
 
 function exprName(e: Expr): string {
   switch (e.kind) {

@@ -384,6 +384,12 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   basic("WITH x AS (INSERT INTO orders (id, status) VALUES (1, 'a') RETURNING id) DELETE FROM orders WHERE id = 5", { w: 'allow' }, 'an insert has no WHERE to check'),
   basic("INSERT INTO orders (id, status) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET customer_id = 5", { w: 'allow', s: 'deny' }),
 
+  // ---------------------------------------------------------------- scalar functions in FROM (TypeORM: SELECT * FROM current_schema())
+  basic('SELECT * FROM current_schema()', { a: 'allow', n: 'allow' }),
+  attack('SELECT * FROM current_schema() AS s, customers LIMIT 1', { s: 'mask:3,4,5', a: 'deny' }, 'one column before the table: masks shift by one'),
+  attack('SELECT * FROM pg_catalog.version() v, customers c LIMIT 1', { s: 'mask:3,4,5' }),
+  attack("SELECT * FROM json_populate_record(NULL::customers, '{}'), customers LIMIT 1", { s: 'deny' }, 'a composite result: its width is unknown'),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),
