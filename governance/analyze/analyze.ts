@@ -34,7 +34,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Dialect, Hint, SessionChange, StatementFacts, TableId, WriteFacts } from '../facts.js';
-import type { Catalog, CatalogTable } from '../catalog/catalog.js';
+import { withTables, type Catalog, type CatalogTable } from '../catalog/catalog.js';
 import type { Lowered, QName, Query } from './ir.js';
 import { irColumnNames, lowered } from './ir.js';
 import { Resolver } from './resolve.js';
@@ -65,15 +65,37 @@ interface Session {
   searchPath: readonly string[];
   /** A SET LOCAL search_path is in force until the transaction ends. */
   localPath?: boolean;
-  /** Tables an earlier statement of the message creates (CREATE TABLE without IF NOT EXISTS). */
-  created?: Set<string>;
+  /** Tables an earlier statement of the message creates (CREATE TABLE without IF NOT EXISTS), by key. */
+  created?: Map<string, CatalogTable | undefined>;
+  /** The catalog the message is judged on, without the tables it creates. */
+  readonly base: Catalog;
+  /** `base` plus the created tables whose columns are known, for the statements after them. */
+  overlay?: Catalog;
 }
 
 const tableKey = (t: TableId): string => `${t.database}\u0000${t.schema}\u0000${t.table}`;
 
-/** After `low` is analysed: what it creates is new to the statements after it. */
+/**
+ * After `low` is analysed: what it creates is new to the statements after
+ * it, and where its definition names the columns, the statements after it
+ * may use it (a schema script sent as one message: CREATE TABLE, then
+ * INSERT into it). If the CREATE fails, the server runs none of them.
+ */
 function noteCreated(low: Lowered, ctx: AnalyzeContext, session: Session): void {
-  if (low.creates) (session.created ??= new Set()).add(tableKey(ddlTarget(low.creates, ctx, session)));
+  if (!low.creates) return;
+  const id = ddlTarget(low.creates, { ...ctx, catalog: session.base }, session);
+  const table: CatalogTable | undefined = low.createsColumns && session.base.lookup(id.database, id.schema, id.table) === undefined ? {
+    database: id.database, schema: id.schema, name: id.table, kind: 'table', rows: 0,
+    columns: low.createsColumns.map((name, k) => ({ name, type: 'unknown', ordinal: k + 1, nullable: true })),
+  } : undefined;
+  (session.created ??= new Map()).set(tableKey(id), table);
+  const known = [...session.created.values()].filter((t): t is CatalogTable => t !== undefined);
+  session.overlay = known.length > 0 ? withTables(session.base, known) : undefined;
+}
+
+/** The context the next statement of the message is analysed in. */
+function contextFor(ctx: AnalyzeContext, session: Session): AnalyzeContext {
+  return session.overlay ? { ...ctx, catalog: session.overlay } : ctx;
 }
 
 /**
@@ -83,10 +105,10 @@ function noteCreated(low: Lowered, ctx: AnalyzeContext, session: Session): void 
 function newInMessage(q: Query, ctx: AnalyzeContext, session: Session): boolean {
   const from = q.kind === 'select' && q.from.length === 1 ? q.from[0] : undefined;
   if (!session.created || from?.kind !== 'table') return false;
-  const t = ddlTarget(from.name, ctx, session);
+  const t = ddlTarget(from.name, { ...ctx, catalog: session.base }, session);
   return session.created.has(tableKey(t)) && (ctx.dialect === 'mysql'
-    ? ctx.catalog.lookup(t.database, t.database, t.table) === undefined
-    : ctx.catalog.lookup(session.database, t.schema, t.table) === undefined);
+    ? session.base.lookup(t.database, t.database, t.table) === undefined
+    : session.base.lookup(session.database, t.schema, t.table) === undefined);
 }
 
 /** Analyses every statement of a (possibly multi-statement) text. */
@@ -96,7 +118,7 @@ export function analyze(sql: string, ctx: AnalyzeContext): StatementFacts[] {
 
 /** `split`: the MySQL message already split; `digest`: the PostgreSQL message already digested. */
 function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStatement[] | undefined, digest?: PgDigest): StatementFacts[] {
-  const session: Session = { database: ctx.database, searchPath: ctx.searchPath };
+  const session: Session = { database: ctx.database, searchPath: ctx.searchPath, base: ctx.catalog };
   const out: StatementFacts[] = [];
   if (ctx.dialect === 'postgres') {
     if (!pgReady()) return [unparsed(ctx.dialect, sql, '', [], 'PostgreSQL analysis used before initAnalysis()')];
@@ -106,7 +128,7 @@ function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStat
       let low: Lowered;
       try { low = lowerPg(piece.ast); } catch (err) { low = lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }); }
       low = checkPgLowering(piece.ast, low);
-      const facts = finish(low, piece.text, pgFingerprint(piece.text, digest), hints, ctx, session);
+      const facts = finish(low, piece.text, pgFingerprint(piece.text, digest), hints, contextFor(ctx, session), session);
       noteCreated(low, ctx, session);
       out.push(facts);
       applySession(facts.sessionChange, session);
@@ -130,7 +152,7 @@ function analyzeWith(sql: string, ctx: AnalyzeContext, split: readonly MysqlStat
       lowering = { lowered: lowered('other', 'other', { unresolved: { code: 'UNPARSED_STATEMENT', message: `cannot lower statement: ${(err as Error).message}` } }), nestedTexts: [] };
     }
     const { lowered: low, nestedTexts } = lowering;
-    const facts = finish(low, s.text, s.digest, s.hints, ctx, session, nestedTexts);
+    const facts = finish(low, s.text, s.digest, s.hints, contextFor(ctx, session), session, nestedTexts);
     noteCreated(low, ctx, session);
     out.push(facts);
     applySession(facts.sessionChange, session);

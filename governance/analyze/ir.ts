@@ -202,6 +202,8 @@ export interface Lowered {
    * before (its `ddlReads` of the table are not needed).
    */
   readonly creates?: QName;
+  /** The columns `creates` defines, when its definition names them all (no LIKE, INHERITS, AS SELECT...). */
+  readonly createsColumns?: readonly string[];
   readonly dynamic: readonly DynamicFacts[];
   readonly sessionChange?: SessionChange;
   readonly unresolved?: Unresolved;

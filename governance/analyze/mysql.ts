@@ -722,6 +722,30 @@ function reachedTables(tokens: readonly Token[], w: readonly string[], i: number
   return { targets, reads };
 }
 
+/** Words that open a CREATE TABLE item other than a column (an index, a key, a constraint). */
+const NOT_A_COLUMN = new Set(['PRIMARY', 'KEY', 'INDEX', 'UNIQUE', 'CONSTRAINT', 'FOREIGN', 'FULLTEXT', 'SPATIAL', 'CHECK', 'PERIOD', 'SYSTEM']);
+
+/** The column names of CREATE TABLE t (…) from its definition list at `i`, in order; undefined when not readable. */
+function definedColumns(tokens: readonly Token[], w: readonly string[], i: number): string[] | undefined {
+  if (tokens[i]?.text !== '(') return undefined;
+  const columns: string[] = [];
+  let depth = 0;
+  let itemStart = false;
+  for (let k = i; k < tokens.length; k++) {
+    const t = tokens[k];
+    if (t.text === '(') { if (++depth === 1) itemStart = true; continue; }
+    if (t.text === ')') { if (--depth === 0) return columns.length > 0 ? columns : undefined; continue; }
+    if (depth !== 1) continue;
+    if (t.text === ',') { itemStart = true; continue; }
+    if (!itemStart) continue;
+    itemStart = false;
+    if (t.kind === 'quoted-ident') columns.push(unquoteIdent(t.text));
+    else if (t.kind === 'word') { if (!NOT_A_COLUMN.has(w[k])) columns.push(t.text); }
+    else return undefined;
+  }
+  return undefined;
+}
+
 function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
   const verb0 = w[0].toLowerCase();
   const targets: QName[] = [];
@@ -786,7 +810,8 @@ function ddl(tokens: readonly Token[], w: readonly string[]): MysqlLowering {
         if (r.name) sideQueries.push({ kind: 'select', targets: [], from: [{ kind: 'table', name: r.name }], groupBy: [], windows: [], orderBy: [], limit: false });
       }
     }
-    const creates = verb0 === 'create' && object === 'table' && !ifNotExists ? { creates: targets[0] } : {};
+    const columns = sideQueries.length === 0 && !w.includes('LIKE') ? definedColumns(tokens, w, i) : undefined;
+    const creates = verb0 === 'create' && object === 'table' && !ifNotExists ? { creates: targets[0], ...(columns ? { createsColumns: columns } : {}) } : {};
     return ok(lowered('ddl', verb, { ddlTargets: targets, sideQueries, ddlReads, ...creates }));
   }
   if (object === 'index' || object === 'trigger') {

@@ -518,7 +518,12 @@ export function lowerPg(ast: Node): Lowered {
     case 'CreateStmt': {
       // INHERITS (t) and PARTITION OF t join the new table to t; REFERENCES checks t's columns.
       const x = reaches(v, v.relation);
-      return lowered('ddl', 'create_table', { ddlTargets: [qname(v.relation), ...x.targets], ddlReads: x.reads, ...(v.if_not_exists ? {} : { creates: qname(v.relation) }) });
+      const plain = !v.inhRelations?.length && !v.partbound && !v.ofTypename && (v.tableElts ?? []).every((e: Node) => 'ColumnDef' in e || 'Constraint' in e);
+      const columns = plain ? (v.tableElts ?? []).filter((e: Node) => 'ColumnDef' in e).map((e: Node) => e.ColumnDef.colname as string) : undefined;
+      return lowered('ddl', 'create_table', {
+        ddlTargets: [qname(v.relation), ...x.targets], ddlReads: x.reads,
+        ...(v.if_not_exists ? {} : { creates: qname(v.relation), ...(columns ? { createsColumns: columns } : {}) }),
+      });
     }
     case 'CreateTableAsStmt': {
       const [it] = unwrap(v.query);

@@ -155,6 +155,35 @@ export function catalogFromTables(dialect: Dialect, tables: readonly TableSpec[]
   return new MemoryCatalog(dialect, full, options.version ?? 1, options.functions ?? [], options.defaultDatabase);
 }
 
+/**
+ * A catalog plus tables created earlier in the same client message, which
+ * the statements after them may use: each found first at its place on the
+ * search path (PostgreSQL) or in its database (MySQL).
+ */
+export function withTables(base: Catalog, extra: readonly CatalogTable[]): Catalog {
+  const byKey = new Map(extra.map((t) => [key(t.database, t.schema, t.name), t]));
+  return {
+    dialect: base.dialect,
+    version: base.version,
+    lookup(database, schema, name, searchPath = ['public']) {
+      if (base.dialect === 'mysql') {
+        const db = schema ?? database;
+        return (db !== undefined ? byKey.get(key(db, db, name)) : undefined) ?? base.lookup(database, schema, name, searchPath);
+      }
+      const db = database ?? extra[0]?.database ?? '';
+      if (schema !== undefined) return byKey.get(key(db, schema, name)) ?? base.lookup(database, schema, name, searchPath);
+      const path = searchPath.includes('pg_catalog') ? searchPath : ['pg_catalog', ...searchPath];
+      for (const s of path) {
+        const t = byKey.get(key(db, s, name)) ?? base.lookup(database, s, name, searchPath);
+        if (t) return t;
+      }
+      return undefined;
+    },
+    tables: () => [...base.tables(), ...extra],
+    functions: () => base.functions?.() ?? [],
+  };
+}
+
 /** Same tables, new version: what a refresh produces. */
 export function withVersion(catalog: Catalog, version: number): Catalog {
   return new MemoryCatalog(catalog.dialect, catalog.tables(), version, catalog.functions?.() ?? []);

@@ -362,6 +362,13 @@ export const MYSQL_CASES: readonly CorpusCase[] = [
   attack("PREPARE s FROM 'UPDATE customers SET name = 1 WHERE id = 1'", { w: 'deny:column-acl' }),
   basic("INSERT INTO orders (id, status) VALUES (1, 'x') ON DUPLICATE KEY UPDATE customer_id = 5", { w: 'allow', s: 'deny' }),
 
+  // ---------------------------------------------------------------- a schema script in one message: tables created earlier are known after
+  basic("CREATE TABLE a3 (id INT PRIMARY KEY, `note` TEXT, KEY k (note(10)), CONSTRAINT fk FOREIGN KEY (id) REFERENCES orders (id)); INSERT INTO a3 VALUES (1, 'x'); SELECT note FROM a3", { d: 'allow' }),
+  basic('CREATE TABLE a5 LIKE customers; INSERT INTO a5 (id) VALUES (1)', { d: 'deny:unresolved-table' }),
+  attack('CREATE TABLE mine (p TEXT); INSERT INTO mine SELECT phone FROM customers', { v: 'deny:column-acl', d: 'allow' }),
+  attack('CREATE TABLE customers (id INT); SELECT phone FROM customers', { v: 'deny:column-acl' }),
+  attack('CREATE TABLE a8 (id INT) SELECT phone FROM customers; SELECT * FROM a8', { d: 'deny:unresolved-table' }, 'CREATE … SELECT: the columns come from the query'),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }, 'target estimated at 2,000,000 rows: prod-big-dml'),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),

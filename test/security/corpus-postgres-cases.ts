@@ -390,6 +390,13 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack('SELECT * FROM pg_catalog.version() v, customers c LIMIT 1', { s: 'mask:3,4,5' }),
   attack("SELECT * FROM json_populate_record(NULL::customers, '{}'), customers LIMIT 1", { s: 'deny' }, 'a composite result: its width is unknown'),
 
+  // ---------------------------------------------------------------- a schema script in one message: tables created earlier are known after
+  basic("CREATE TABLE a3 (id int PRIMARY KEY, note text); INSERT INTO a3 VALUES (1, 'x'); SELECT note FROM a3; SELECT * FROM a3", { d: 'allow' }),
+  basic('CREATE TABLE a5 (LIKE customers); INSERT INTO a5 (id) VALUES (1)', { d: 'deny:unresolved-table' }, 'LIKE: the columns are not in the text'),
+  attack('CREATE TABLE mine (p text); INSERT INTO mine SELECT phone FROM customers', { v: 'deny:column-acl', d: 'allow' }),
+  attack('CREATE TABLE customers (id int); SELECT phone FROM customers', { v: 'deny:column-acl' }, 'customers exists: judged on the catalog, not the new definition'),
+  attack('CREATE TABLE IF NOT EXISTS a7 (id int); INSERT INTO a7 VALUES (1)', { d: 'deny:unresolved-table' }, 'IF NOT EXISTS may keep another definition'),
+
   // ---------------------------------------------------------------- change approval on prod
   prod("UPDATE orders SET status = 'x' WHERE id = 1", { w: 'approval', d: 'approval' }),
   prod("INSERT INTO orders (id, status) VALUES (1, 'x')", { w: 'allow' }),

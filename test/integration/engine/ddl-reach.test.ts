@@ -145,6 +145,26 @@ test('MySQL: renames and generated columns cannot move a column its user may not
   }
 });
 
+test('a schema script sent as one message: tables it creates are usable by its later statements, on both doors', async () => {
+  const script = "CREATE TABLE s_a (id int PRIMARY KEY, note varchar(10)); CREATE INDEX s_a_note ON s_a (note); INSERT INTO s_a VALUES (1, 'x'); "
+    + 'CREATE TABLE s_b (a_id int, FOREIGN KEY (a_id) REFERENCES s_a (id)); INSERT INTO s_b SELECT id FROM s_a';
+  const pgc = await pgSide.pgThrough(pgEp.url('bob', pgdb.name));
+  try {
+    await pgc.query(script);
+    assert.deepEqual((await pgc.query('SELECT a.note FROM s_a a JOIN s_b b ON b.a_id = a.id')).rows, [{ note: 'x' }]);
+  } finally {
+    await pgc.end();
+  }
+  const my = await mySide.connect(myEp.port, { user: 'owner', database: mydb.name });
+  try {
+    await my.query(script);
+    const [rows] = await my.query('SELECT a.note FROM s_a a JOIN s_b b ON b.a_id = a.id');
+    assert.deepEqual(rows, [{ note: 'x' }]);
+  } finally {
+    await my.end();
+  }
+});
+
 test('PostgreSQL: a table created inside a transaction is usable by the statements after it, in both protocols', async () => {
   const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
   try {
