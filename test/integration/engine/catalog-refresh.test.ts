@@ -8,11 +8,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, pgUrl, withDatabase, type TempDatabase } from '../../helpers/db.js';
+import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, type TempDatabase } from '../../helpers/db.js';
 import { createGate, CATALOG_RETRY_MS } from '../../../governance/gate-impl.js';
+import { mysqlLiveGate, pgLiveGate } from '../../helpers/live-gate.js';
 import { initAnalysis } from '../../../governance/analyze/analyze.js';
-import { CatalogProvider } from '../../../governance/catalog/provider.js';
-import { loadMysqlCatalog, loadPgCatalog, type Catalog } from '../../../governance/catalog/catalog.js';
 import { policySchema } from '../../../rules/policy-schema.js';
 import { liveCatalogs } from '../../../governance/catalog/live.js';
 import * as pgSide from '../postgres/setup.js';
@@ -29,11 +28,6 @@ const roles = (database: string) => ({
   reader: { grants: [{ database, table: 'items', columns: ['id', 'name'], privileges: ['select'] }] },
 });
 
-/** A provider with the default TTL whose loads are counted. */
-function counted(dialect: 'postgres' | 'mysql', load: (database: string | undefined) => Promise<Catalog>): CatalogProvider {
-  return new CatalogProvider(async (database) => { loads[dialect]++; return load(database); });
-}
-
 before(async () => {
   await initAnalysis();
   pgdb = await createPgDatabase('catref', "CREATE TABLE base (id int); CREATE TABLE items (id int, name text); INSERT INTO items VALUES (1, 'x')");
@@ -41,23 +35,11 @@ before(async () => {
 
   const pgBase = pgSide.testPolicy(pgdb.name);
   const pgPolicy = policySchema.parse({ ...pgBase, users: { alice: { ...pgBase.users.alice, roles: ['owner'] } }, roles: roles(pgdb.name) });
-  const pgCatalogs = counted('postgres', async (database) => {
-    const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
-    try { return await loadPgCatalog(c); } finally { await c.end(); }
-  });
-  pgEp = await pgSide.startEndpoint(createGate({
-    policy: () => pgPolicy, audit: { write() {} },
-    catalogFor: (_i, d) => pgCatalogs.get(d), refreshCatalog: (_i, d) => pgCatalogs.refresh(d),
-  }));
+  pgEp = await pgSide.startEndpoint(pgLiveGate(pgPolicy, () => { loads.postgres++; }));
 
   const myBase = mySide.testPolicy({ database: mydb.name });
   const myPolicy = policySchema.parse({ ...myBase, users: { owner: { password: myBase.users.both.password, roles: ['owner'] } }, roles: roles(mydb.name) });
-  const myCatalogs = counted('mysql', async () => {
-    const c = await mysqlConnect();
-    try { return await loadMysqlCatalog(c as never, [mydb.name]); } finally { await c.end(); }
-  });
-  const myGate = createGate({ policy: () => myPolicy, audit: { write() {} }, catalogFor: () => myCatalogs.get(undefined), refreshCatalog: () => myCatalogs.refresh(undefined) });
-  myEp = await mySide.startEndpoint({ gate: myGate as never, policy: myPolicy });
+  myEp = await mySide.startEndpoint({ gate: mysqlLiveGate(myPolicy, [mydb.name], () => { loads.mysql++; }) as never, policy: myPolicy });
 });
 after(async () => {
   await pgEp?.close();

@@ -9,11 +9,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, pgUrl, withDatabase, type TempDatabase } from '../../helpers/db.js';
-import { createGate } from '../../../governance/gate-impl.js';
+import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, type TempDatabase } from '../../helpers/db.js';
+import { mysqlLiveGate, pgLiveGate } from '../../helpers/live-gate.js';
 import { initAnalysis } from '../../../governance/analyze/analyze.js';
-import { CatalogProvider } from '../../../governance/catalog/provider.js';
-import { loadMysqlCatalog, loadPgCatalog } from '../../../governance/catalog/catalog.js';
 import { policySchema } from '../../../rules/policy-schema.js';
 import * as pgSide from '../postgres/setup.js';
 import * as mySide from '../mysql/helpers.js';
@@ -51,14 +49,7 @@ before(async () => {
     users: { alice: { ...pgBase.users.alice, roles: ['dev'] }, bob: { ...pgBase.users.bob, roles: ['owner'] } },
     roles: roles(pgdb.name),
   });
-  const pgCatalogs = new CatalogProvider(async (database) => {
-    const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
-    try { return await loadPgCatalog(c); } finally { await c.end(); }
-  });
-  pgEp = await pgSide.startEndpoint(createGate({
-    policy: () => pgPolicy, audit: { write() {} },
-    catalogFor: (_i, d) => pgCatalogs.get(d), refreshCatalog: (_i, d) => pgCatalogs.refresh(d),
-  }));
+  pgEp = await pgSide.startEndpoint(pgLiveGate(pgPolicy));
 
   const myBase = mySide.testPolicy({ database: mydb.name });
   const myPolicy = policySchema.parse({
@@ -66,12 +57,7 @@ before(async () => {
     users: { dev: { password: myBase.users.both.password, roles: ['dev'] }, owner: { password: myBase.users.both.password, roles: ['owner'] } },
     roles: roles(mydb.name),
   });
-  const myCatalogs = new CatalogProvider(async () => {
-    const c = await mysqlConnect();
-    try { return await loadMysqlCatalog(c as never, [mydb.name]); } finally { await c.end(); }
-  });
-  const myGate = createGate({ policy: () => myPolicy, audit: { write() {} }, catalogFor: () => myCatalogs.get(undefined), refreshCatalog: () => myCatalogs.refresh(undefined) });
-  myEp = await mySide.startEndpoint({ gate: myGate as never, policy: myPolicy });
+  myEp = await mySide.startEndpoint({ gate: mysqlLiveGate(myPolicy, [mydb.name]) as never, policy: myPolicy });
 });
 after(async () => {
   await pgEp?.close();

@@ -5,11 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMysqlDatabase, mysqlConnect, type TempDatabase } from '../../helpers/db.js';
-import { createGate } from '../../../governance/gate-impl.js';
+import { createMysqlDatabase, type TempDatabase } from '../../helpers/db.js';
+import { mysqlLiveGate } from '../../helpers/live-gate.js';
 import { initAnalysis } from '../../../governance/analyze/analyze.js';
-import { loadMysqlCatalog } from '../../../governance/catalog/catalog.js';
-import { CatalogProvider } from '../../../governance/catalog/provider.js';
 import { policySchema } from '../../../rules/policy-schema.js';
 import { connect, startEndpoint, testPolicy, type Endpoint } from './helpers.js';
 
@@ -25,12 +23,7 @@ before(async () => {
     users: { reader: { password: base.users.both.password, roles: ['reader'] } },
     roles: { reader: { grants: [{ database: db.name, table: 'items', columns: ['id', 'name'], privileges: ['select'] }] } },
   });
-  const catalogs = new CatalogProvider(async () => {
-    const c = await mysqlConnect();
-    try { return await loadMysqlCatalog(c as never, [db.name, 'information_schema']); } finally { await c.end(); }
-  });
-  const gate = createGate({ policy: () => policy, audit: { write() {} }, catalogFor: () => catalogs.get(undefined), refreshCatalog: () => catalogs.refresh(undefined) });
-  ep = await startEndpoint({ gate: gate as never, policy });
+  ep = await startEndpoint({ gate: mysqlLiveGate(policy, [db.name, 'information_schema']) as never, policy });
 });
 after(async () => {
   await ep?.close();

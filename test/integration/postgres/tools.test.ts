@@ -8,11 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPgDatabase, pgConnect, pgUrl, withDatabase, type TempDatabase } from '../../helpers/db.js';
-import { createGate } from '../../../governance/gate-impl.js';
+import { createPgDatabase, type TempDatabase } from '../../helpers/db.js';
+import { pgLiveGate } from '../../helpers/live-gate.js';
 import { initAnalysis } from '../../../governance/analyze/analyze.js';
-import { loadPgCatalog } from '../../../governance/catalog/catalog.js';
-import { CatalogProvider } from '../../../governance/catalog/provider.js';
 import { policySchema } from '../../../rules/policy-schema.js';
 import { pgThrough, psqlResult, startEndpoint, testPolicy, type Endpoint } from './setup.js';
 
@@ -34,11 +32,7 @@ before(async () => {
       reader: { grants: [{ database: db.name, table: 'items', columns: ['id', 'name'], privileges: ['select'] }] },
     },
   });
-  const catalogs = new CatalogProvider(async (database) => {
-    const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
-    try { return await loadPgCatalog(c); } finally { await c.end(); }
-  });
-  ep = await startEndpoint(createGate({ policy: () => policy, audit: { write() {} }, catalogFor: (_i, d) => catalogs.get(d), refreshCatalog: (_i, d) => catalogs.refresh(d) }));
+  ep = await startEndpoint(pgLiveGate(policy));
 });
 after(async () => {
   await ep?.close();
