@@ -245,6 +245,10 @@ export interface PgQueryable {
 }
 
 /**
+ * Every catalog relation, function and type is named with its schema: on a
+ * client's own session (transaction-catalog.ts) a temporary table or a
+ * search_path entry must not stand in for pg_class and the others.
+ *
  * Loads every relation of the connected database (user schemas plus
  * pg_catalog and information_schema, so that system views resolve and
  * shadow like the server's), reltuples estimates, view definitions and the
@@ -252,12 +256,12 @@ export interface PgQueryable {
  * search_path so that every table name in them is schema-qualified.
  */
 export async function loadPgCatalog(client: PgQueryable): Promise<Catalog> {
-  const db = (await client.query('SELECT current_database() AS d')).rows as { d: string }[];
+  const db = (await client.query('SELECT pg_catalog.current_database() AS d')).rows as { d: string }[];
   const database = db[0].d;
   const rels = (await client.query(`
-    SELECT c.oid::int8 AS oid, n.nspname AS s, c.relname AS n, c.relkind AS k, c.reltuples::float8 AS r,
-           CASE WHEN c.relkind IN ('v','m') THEN pg_get_viewdef(c.oid) END AS d
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    SELECT c.oid::pg_catalog.int8 AS oid, n.nspname AS s, c.relname AS n, c.relkind AS k, c.reltuples::pg_catalog.float8 AS r,
+           CASE WHEN c.relkind IN ('v','m') THEN pg_catalog.pg_get_viewdef(c.oid) END AS d
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r','v','m','f','p')
        AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`)).rows as { oid: string; s: string; n: string; k: string; r: number; d: string | null }[];
   // Qualified view text needs an empty search_path while printing; the
@@ -265,21 +269,21 @@ export async function loadPgCatalog(client: PgQueryable): Promise<Catalog> {
   // a caller's transaction is left alone).
   const qualified = new Map<string, string>();
   if (rels.some((r) => r.d !== null && r.s !== 'pg_catalog' && r.s !== 'information_schema')) {
-    const saved = (await client.query(`SELECT current_setting('search_path') AS p`)).rows as { p: string }[];
-    await client.query(`SELECT set_config('search_path', '', false)`);
+    const saved = (await client.query(`SELECT pg_catalog.current_setting('search_path') AS p`)).rows as { p: string }[];
+    await client.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
     try {
       const defs = (await client.query(`
-        SELECT c.oid::int8 AS oid, pg_get_viewdef(c.oid) AS d
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        SELECT c.oid::pg_catalog.int8 AS oid, pg_catalog.pg_get_viewdef(c.oid) AS d
+          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('v','m') AND n.nspname NOT IN ('pg_catalog','information_schema')`)).rows as { oid: string; d: string }[];
       for (const d of defs) qualified.set(String(d.oid), d.d);
     } finally {
-      await client.query(`SELECT set_config('search_path', $1, false)`, [saved[0].p]);
+      await client.query(`SELECT pg_catalog.set_config('search_path', $1, false)`, [saved[0].p]);
     }
   }
   const cols = (await client.query(`
-    SELECT a.attrelid::int8 AS oid, a.attname AS c, format_type(a.atttypid, a.atttypmod) AS t, a.attnum AS o, NOT a.attnotnull AS nl
-      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    SELECT a.attrelid::pg_catalog.int8 AS oid, a.attname AS c, pg_catalog.format_type(a.atttypid, a.atttypmod) AS t, a.attnum AS o, NOT a.attnotnull AS nl
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','v','m','f','p')
      ORDER BY a.attrelid, a.attnum`)).rows as { oid: string; c: string; t: string; o: number; nl: boolean }[];
   const byOid = new Map<string, CatalogColumn[]>();
@@ -305,7 +309,7 @@ export async function loadPgCatalog(client: PgQueryable): Promise<Catalog> {
   });
   const fns = (await client.query(`
     SELECT n.nspname AS s, p.proname AS n, p.prokind AS k, l.lanname AS l, p.prosecdef AS sd
-      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace JOIN pg_catalog.pg_language l ON l.oid = p.prolang
      WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'`)).rows as { s: string; n: string; k: string; l: string; sd: boolean }[];
   const functions: CatalogFunction[] = fns.map((f) => ({
     schema: f.s, name: f.n,

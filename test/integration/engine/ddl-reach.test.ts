@@ -201,6 +201,22 @@ test('PostgreSQL: a knex-style migration in one transaction, lock table included
   }
 });
 
+test('PostgreSQL: the transaction catalog is read from pg_catalog, whatever the session put before it', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    await c.query('BEGIN');
+    // On the client's own session a temporary table comes before pg_catalog for unqualified names.
+    await c.query('CREATE TEMP TABLE pg_class (oid oid, relname name, relkind "char", reltuples real, relnamespace oid)');
+    await c.query('CREATE TABLE mine_shadow (id int)');
+    await c.query('INSERT INTO mine_shadow VALUES (1)');
+    assert.deepEqual((await c.query('SELECT name FROM items')).rows, [{ name: 'x' }]);
+    await assert.rejects(c.query('SELECT secret FROM items'), refusedForSecret);
+    await c.query('ROLLBACK');
+  } finally {
+    await c.end();
+  }
+});
+
 test('PostgreSQL: ROLLBACK TO SAVEPOINT takes back what the transaction catalog shows', async () => {
   const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
   try {

@@ -32,5 +32,5 @@ test('the catalog is read inside a savepoint of its own, rolled back to when a r
     return { fields: [], rows: [] };
   };
   await assert.rejects(loadTransactionCatalog(failing), /statement timeout/);
-  assert.deepEqual(sent, ['SAVEPOINT sqlgate_catalog', 'SELECT current_database() AS', 'ROLLBACK TO SAVEPOINT', 'RELEASE SAVEPOINT sqlgate_catalog']);
+  assert.deepEqual(sent, ['SAVEPOINT sqlgate_catalog', 'SELECT pg_catalog.current_database() AS', 'ROLLBACK TO SAVEPOINT', 'RELEASE SAVEPOINT sqlgate_catalog']);
 });
