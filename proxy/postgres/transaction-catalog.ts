@@ -7,9 +7,9 @@
  * session's own upstream connection, between the client's statements, and
  * judges the rest of the transaction against it.
  *
- * The reads run inside a savepoint of sqlgate's own, so that one failing
- * cannot abort the client's transaction; the savepoint is released (or
- * rolled back to) before the client's next statement runs.
+ * The reads run inside a savepoint of sqlgate's own, rolled back to and
+ * released before the client's next statement runs, so that neither a
+ * failing read nor a setting the loader changes outlives them.
  */
 import { loadPgCatalog, type Catalog, type PgQueryable } from '../../governance/catalog/catalog.js';
 
@@ -48,16 +48,19 @@ export function internalQueryable(run: RunInternal): PgQueryable {
   };
 }
 
-/** Loads the catalog as the session's transaction sees it; the transaction is left as it was, or the load throws. */
+/**
+ * Loads the catalog as the session's transaction sees it, then rolls back to
+ * the savepoint whatever happened: the reads changed no data, but the loader
+ * sets search_path while it prints view definitions, and putting it back
+ * with set_config would turn a SET LOCAL of the client's into a setting
+ * that outlives its transaction.
+ */
 export async function loadTransactionCatalog(run: RunInternal): Promise<Catalog> {
   await run(`SAVEPOINT ${SAVEPOINT}`);
   try {
-    const catalog = await loadPgCatalog(internalQueryable(run));
-    await run(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-    return catalog;
-  } catch (err) {
+    return await loadPgCatalog(internalQueryable(run));
+  } finally {
     await run(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
     await run(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-    throw err;
   }
 }

@@ -217,6 +217,24 @@ test('PostgreSQL: the transaction catalog is read from pg_catalog, whatever the 
   }
 });
 
+test('PostgreSQL: reading the transaction catalog leaves the session\'s settings as they were (SET LOCAL ends with the transaction)', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    const before = (await c.query('SHOW search_path')).rows[0].search_path;
+    await c.query('BEGIN');
+    await c.query('SET LOCAL search_path = public, pg_catalog');
+    await c.query('CREATE TABLE mine_local (id int)');
+    // A view makes the loader print view definitions with an empty search_path, and put the path back.
+    await c.query('CREATE VIEW mine_local_v AS SELECT id FROM mine_local');
+    await c.query('SELECT id FROM mine_local_v');
+    assert.equal((await c.query('SHOW search_path')).rows[0].search_path, 'public, pg_catalog');
+    await c.query('COMMIT');
+    assert.equal((await c.query('SHOW search_path')).rows[0].search_path, before);
+  } finally {
+    await c.end();
+  }
+});
+
 test('PostgreSQL: ROLLBACK TO SAVEPOINT takes back what the transaction catalog shows', async () => {
   const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
   try {

@@ -24,7 +24,7 @@ test('internal queries: text values are typed as pg types them (bool, numbers; i
   ]);
 });
 
-test('the catalog is read inside a savepoint of its own, rolled back to when a read fails', async () => {
+test('the catalog is read inside a savepoint of its own, rolled back to afterwards, also when a read fails', async () => {
   const sent: string[] = [];
   const failing: RunInternal = async (sql) => {
     sent.push(sql.trim().split(/\s+/).slice(0, 3).join(' '));
@@ -33,4 +33,16 @@ test('the catalog is read inside a savepoint of its own, rolled back to when a r
   };
   await assert.rejects(loadTransactionCatalog(failing), /statement timeout/);
   assert.deepEqual(sent, ['SAVEPOINT sqlgate_catalog', 'SELECT pg_catalog.current_database() AS', 'ROLLBACK TO SAVEPOINT', 'RELEASE SAVEPOINT sqlgate_catalog']);
+});
+
+test('a successful read is rolled back to as well: what the loader set does not stay', async () => {
+  const sent: string[] = [];
+  const run: RunInternal = async (sql) => {
+    sent.push(sql.trim().split(/\s+/).slice(0, 2).join(' '));
+    if (/current_database/.test(sql)) return { fields: [{ name: 'd', typeOid: 25 }], rows: [['db']] };
+    return { fields: [], rows: [] };
+  };
+  const catalog = await loadTransactionCatalog(run);
+  assert.equal(catalog.dialect, 'postgres');
+  assert.deepEqual(sent.slice(-2), ['ROLLBACK TO', 'RELEASE SAVEPOINT']);
 });
