@@ -25,6 +25,9 @@ async function mysqlDatabases(conn: mysql.Connection): Promise<string[]> {
   return (rows as { s: string }[]).map((r) => r.s);
 }
 
+/** What sqlgate's catalog connections call themselves in pg_stat_activity. */
+export const CATALOG_APPLICATION_NAME = 'sqlgate catalog';
+
 export function liveCatalogs(policy: () => Policy, opts: { ttlMs?: number } = {}): LiveCatalogs {
   const providers = new Map<string, CatalogProvider>();
   /** Runs `fn` on a fresh connection of the instance's service account (to `database` on PostgreSQL). */
@@ -33,11 +36,18 @@ export function liveCatalogs(policy: () => Policy, opts: { ttlMs?: number } = {}
     if (!inst) throw new SqlgateError('UPSTREAM_UNAVAILABLE', `unknown instance ${instance}`);
     const password = inst.password_env ? process.env[inst.password_env] : undefined;
     try {
+      // A connection that fails between two queries (an administrator's kill, a server restart)
+      // emits 'error'; unheard, that would end the process. The next query fails instead.
       if (inst.protocol === 'mysql') {
         const conn = await mysql.createConnection({ host: inst.host, port: inst.port, user: inst.user, password, connectTimeout: 5000 });
+        conn.on('error', () => undefined);
         try { return await fn({ mysql: conn }); } finally { await conn.end().catch(() => undefined); }
       }
-      const client = new pg.Client({ host: inst.host, port: inst.port, user: inst.user, password, database: database ?? inst.database, connectionTimeoutMillis: 5000 });
+      const client = new pg.Client({
+        host: inst.host, port: inst.port, user: inst.user, password, database: database ?? inst.database, connectionTimeoutMillis: 5000,
+        application_name: CATALOG_APPLICATION_NAME,
+      });
+      client.on('error', () => undefined);
       await client.connect();
       try { return await fn({ pg: client }); } finally { await client.end().catch(() => undefined); }
     } catch (err) {

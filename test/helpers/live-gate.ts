@@ -14,6 +14,8 @@ export function pgLiveGate(policy: Policy, onLoad?: () => void): EngineGate {
   const catalogs = new CatalogProvider(async (database) => {
     onLoad?.();
     const c = await pgConnect(withDatabase(pgUrl(), database ?? 'postgres'));
+    // A reload still running when a test drops its database is ended by the server: that load fails, quietly.
+    c.on('error', () => undefined);
     try { return await loadPgCatalog(c); } finally { await c.end(); }
   });
   return createGate({ policy: () => policy, audit: { write() {} }, catalogFor: (_i, d) => catalogs.get(d), refreshCatalog: (_i, d) => catalogs.refresh(d) });
@@ -24,6 +26,7 @@ export function mysqlLiveGate(policy: Policy, databases: readonly string[], onLo
   const catalogs = new CatalogProvider(async () => {
     onLoad?.();
     const c = await mysqlConnect();
+    c.on('error', () => undefined);
     try { return await loadMysqlCatalog(c as never, databases); } finally { await c.end(); }
   });
   return createGate({ policy: () => policy, audit: { write() {} }, catalogFor: () => catalogs.get(undefined), refreshCatalog: () => catalogs.refresh(undefined) });

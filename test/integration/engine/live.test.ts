@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, serverInfo, mysqlUrl, pgUrl } from '../../helpers/db.js';
-import { liveCatalogs } from '../../../governance/catalog/live.js';
+import { CATALOG_APPLICATION_NAME, liveCatalogs } from '../../../governance/catalog/live.js';
 import { policySchema } from '../../../rules/policy-schema.js';
 import { createGate } from '../../../governance/gate-impl.js';
 import { initAnalysis } from '../../../governance/analyze/analyze.js';
@@ -65,6 +65,34 @@ test('live catalogs: loaded from MariaDB and PostgreSQL with the service account
     assert.equal(d.refusal?.error?.code, 'UPSTREAM_UNAVAILABLE');
   } finally {
     await my.drop();
+    await pgdb.drop();
+  }
+});
+
+test('live catalogs: PostgreSQL ending the catalog connection (a kill, a restart) fails that load, not the process', async () => {
+  const pgdb = await createPgDatabase('livekill', 'CREATE TABLE t (id int)');
+  const killer = await pgConnect();
+  try {
+    const policy = policyFor('unused', pgdb.name);
+    const live = liveCatalogs(() => policy, { ttlMs: 0 });
+    let stop = false;
+    let kills = 0;
+    // Kill this test's catalog connections as fast as they appear, also between two of the loader's queries.
+    const killing = (async () => {
+      while (!stop) {
+        const r = await killer.query('SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2) k', [pgdb.name, CATALOG_APPLICATION_NAME]);
+        kills += r.rows[0].n;
+      }
+    })();
+    let failed = 0;
+    for (let i = 0; i < 150; i++) await live.refresh('shop_pg', pgdb.name).catch(() => { failed++; });
+    stop = true;
+    await killing;
+    assert.ok(kills > 0 && failed > 0, `the loads met the kills (${kills} kills, ${failed} failed loads)`);
+    // Still serving: the next load works.
+    assert.ok((await live.refresh('shop_pg', pgdb.name)).lookup(pgdb.name, 'public', 't'));
+  } finally {
+    await killer.end();
     await pgdb.drop();
   }
 });
