@@ -136,6 +136,12 @@ export interface StatementFacts {
   readonly sessionChange: SessionChange | undefined;
   /** Set when analysis could not finish: the engine refuses. */
   readonly unresolved: Unresolved | undefined;
+  /**
+   * PostgreSQL DECLARE, FETCH, MOVE, CLOSE: the cursor named ('' for CLOSE
+   * ALL). A cursor's rows reach the client by FETCH, masked as its DECLARE
+   * was judged.
+   */
+  readonly cursor?: { readonly name: string; readonly hold: boolean };
 }
 
 export type SessionChange =

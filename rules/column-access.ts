@@ -6,7 +6,8 @@
  * unchanged. Outputs that land in a variable (SET @x := (SELECT ...),
  * SELECT ... INTO), a file (INTO OUTFILE, COPY ... TO) or a COPY stream
  * cannot be masked on the wire, so they count as reads in an expression; so
- * do a cursor's (DECLARE ... FOR SELECT: its rows arrive later via FETCH).
+ * do a BINARY cursor's. A text cursor's rows are masked when FETCH returns
+ * them (the PostgreSQL door keeps each cursor's masks by name).
  */
 import type { ColumnId, ReadPlace, StatementFacts, TableId } from '../governance/facts.js';
 import type { RuleContext } from './rule.js';
@@ -26,8 +27,7 @@ const UNMASKABLE_DYNAMIC = new Set(['set-variable-from-query', 'into-outfile', '
 /** Outputs of this statement reach the client as result rows the endpoint can rewrite. */
 export function outputsMaskable(facts: StatementFacts): boolean {
   if (facts.kind === 'copy') return false;
-  // A cursor's rows come back later through FETCH, which carries no lineage.
-  if (facts.verb === 'declare_cursor') return false;
+  if (facts.verb === 'declare_binary_cursor') return false;
   return !facts.dynamic.some((d) => UNMASKABLE_DYNAMIC.has(d.kind));
 }
 

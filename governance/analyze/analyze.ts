@@ -262,6 +262,7 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
     write: worst(writes), ...(writes.length > 1 ? { writes } : {}),
     ddlTargets, dynamic: r.dynamic, hints, sessionChange: low.sessionChange,
     unresolved: low.unresolved ?? r.unresolved,
+    ...(low.cursor ? { cursor: low.cursor } : {}),
   };
   if (low.alternative) {
     const alt = finish({ ...low.alternative }, text, fingerprint, hints, ctx, { ...session });
@@ -281,10 +282,11 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
       nestingDepth--;
     }
   }
-  // Rows of a prepared statement or a cursor come back later (EXECUTE,
-  // FETCH), where no mask can be tied to them: nothing of it counts as a
-  // maskable bare pass-through.
-  if (low.kind === 'prepare' || low.kind === 'execute' || low.verb === 'declare_cursor') {
+  // Rows of a prepared statement come back later (EXECUTE), where no mask can
+  // be tied to them, and a BINARY cursor's cannot be rewritten: nothing of it
+  // counts as a maskable bare pass-through. (A text cursor's rows are masked
+  // at FETCH, by the PostgreSQL door, as its DECLARE was judged.)
+  if (low.kind === 'prepare' || low.kind === 'execute' || low.verb === 'declare_binary_cursor') {
     facts = { ...facts, outputs: facts.outputs.map((o) => ({ ...o, sources: o.sources.map((x) => (x.bare ? { column: x.column, bare: false } : x)) })) };
   }
   return facts;

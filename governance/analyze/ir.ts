@@ -213,6 +213,8 @@ export interface Lowered {
   readonly exprs: readonly Expr[];
   /** EXPLAIN without ANALYZE: the statement is planned, not run, so its writes do not happen. */
   readonly explainOnly?: boolean;
+  /** PostgreSQL DECLARE, FETCH, MOVE, CLOSE: the cursor named ('' for CLOSE ALL). */
+  readonly cursor?: { readonly name: string; readonly hold: boolean };
   /** MySQL: the reading without executable comments the server may skip; both are judged. */
   readonly alternative?: Lowered;
 }

@@ -591,7 +591,12 @@ export function lowerPg(ast: Node): Lowered {
     case 'LockStmt': return lowered('lock', 'lock', { ddlTargets: [] });
     case 'DeclareCursorStmt': {
       const inner = lowerPg(v.query);
-      return lowered('select', 'declare_cursor', { ...(inner.rel ? { rel: inner.rel } : {}), returnsRows: true, dynamic: inner.dynamic });
+      const options = Number(v.options ?? 0);
+      // A BINARY cursor's rows cannot be masked on the wire (CURSOR_OPT_BINARY = 1, CURSOR_OPT_HOLD = 32).
+      return lowered('select', options & 1 ? 'declare_binary_cursor' : 'declare_cursor', {
+        ...(inner.rel ? { rel: inner.rel } : {}), returnsRows: true, dynamic: inner.dynamic,
+        cursor: { name: v.portalname ?? '', hold: (options & 32) !== 0 },
+      });
     }
     case 'CreateFunctionStmt': {
       // A plpgsql body that EXECUTEs text runs dynamic SQL whenever it is called.
@@ -601,7 +606,8 @@ export function lowerPg(ast: Node): Lowered {
     }
     case 'VacuumStmt': return lowered('other', v.is_vacuumcmd ? 'vacuum' : 'analyze');
     // Rows of a cursor were judged when it was declared (as never maskable).
-    case 'FetchStmt': return lowered(v.ismove ? 'other' : 'select', v.ismove ? 'move' : 'fetch');
+    case 'FetchStmt': return lowered(v.ismove ? 'other' : 'select', v.ismove ? 'move' : 'fetch', { cursor: { name: v.portalname ?? '', hold: false } });
+    case 'ClosePortalStmt': return lowered('other', 'close_portal', { cursor: { name: v.portalname ?? '', hold: false } });
     // LOAD 'library' puts server-side code into the backend.
     case 'LoadStmt': return lowered('other', 'load', { dynamic: [{ kind: 'file-function', name: 'LOAD' }] });
     default:

@@ -124,8 +124,8 @@ interface Running {
   readonly ticket: QuotaTicket;
   /** Rows counted against the cap: shared by every Execute of one portal. */
   counter: { rows: number };
-  /** Rewrites of masked fields by output index (sparse), or undefined when nothing is masked. */
-  readonly masks: readonly (FieldRewrite | undefined)[] | undefined;
+  /** Rewrites of masked fields by output index (sparse), or undefined when nothing is masked (a FETCH's: set at its RowDescription). */
+  masks: readonly (FieldRewrite | undefined)[] | undefined;
 }
 
 /** A statement prepared through the protocol, its decision, and the search_path it was judged under. */
@@ -148,7 +148,7 @@ interface Portal {
 type Pending =
   | { readonly kind: 'simple'; readonly items: Running[]; index: number }
   | { readonly kind: 'parse' | 'bind' | 'close' }
-  | { readonly kind: 'describe'; readonly masks: readonly MaskDirective[] | undefined }
+  | { readonly kind: 'describe'; readonly masks: readonly MaskDirective[] | undefined; readonly cursor?: string }
   | { readonly kind: 'execute'; readonly item: Running | undefined }
   | { readonly kind: 'sync' }
   | { readonly kind: 'poison-simple' | 'poison-ext'; readonly error: ErrorFields }
@@ -278,6 +278,8 @@ export class ClientSession {
   /** A statement name no client uses: Bind to it fails upstream, standing in for a refused Bind. */
   private readonly poisonStatement = `sqlgate refused ${randomUUID()}`;
   private readonly portals = new Map<string, Portal>();
+  /** Cursors declared through this session, with what their FETCHes must mask. */
+  private readonly cursors = new Map<string, { readonly masks: readonly MaskDirective[]; readonly hold: boolean }>();
   private pathDirty = false;
   private pathTouchedInTxn = false;
   /**
@@ -630,7 +632,8 @@ export class ClientSession {
       }
       case 'describe': {
         const d = msg.target === 'S' ? this.statements.get(msg.name)?.decision : this.portals.get(msg.name)?.decision;
-        return this.forward(f.raw, { kind: 'describe', masks: d?.directives.masks.length ? d.directives.masks : undefined });
+        const fetch = d?.facts.verb === 'fetch' ? d.facts.cursor?.name : undefined;
+        return this.forward(f.raw, { kind: 'describe', masks: d?.directives.masks.length ? d.directives.masks : undefined, ...(fetch !== undefined ? { cursor: fetch } : {}) });
       }
       case 'execute': {
         const portal = this.portals.get(msg.portal);
@@ -726,12 +729,11 @@ export class ClientSession {
       ticket,
       sql, decision, raw, arrived: Date.now(), start: performance.now(), rows: 0, cut: false, copyOut: false,
       timedOut: false, timer: undefined, maxRows: decision?.directives.maxRows, maxBytes: decision?.directives.maxResultBytes,
-      bytes: 0, cutBy: undefined, counter: { rows: 0 }, masks: this.masksOf(decision),
+      bytes: 0, cutBy: undefined, counter: { rows: 0 }, masks: this.masksOf(decision?.directives.masks),
     };
   }
 
-  private masksOf(decision: Decision | undefined): readonly (FieldRewrite | undefined)[] | undefined {
-    const masks = decision?.directives.masks;
+  private masksOf(masks: readonly MaskDirective[] | undefined): readonly (FieldRewrite | undefined)[] | undefined {
     if (!masks?.length) return undefined;
     const key = maskKey(this.opts.gate.policy().mask_key_env);
     const byIndex: (FieldRewrite | undefined)[] = [];
@@ -1083,8 +1085,19 @@ export class ClientSession {
       case BackendCode.RowDescription: {
         if (h?.kind === 'internal') { h.fields = rowDescriptionFields(f.body); return; }
         let masks: readonly MaskDirective[] | undefined;
-        if (h?.kind === 'describe') { this.pending.shift(); masks = h.masks; }
-        else { const d = this.currentItem()?.decision?.directives.masks; masks = d?.length ? d : undefined; }
+        if (h?.kind === 'describe') { this.pending.shift(); masks = h.cursor !== undefined ? this.cursorMasks(h.cursor) : h.masks; }
+        else {
+          const item = this.currentItem();
+          const d = item?.decision;
+          if (item && d?.facts.verb === 'fetch' && d.facts.cursor) {
+            // A cursor's rows are masked as its DECLARE was judged. Looked up now, when the rows
+            // come: the server answers in order, so any DECLARE before this FETCH has completed.
+            masks = this.cursorMasks(d.facts.cursor.name);
+            item.masks = this.masksOf(masks);
+          } else {
+            masks = d?.directives.masks.length ? d.directives.masks : undefined;
+          }
+        }
         if (!masks) return this.write(f.raw);
         // The server's own provenance must agree with the analysis for every
         // masked output; if it does not, the analysis is wrong about this
@@ -1244,6 +1257,8 @@ export class ClientSession {
       if (p.kind === 'sync' || p.kind === 'simple' || p.kind === 'poison-simple') break;
     }
     if (this.status === 'I' && this.ctx?.transactionCatalog !== undefined) this.setTransactionCatalog(undefined);
+    // Outside a transaction only WITH HOLD cursors are left.
+    if (this.status === 'I') for (const [name, c] of this.cursors) if (!c.hold) this.cursors.delete(name);
     if (this.status === 'I' && this.pathTouchedInTxn) {
       this.pathDirty = true;
       this.pathTouchedInTxn = false;
@@ -1270,6 +1285,20 @@ export class ClientSession {
     };
   }
 
+  /** What a cursor's DECLARE was judged to mask; undefined when nothing (or a cursor sqlgate did not see declared). */
+  private cursorMasks(name: string): readonly MaskDirective[] | undefined {
+    const masks = this.cursors.get(name)?.masks;
+    return masks?.length ? masks : undefined;
+  }
+
+  /** After a statement completed: a DECLARE's masks are kept for the cursor's FETCHes; CLOSE and DISCARD forget them. */
+  private trackCursor(d: Decision): void {
+    const f = d.facts;
+    if (f.cursor && (f.verb === 'declare_cursor' || f.verb === 'declare_binary_cursor')) this.cursors.set(f.cursor.name, { masks: d.directives.masks, hold: f.cursor.hold });
+    else if (f.cursor && f.verb === 'close_portal') { if (f.cursor.name === '') this.cursors.clear(); else this.cursors.delete(f.cursor.name); }
+    else if (f.verb === 'discard') this.cursors.clear();
+  }
+
   private finish(item: Running, outcome: { tag?: string; error?: ErrorFields; notExecuted?: boolean; suspended?: boolean }): void {
     if (item.timer) clearTimeout(item.timer);
     settle(this.opts.gate.quota, item.ticket, item.rows);
@@ -1289,7 +1318,10 @@ export class ClientSession {
     const error = outcome.notExecuted
       ? { code: 'NOT_EXECUTED', message: 'not executed: an earlier statement failed' }
       : outcome.error ? { code: outcome.error.code, message: outcome.error.message } : undefined;
-    if (!error && d && outcome.tag !== undefined) this.opts.gate.executed?.(this.ctx!, d);
+    if (!error && d && outcome.tag !== undefined) {
+      this.opts.gate.executed?.(this.ctx!, d);
+      this.trackCursor(d);
+    }
     this.safeAudit(this.event(isoTime(item.arrived), item.sql, d, {
       decision: error ? 'failed' : item.raw ? 'raw' : item.cut ? 'cut' : item.masks ? 'masked' : 'allowed',
       rules, durationMs, rowsReturned, rowsAffected, error,

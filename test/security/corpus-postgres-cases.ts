@@ -263,10 +263,13 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack("SELECT id FROM customers WHERE EXISTS (SELECT FROM customers x WHERE x.phone = '1')", { a: 'deny', s: 'deny' }),
   attack("PREPARE q(text) AS SELECT id FROM customers WHERE phone = $1; EXECUTE q('1')", { a: 'deny', s: 'deny' }),
   attack("EXECUTE q('1')", { a: 'deny' }),
-  attack('DECLARE c CURSOR FOR SELECT phone FROM customers', { a: 'deny', s: 'deny' }),
-  // A cursor's query is judged at DECLARE (its outputs never count as
-  // maskable), cursors opened in functions need an untrusted function call,
-  // and upstream sessions are never shared between clients: FETCH is a read.
+  attack('DECLARE c CURSOR FOR SELECT phone FROM customers', { a: 'deny', s: 'mask:0' }, 'masked when FETCH returns the rows'),
+  attack('DECLARE c CURSOR FOR SELECT upper(phone) FROM customers', { a: 'deny', s: 'deny' }),
+  attack('DECLARE c BINARY CURSOR FOR SELECT phone FROM customers', { a: 'deny', s: 'deny' }, 'binary rows cannot be masked on the wire'),
+  attack('DECLARE c CURSOR FOR SELECT phone FROM customers WHERE phone LIKE $1', { s: 'deny' }),
+  // A cursor's query is judged at DECLARE (and its masks applied at each
+  // FETCH of it), cursors opened in functions need an untrusted function
+  // call, and upstream sessions are never shared between clients: FETCH is a read.
   attack('FETCH ALL FROM c', { a: 'allow' }),
   attack("SELECT pg_notify('x', phone) FROM customers", { a: 'deny', s: 'deny' }),
   attack("SELECT id FROM customers WHERE starts_with(phone, '1')", { a: 'deny', s: 'deny' }),

@@ -50,7 +50,7 @@ before(async () => {
         },
         support: {
           grants: [{ instance: 'pg1', database: db.name, schema: 'public', table: 'customers', privileges: ['select'] }],
-          statement_kinds: ['select'], procedures: [], may_skip: [], unqualified_dml_tables: [], allow_file_io: false, approver: false,
+          statement_kinds: ['select', 'transaction', 'other'], procedures: [], may_skip: [], unqualified_dml_tables: [], allow_file_io: false, approver: false,
         },
       },
   };
@@ -186,6 +186,32 @@ test('engine: a masked column is served masked on the wire (simple and extended)
   await c.end();
   const ev = events.filter((e) => e.user === 'bob' && e.type === 'statement' && e.decision === 'masked');
   assert.equal(ev.length, 2);
+});
+
+test('engine: a cursor\'s rows are masked when FETCH returns them (psycopg2 named cursors, Django iterator())', async () => {
+  const c = await pgThrough(ep.url('bob', db.name));
+  try {
+    await c.query('BEGIN');
+    await c.query('DECLARE "srv" CURSOR WITHOUT HOLD FOR SELECT id, phone FROM customers ORDER BY id');
+    assert.deepEqual((await c.query('FETCH FORWARD 1 FROM "srv"')).rows, [{ id: 1, phone: '138****5678' }]);
+    assert.deepEqual((await c.query({ text: 'FETCH ALL FROM "srv"', values: [] })).rows, [{ id: 2, phone: '139****0000' }], 'extended protocol');
+    await c.query('CLOSE "srv"');
+    // Declared and fetched in one message; and a cursor that outlives its transaction.
+    const [, one] = await c.query('DECLARE c2 CURSOR FOR SELECT phone, name FROM customers ORDER BY id; FETCH 1 FROM c2') as unknown as { rows: unknown[] }[];
+    assert.deepEqual(one.rows, [{ phone: '138****5678', name: 'Ann' }]);
+    await c.query('DECLARE held CURSOR WITH HOLD FOR SELECT phone FROM customers ORDER BY id');
+    await c.query('COMMIT');
+    assert.deepEqual((await c.query('FETCH 1 FROM held')).rows, [{ phone: '138****5678' }]);
+    await c.query('CLOSE held');
+    // A cursor of the same name over unmasked columns is not masked.
+    await c.query('BEGIN');
+    await c.query('DECLARE c2 CURSOR FOR SELECT name FROM customers ORDER BY id');
+    assert.deepEqual((await c.query('FETCH 1 FROM c2')).rows, [{ name: 'Ann' }]);
+    await assert.rejects(c.query('DECLARE b BINARY CURSOR FOR SELECT phone FROM customers'), refused);
+    await c.query('ROLLBACK');
+  } finally {
+    await c.end();
+  }
 });
 
 test('engine: statements judged without waiting (the hot path) are governed as on the waiting path', async () => {
