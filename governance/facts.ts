@@ -134,6 +134,8 @@ export interface StatementFacts {
   readonly hints: readonly Hint[];
   /** Session changes the endpoint must track (USE db, SET search_path...). */
   readonly sessionChange: SessionChange | undefined;
+  /** Every server setting a SET statement assigns, in order (user variables are not settings). */
+  readonly settings?: readonly SettingChange[];
   /** Set when analysis could not finish: the engine refuses. */
   readonly unresolved: Unresolved | undefined;
   /**
@@ -143,6 +145,32 @@ export interface StatementFacts {
    */
   readonly cursor?: { readonly name: string; readonly hold: boolean };
 }
+
+/**
+ * One assignment of a server setting. `scope` global: MySQL SET GLOBAL /
+ * PERSIST / @@global.x, which outlive the session and reach every other one.
+ */
+export interface SettingChange {
+  /** Lower case, without `@@` and scope. */
+  readonly name: string;
+  readonly scope: 'session' | 'global';
+  readonly value: SettingValue;
+}
+
+/**
+ * What a setting is set to, as far as the text tells without running it:
+ * - constant: string literals (adjacent ones joined), a number or a bare word;
+ * - default: DEFAULT / RESET, the server's default, which sqlgate does not know;
+ * - extends-current: built only from the setting's own current value and
+ *   string literals by CONCAT / CONCAT_WS / REPLACE, as ORMs add a mode
+ *   (`CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')`); `literals` are those strings;
+ * - expression: anything else (variables, arithmetic, hex, subqueries...).
+ */
+export type SettingValue =
+  | { readonly kind: 'constant'; readonly text: string; readonly quoted: boolean }
+  | { readonly kind: 'default' }
+  | { readonly kind: 'extends-current'; readonly literals: readonly string[] }
+  | { readonly kind: 'expression'; readonly text: string };
 
 export type SessionChange =
   | { readonly kind: 'use'; readonly database: string }

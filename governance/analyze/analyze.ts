@@ -261,6 +261,7 @@ function finish(low: Lowered, text: string, fingerprint: string, hints: readonly
     tablesRead: r.tablesRead, outputs: r.outputs, reads: r.reads, wholeRows: r.wholeRows,
     write: worst(writes), ...(writes.length > 1 ? { writes } : {}),
     ddlTargets, dynamic: r.dynamic, hints, sessionChange: low.sessionChange,
+    ...(low.settings ? { settings: low.settings } : {}),
     unresolved: low.unresolved ?? r.unresolved,
     ...(low.cursor ? { cursor: low.cursor } : {}),
   };
@@ -308,6 +309,7 @@ function merge(a: StatementFacts, b: StatementFacts): StatementFacts {
     hints: [...a.hints, ...b.hints],
     unresolved: a.unresolved ?? b.unresolved,
     sessionChange: a.sessionChange ?? b.sessionChange,
+    ...(a.settings || b.settings ? { settings: [...a.settings ?? [], ...b.settings ?? []] } : {}),
   };
 }
 

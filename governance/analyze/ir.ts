@@ -5,7 +5,7 @@
  * parser has already folded unquoted identifiers; MySQL names are kept as
  * written and compared with the dialect's rules by the resolver.
  */
-import type { DynamicFacts, SessionChange, Unresolved } from '../facts.js';
+import type { DynamicFacts, SessionChange, SettingChange, Unresolved } from '../facts.js';
 import type { StatementKind } from '../../rules/policy-schema.js';
 
 /** A possibly qualified relation name: [database,] [schema,] name. */
@@ -206,6 +206,7 @@ export interface Lowered {
   readonly createsColumns?: readonly string[];
   readonly dynamic: readonly DynamicFacts[];
   readonly sessionChange?: SessionChange;
+  readonly settings?: readonly SettingChange[];
   readonly unresolved?: Unresolved;
   /** Statement texts to analyse as well (PREPARE s FROM 'text'). */
   readonly nested: readonly string[];

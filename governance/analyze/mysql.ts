@@ -7,7 +7,8 @@
  * MariaDB) and are lowered into the IR. Anything else unreadable is refused.
  */
 import NodeSqlParser from 'node-sql-parser';
-import type { DynamicFacts, SessionChange } from '../facts.js';
+import type { DynamicFacts, SessionChange, SettingValue } from '../facts.js';
+import { mysqlSettings, settingValue } from './mysql-set.js';
 import type { StatementKind } from '../../rules/policy-schema.js';
 import type { Assignment, Cte, Expr, FromItem, Lowered, OrderItem, QName, Query, RelStmt, Target, With } from './ir.js';
 import { irColumnNames, lowered, readOf } from './ir.js';
@@ -622,13 +623,27 @@ function explainInner(inner: readonly Token[], verb: string, runs: boolean): Mys
 
 function set(tokens: readonly Token[], w: readonly string[], parseText: string): MysqlLowering {
   const scopeWords = ['GLOBAL', 'SESSION', 'LOCAL', 'PERSIST', 'PERSIST_ONLY'];
-  let i = skipWords(w, 1, scopeWords);
-  if (w[i] === 'NAMES') return ok(lowered('set', 'set_names', { sessionChange: { kind: 'setting', name: 'names', value: tokens[i + 1] ? unquoteString(tokens[i + 1].text) : undefined } }));
-  if (w[i] === 'CHARACTER' && w[i + 1] === 'SET') return ok(lowered('set', 'set_charset', { sessionChange: { kind: 'setting', name: 'character set', value: tokens[i + 2] ? unquoteString(tokens[i + 2].text) : undefined } }));
-  if (w[i] === 'CHARSET') return ok(lowered('set', 'set_charset', { sessionChange: { kind: 'setting', name: 'character set', value: tokens[i + 1] ? unquoteString(tokens[i + 1].text) : undefined } }));
-  if (w[i] === 'TRANSACTION') return ok(lowered('set', 'set_transaction', { sessionChange: { kind: 'setting', name: 'transaction', value: undefined } }));
-  if (w[i] === 'PASSWORD' || w[i] === 'ROLE' || w[i] === 'DEFAULT') return ok(lowered('set', `set_${w[i].toLowerCase()}`, { sessionChange: { kind: 'setting', name: w[i].toLowerCase(), value: undefined } }));
+  const i = skipWords(w, 1, scopeWords);
+  const scope = w.slice(1, i).some((x) => x !== 'SESSION' && x !== 'LOCAL') ? 'global' as const : 'session' as const;
+  const one = (verb: string, name: string, value: SettingValue): MysqlLowering => ok(lowered('set', verb, {
+    sessionChange: { kind: 'setting', name, value: value.kind === 'constant' ? value.text : undefined },
+    settings: [{ name, scope, value }],
+  }));
+  // SET NAMES cs [COLLATE c] / SET CHARACTER SET cs: the character set is the first value token.
+  const charset = (from: number): SettingValue => {
+    const end = tokens.findIndex((t, k) => k >= from && t.kind === 'word' && t.text.toUpperCase() === 'COLLATE');
+    return settingValue(tokens.slice(from, end < 0 ? tokens.length : end), 'names');
+  };
+  if (w[i] === 'NAMES') return one('set_names', 'names', charset(i + 1));
+  if (w[i] === 'CHARACTER' && w[i + 1] === 'SET') return one('set_charset', 'character set', charset(i + 2));
+  if (w[i] === 'CHARSET') return one('set_charset', 'character set', charset(i + 1));
+  if (w[i] === 'TRANSACTION') return one('set_transaction', 'transaction', { kind: 'constant', text: joinTokens(tokens.slice(i + 1)), quoted: false });
+  // SET PASSWORD [FOR account] = …: without FOR, the account is sqlgate's own.
+  if (w[i] === 'PASSWORD') return one('set_password', w.includes('FOR') ? 'password for' : 'password', { kind: 'expression', text: '…' });
+  if (w[i] === 'ROLE') return one('set_role', 'role', { kind: 'constant', text: joinTokens(tokens.slice(i + 1)), quoted: false });
+  if (w[i] === 'DEFAULT' && w[i + 1] === 'ROLE') return one('set_default_role', 'default role', { kind: 'constant', text: joinTokens(tokens.slice(i + 2)), quoted: false });
   if (w[i] === 'STATEMENT') return unparsed('set', 'set_statement', 'SET STATEMENT … FOR is not supported');
+  const settings = mysqlSettings(tokens);
   // First assignment's name for the session change; lexing settings take precedence.
   const names: { name: string; value?: string }[] = [];
   for (let k = 1; k < tokens.length; k++) {
@@ -662,7 +677,7 @@ function set(tokens: readonly Token[], w: readonly string[], parseText: string):
     }
   }
   const dynamic: DynamicFacts[] = hasQuery ? [{ kind: 'set-variable-from-query' }] : [];
-  return ok(lowered('set', 'set', { ...(sessionChange ? { sessionChange } : {}), exprs, dynamic }));
+  return ok(lowered('set', 'set', { ...(sessionChange ? { sessionChange } : {}), settings, exprs, dynamic }));
 }
 
 function prepare(tokens: readonly Token[]): MysqlLowering {

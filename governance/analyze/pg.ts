@@ -5,7 +5,7 @@
  * Node reference: https://github.com/pganalyze/libpg_query (pg_query.proto).
  */
 import { loadModule, parseSync, fingerprintSync, scanSync } from 'libpg-query';
-import type { DynamicFacts, Hint, SessionChange } from '../facts.js';
+import type { DynamicFacts, Hint, SessionChange, SettingValue } from '../facts.js';
 import type { Assignment, Cte, Expr, FromItem, Lowered, OrderItem, QName, Query, RelStmt, Target, With, WriteStmt } from './ir.js';
 import { lowered, readOf } from './ir.js';
 import { parseHint } from './hints.js';
@@ -632,9 +632,16 @@ function lowerSet(v: Node): Lowered {
   const value = (v.args ?? []).map(constString).join(', ') || undefined;
   const verb = v.kind === 'VAR_RESET' ? 'reset' : local ? 'set_local' : 'set';
   const settingName = v.kind === 'VAR_SET_MULTI' ? name.replace(/^transaction.*/, 'transaction') : name;
+  // PostgreSQL's SET takes constants only; DEFAULT and RESET give the
+  // server's default, which sqlgate does not know.
+  const setting: SettingValue = v.kind === 'VAR_RESET' || v.kind === 'VAR_SET_DEFAULT' ? { kind: 'default' }
+    : { kind: 'constant', text: value ?? '', quoted: true };
   // Every other setting is reported; the endpoint decides which to track,
   // pin or refuse (client_encoding, standard_conforming_strings... change lexing).
-  return lowered('set', verb, { sessionChange: { kind: 'setting', name: settingName, value } });
+  return lowered('set', verb, {
+    sessionChange: { kind: 'setting', name: settingName, value },
+    settings: [{ name: settingName.toLowerCase(), scope: 'session', value: setting }],
+  });
 }
 
 function lowerCopy(v: Node): Lowered {

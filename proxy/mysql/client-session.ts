@@ -260,6 +260,8 @@ export class ClientSession {
   /** A command is being served (its response may still be streaming). */
   private busy = false;
   private ended = false;
+  /** Why the session cannot go on, once the server reads text in a way the analysis does not. */
+  private unreadable: string | undefined;
   /** This session's place under its user's max_connections, while it has a user. */
   private userSlot: UserSlot | undefined;
   private readonly sink: Sink;
@@ -652,6 +654,13 @@ export class ClientSession {
     this.busy = true;
     return this.dispatch(cmd, p).then((go) => {
       this.busy = false;
+      // The server says it now reads backslashes literally (sql_mode
+      // NO_BACKSLASH_ESCAPES), however that came about: the analysis would
+      // misread every string from here on, so the session ends at its next command.
+      if (this.upstream && this.upstream.lastStatus & Status.NO_BACKSLASH_ESCAPES && !this.unreadable) {
+        this.unreadable = 'the server now reads backslashes literally (sql_mode NO_BACKSLASH_ESCAPES), which sqlgate cannot follow; reconnect';
+        this.upstream.reusable = false;
+      }
       if (!go || !this.upstream) end();
     }, () => {
       this.busy = false;
@@ -661,6 +670,10 @@ export class ClientSession {
 
   /** Handles one command; false ends the session. */
   private async dispatch(cmd: Command, p: Packet): Promise<boolean> {
+    if (this.unreadable) {
+      this.sendError(1, refusal('UNTRACKED_SETTING', this.unreadable, 'untracked-setting'));
+      return false;
+    }
     if ('id' in cmd && cmd.id === LAST_STATEMENT && cmd.kind.startsWith('stmt-')) {
       // Forwarded with the real id, so the upstream runs what sqlgate judged, whatever it prepared last.
       if (this.lastPrepared === undefined) return this.unknownStatement(cmd.id, `mysqld_${cmd.kind.replace('-', '_')}`);

@@ -92,6 +92,11 @@ export class UpstreamConnection {
   closed = false;
   private readonly walker = new ResponseWalker();
 
+  /** Server status flags of the last response read. */
+  get lastStatus(): number {
+    return this.walker.summary.status;
+  }
+
   private constructor(target: UpstreamTarget, profile: UpstreamProfile, socket: Socket) {
     this.target = target;
     this.profile = profile;

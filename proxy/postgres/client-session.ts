@@ -85,6 +85,20 @@ function unsafeEncoding(v: string): boolean {
   return UNSAFE_ENCODINGS.has(v.toUpperCase().replace(/[-_]/g, ''));
 }
 
+/**
+ * Why a setting the server reports (ParameterStatus) leaves its text
+ * unreadable to the analysis, whatever changed it: the rules refuse the SET
+ * forms they see, and this catches the rest (RESET ALL to a server default
+ * that is off, a function's SET clause, a role's or database's defaults).
+ */
+function unreadableParameter(name: string, value: string): string | undefined {
+  if (name === 'client_encoding' && unsafeEncoding(value)) return `sqlgate: client_encoding ${value} is not supported`;
+  if (name === 'standard_conforming_strings' && value.toLowerCase() !== 'on') {
+    return `sqlgate: the server reports standard_conforming_strings ${value}; sqlgate reads strings as standard-conforming and cannot go on`;
+  }
+  return undefined;
+}
+
 /** Statements that may change search_path or who `$user` is: re-read it from the server afterwards. */
 const PATH_SUSPECT = /search_path|set_config|\breset\b|\bdiscard\b|\brole\b|session\s+authorization/i;
 const STATEMENT_MANAGEMENT = /\b(prepare|deallocate|discard|close)\b/i;
@@ -302,7 +316,6 @@ export class ClientSession {
   /** What goes to the client at the end of this event-loop turn, in one write. */
   private readonly out = new OutBatch();
   private flushScheduled = false;
-  private clientEncodingOk = true;
   /** Set while a socket's write buffer is full: reading from the other side waits for it (back-pressure). */
   private clientDrain: Promise<void> | undefined;
   private upstreamDrain: Promise<void> | undefined;
@@ -479,6 +492,11 @@ export class ClientSession {
     }
     if (this.closed) return false;
     const up = this.upstream;
+    for (const ps of up.parameterStatus) {
+      const p = parseParameterStatus(ps.body);
+      const why = unreadableParameter(p.name, p.value);
+      if (why) return this.refuseLogin(fieldsOf('UNTRACKED_SETTING', why));
+    }
     for (const ps of up.parameterStatus) this.write(ps.raw);
     const key = this.opts.pool.mintKey(up);
     this.releaseKey = key.release;
@@ -1064,9 +1082,9 @@ export class ClientSession {
     switch (f.type) {
       case BackendCode.ParameterStatus: {
         const p = parseParameterStatus(f.body);
-        if (p.name === 'client_encoding' && unsafeEncoding(p.value)) this.clientEncodingOk = false;
+        const why = unreadableParameter(p.name, p.value);
         this.write(f.raw);
-        if (!this.clientEncodingOk) this.fatal(fieldsOf('UNTRACKED_SETTING', `sqlgate: client_encoding ${p.value} is not supported`));
+        if (why) this.fatal(fieldsOf('UNTRACKED_SETTING', why));
         return;
       }
       case BackendCode.NoticeResponse:

@@ -234,6 +234,14 @@ export const POSTGRES_CASES: readonly CorpusCase[] = [
   attack('SET standard_conforming_strings = off', { a: 'deny:untracked-setting', d: 'deny' }, 'backslashes would end strings where the analysis does not'),
   attack("SET client_encoding = 'SJIS'", { a: 'deny:untracked-setting' }),
   basic("SET client_encoding = 'UTF8'", { a: 'allow' }),
+  attack("SET log_statement = 'none'", { a: 'deny:untracked-setting', d: 'allow' }, "the server's own statement log"),
+  attack("SET pgaudit.log = 'none'", { a: 'deny:untracked-setting', w: 'deny:untracked-setting' }),
+  attack('SET log_min_duration_statement = -1', { a: 'deny:untracked-setting' }),
+  attack('SET zero_damaged_pages = on', { a: 'deny:untracked-setting' }),
+  attack('SET standard_conforming_strings TO DEFAULT', { a: 'deny:untracked-setting' }),
+  basic('RESET client_encoding', { a: 'allow' }),
+  basic('SET statement_timeout = 0', { a: 'allow' }, "sqlgate's own timer cancels statements"),
+  basic("SET TIME ZONE 'UTC'", { a: 'allow' }),
   basic("SET application_name = 'report'", { a: 'allow', n: 'allow' }),
 
   // ---------------------------------------------------------------- adversarial, second round

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { decide } from '../../../governance/engine/decide.js';
 import { shopPolicy } from '../../security/policy-fixture.js';
 import { col, facts, table, write } from './facts-builder.js';
+import type { SettingChange, SettingValue, StatementFacts } from '../../../governance/facts.js';
 
 const policy = shopPolicy();
 const ctx = (user: string, instance = 'shop_mysql') => ({ policy, user, instance });
@@ -183,4 +184,42 @@ test('untracked-setting: settings that change how text is read or who runs it ar
   for (const [n, v] of [['sql_mode', 'STRICT_TRANS_TABLES'], ['names', 'utf8mb4'], ['client_encoding', 'UTF8'], ['application_name', 'x']] as const) {
     assert.equal(decide(set(n, v), ctx('analyst')).verdict, 'allow', `${n}=${v}`);
   }
+});
+
+test('untracked-setting: every assignment is judged, by its value and its scope', () => {
+  const assign = (...settings: SettingChange[]) => facts({ kind: 'set', verb: 'set', settings });
+  const session = (name: string, value: SettingValue): SettingChange => ({ name, scope: 'session', value });
+  const constant = (text: string, quoted = true): SettingValue => ({ kind: 'constant', text, quoted });
+  const refused = (f: StatementFacts, user: string, why: RegExp) => {
+    const d = decide(f, ctx(user));
+    assert.deepEqual(d.rules, ['untracked-setting'], JSON.stringify(f.settings));
+    assert.match(d.error!.message, why);
+  };
+  // A harmless first assignment hides nothing behind it.
+  refused(assign(session('autocommit', constant('1', false)), session('sql_mode', constant('ANSI_QUOTES'))), 'dba', /quotes and backslashes/);
+  // Composite modes that include ANSI_QUOTES, operator modes, a bit mask, unknown names.
+  for (const [v, why] of [['ORACLE', /quotes/], ['mssql', /quotes/], ['POSTGRESQL', /quotes/], ['PIPES_AS_CONCAT', /operators/],
+    ['IGNORE_SPACE', /function names/], ['4', /not a mode sqlgate knows/], ['STRICT_TRANS_TABLES,NOSUCH', /not a mode/]] as const) {
+    refused(assign(session('sql_mode', constant(v, v !== '4'))), 'dba', why);
+  }
+  refused(assign(session('sql_mode', { kind: 'expression', text: "0x414E5349" })), 'dba', /expression/);
+  refused(assign(session('sql_mode', { kind: 'default' })), 'dba', /DEFAULT/);
+  refused(assign(session('sql_mode', { kind: 'extends-current', literals: [',NO_BACKSLASH_ESCAPES'] })), 'dba', /backslashes/);
+  refused(assign(session('names', { kind: 'expression', text: '@cs' })), 'dba', /must be named/);
+  refused(assign(session('password', { kind: 'expression', text: '…' })), 'dba', /own database account/);
+  refused(assign(session('default role', constant('ALL', false))), 'dba', /another database identity/);
+  // Reaching past the session needs a user who could read everything anyway.
+  refused(assign(session('time_zone', constant('+00:00')), { name: 'max_connections', scope: 'global', value: constant('1', false) }), 'analyst', /every session/);
+  refused(assign(session('sql_log_bin', constant('0', false))), 'analyst', /logs or replicates/);
+  refused(assign(session('password for', { kind: 'expression', text: '…' })), 'writer', /database account/);
+  refused(facts({ dialect: 'postgres', kind: 'set', verb: 'set', settings: [session('pgaudit.log', constant('none'))] }), 'analyst', /logs or replicates/);
+  assert.equal(decide(assign({ name: 'max_connections', scope: 'global', value: constant('500', false) }), ctx('dba')).verdict, 'allow');
+  assert.equal(decide(assign(session('sql_log_bin', constant('0', false))), ctx('dba')).verdict, 'allow');
+  // What ORMs and drivers send.
+  for (const v of [constant('ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'),
+    constant('TRADITIONAL', false), constant(''), { kind: 'extends-current', literals: [',STRICT_ALL_TABLES', ',NO_AUTO_VALUE_ON_ZERO'] },
+    { kind: 'extends-current', literals: ['STRICT_TRANS_TABLES', ''] }] as SettingValue[]) {
+    assert.equal(decide(assign(session('autocommit', constant('1', false)), session('sql_mode', v)), ctx('analyst')).verdict, 'allow', JSON.stringify(v));
+  }
+  assert.equal(decide(facts({ dialect: 'postgres', kind: 'set', verb: 'reset', settings: [session('client_encoding', { kind: 'default' })] }), ctx('analyst')).verdict, 'allow');
 });

@@ -1,0 +1,138 @@
+/**
+ * Settings through both doors, against the real servers: a setting that
+ * would make the server read text differently from sqlgate is refused by
+ * every spelling, settings that reach past the session need a user who
+ * could read everything, and when the server reports such a mode anyway
+ * (a function set it), the session ends instead of going on misread.
+ *
+ * `dev` may set things and read `items` but not everything; `owner` may do
+ * anything.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMysqlDatabase, createPgDatabase, type TempDatabase } from '../../helpers/db.js';
+import { mysqlLiveGate, pgLiveGate } from '../../helpers/live-gate.js';
+import { initAnalysis } from '../../../governance/analyze/analyze.js';
+import { policySchema } from '../../../rules/policy-schema.js';
+import * as pgSide from '../postgres/setup.js';
+import * as mySide from '../mysql/helpers.js';
+
+let pgdb: TempDatabase;
+let mydb: TempDatabase;
+let pgEp: pgSide.Endpoint;
+let myEp: mySide.Endpoint;
+
+const KINDS = ['select', 'insert', 'update', 'delete', 'ddl', 'use', 'set', 'show', 'transaction', 'prepare', 'execute'];
+const roles = (database: string) => ({
+  owner: { grants: [{ privileges: ['all'] }], statement_kinds: KINDS, procedures: ['*'] },
+  dev: { grants: [{ database, table: 'items', privileges: ['select'] }], statement_kinds: KINDS },
+});
+const SETUP = "CREATE TABLE items (id int PRIMARY KEY, secret varchar(20)); INSERT INTO items VALUES (1, 'TOPSECRET')";
+const refused = /untracked-setting/;
+
+before(async () => {
+  await initAnalysis();
+  pgdb = await createPgDatabase('settings', SETUP);
+  mydb = await createMysqlDatabase('settings', SETUP);
+  const pgBase = pgSide.testPolicy(pgdb.name);
+  pgEp = await pgSide.startEndpoint(pgLiveGate(policySchema.parse({
+    ...pgBase,
+    users: {
+      alice: { ...pgBase.users.alice, roles: ['dev'] },
+      bob: { ...pgBase.users.bob, roles: ['owner'] },
+    },
+    roles: roles(pgdb.name),
+  })));
+  const myBase = mySide.testPolicy({ database: mydb.name });
+  const password = myBase.users.both.password;
+  const myPolicy = policySchema.parse({
+    ...myBase,
+    users: { dev: { password, roles: ['dev'] }, owner: { password, roles: ['owner'] } },
+    roles: roles(mydb.name),
+  });
+  myEp = await mySide.startEndpoint({ gate: mysqlLiveGate(myPolicy, [mydb.name]) as never, policy: myPolicy });
+});
+after(async () => {
+  await pgEp?.close();
+  await myEp?.close();
+  await pgdb?.drop();
+  await mydb?.drop();
+});
+
+async function myValue(c: Awaited<ReturnType<typeof mySide.connect>>, expr: string): Promise<string> {
+  const [rows] = await c.query(`SELECT ${expr} AS v`);
+  return String((rows as { v: unknown }[])[0].v);
+}
+
+test('MySQL: sql_mode by any spelling that would change how text is read is refused, and the mode stays', async () => {
+  const c = await mySide.connect(myEp.port, { user: 'dev', database: mydb.name });
+  try {
+    const before = await myValue(c, '@@SESSION.sql_mode');
+    for (const sql of [
+      'SET sql_mode = 4',
+      "SET sql_mode = 'ANSI_' 'QUOTES'",
+      'SET sql_mode = 0x414E53495F51554F544553',
+      "SET autocommit = 1, sql_mode = 'ORACLE'",
+      "SET @@session.sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
+      "SET sql_mode = 'PIPES_AS_CONCAT'",
+    ]) {
+      await assert.rejects(c.query(sql), refused, sql);
+    }
+    assert.equal(await myValue(c, '@@SESSION.sql_mode'), before);
+    // "secret" is still a string here, as sqlgate read it.
+    assert.equal(await myValue(c, '"secret"'), 'secret');
+    // What MariaDB Connector/J and Rails send goes through and takes effect.
+    await c.query("set autocommit=1, sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES')");
+    await c.query("SET @@SESSION.sql_mode = CONCAT(CONCAT(@@sql_mode, ',STRICT_ALL_TABLES'), ',NO_AUTO_VALUE_ON_ZERO')");
+    const now = (await myValue(c, '@@SESSION.sql_mode')).split(',');
+    for (const m of ['STRICT_TRANS_TABLES', 'STRICT_ALL_TABLES', 'NO_AUTO_VALUE_ON_ZERO']) assert.ok(now.includes(m), `${m} in ${now}`);
+  } finally {
+    await c.end();
+  }
+});
+
+test('MySQL: settings past the session need a user who reads everything', async () => {
+  // Each statement sets what is already there: were a refusal ever to fail,
+  // the shared test server would be left as it was.
+  const c = await mySide.connect(myEp.port, { user: 'dev', database: mydb.name });
+  try {
+    const current = await myValue(c, '@@GLOBAL.max_connections');
+    await assert.rejects(c.query(`SET GLOBAL max_connections = ${current}`), /every session/);
+    await assert.rejects(c.query(`SET autocommit = 1, @@global.max_connections = ${current}`), /every session/);
+    await assert.rejects(c.query('SET sql_log_bin = 1'), /logs or replicates/);
+  } finally {
+    await c.end();
+  }
+  const owner = await mySide.connect(myEp.port, { user: 'owner', database: mydb.name });
+  try {
+    await owner.query('SET sql_log_bin = 1');
+  } finally {
+    await owner.end();
+  }
+});
+
+test("PostgreSQL: the server's own logging is the owner's to change; a string mode the server reports ends the session", async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    await assert.rejects(c.query("SET log_statement = 'none'"), /logs or replicates/);
+    await assert.rejects(c.query('SET standard_conforming_strings TO DEFAULT'), refused);
+    await c.query('RESET client_encoding');
+    assert.deepEqual((await c.query('SELECT secret FROM items')).rows, [{ secret: 'TOPSECRET' }]);
+  } finally {
+    await c.end();
+  }
+  // A function turns it off where no SET is seen: the server reports the
+  // change, and sqlgate ends that session rather than misread its strings.
+  const owner = await pgSide.pgThrough(pgEp.url('bob', pgdb.name));
+  owner.on('error', () => undefined);
+  await owner.query("CREATE FUNCTION strings_off() RETURNS text LANGUAGE sql AS $$ SELECT set_config('standard_conforming_strings', 'off', false) $$");
+  await assert.rejects(owner.query('SELECT strings_off()'), /standard_conforming_strings off/);
+  await assert.rejects(owner.query('SELECT 1'));
+  await owner.end().catch(() => undefined);
+  const again = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    assert.equal((await again.query('SHOW standard_conforming_strings')).rows[0].standard_conforming_strings, 'on');
+  } finally {
+    await again.end();
+  }
+});
