@@ -14,7 +14,7 @@ import type { ColumnId, TableId } from '../governance/facts.js';
 import { columnAccesses, placeWords } from './column-access.js';
 import { showColumn, showTable } from './principal.js';
 import { allWrites, result, type Refusal, type RuleInput, type RuleResult } from './rule.js';
-import { MYSQL_PROCESSLIST, MYSQL_SESSION_SHOWS, freelyReadable, visibleSystemTable } from './system-objects.js';
+import { MYSQL_ACCOUNT_SHOWS, MYSQL_PROCESSLIST, MYSQL_SESSION_SHOWS, MYSQL_USER_TABLE, freelyReadable, visibleSystemTable } from './system-objects.js';
 
 export const id = 'column-acl';
 
@@ -56,6 +56,10 @@ export function check({ facts, principal, context }: RuleInput): RuleResult {
   if (d === 'mysql' && facts.kind === 'show' && MYSQL_SESSION_SHOWS.has(facts.verb) && !principal.tablePrivileges(MYSQL_PROCESSLIST).has('select')) {
     deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `${facts.verb.replace('_', ' ').toUpperCase()} shows other sessions' statements (every user shares the service account): it needs select on information_schema.PROCESSLIST` },
       `${facts.verb}: no select on information_schema.PROCESSLIST`);
+  }
+  if (d === 'mysql' && facts.kind === 'show' && MYSQL_ACCOUNT_SHOWS.has(facts.verb) && !principal.tablePrivileges(MYSQL_USER_TABLE).has('select')) {
+    deny({ rule: id, code: 'TABLE_ACCESS_DENIED', text: `${facts.verb.replace(/_/g, ' ').toUpperCase()} shows database accounts' password hashes (every user shares the service account): it needs select on mysql.user` },
+      `${facts.verb}: no select on mysql.user`);
   }
 
   const { columns, unexpandedWholeRows } = columnAccesses(facts, context);

@@ -53,4 +53,15 @@ export function visibleSystemTable(dialect: Dialect, t: TableId): boolean {
  */
 export const MYSQL_SESSION_SHOWS: ReadonlySet<string> = new Set(['show_processlist', 'show_engine', 'show_binlog', 'show_relaylog', 'show_explain', 'show_analyze']);
 
+/**
+ * MySQL SHOW statements that print database accounts' password hashes
+ * (MariaDB's SHOW GRANTS ends its USAGE line with IDENTIFIED BY PASSWORD
+ * '*…'; SHOW CREATE USER likewise), the service account's included: an
+ * offline-cracked hash is a way around sqlgate. They need what reading the
+ * accounts table needs: a select grant on mysql.user.
+ */
+export const MYSQL_ACCOUNT_SHOWS: ReadonlySet<string> = new Set(['show_grants', 'show_create_user']);
+
+export const MYSQL_USER_TABLE: TableId = { database: 'mysql', schema: 'mysql', table: 'user' };
+
 export const MYSQL_PROCESSLIST: TableId = { database: 'information_schema', schema: 'information_schema', table: 'PROCESSLIST' };

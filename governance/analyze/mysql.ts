@@ -460,7 +460,10 @@ function lowerTokens(tokens: readonly Token[], parseText: string): MysqlLowering
       if (w[1] === 'TRANSACTION') return ok(lowered('transaction', 'begin'));
       return ok(lowered('other', `start_${(w[1] ?? '').toLowerCase()}`));
     // SHOW FULL PROCESSLIST is SHOW PROCESSLIST (FULL only lengthens Info); SHOW FULL TABLES stays show_tables.
-    case 'SHOW': return ok(lowered('show', `show_${((w[1] === 'FULL' ? w[2] : w[1]) ?? '').toLowerCase()}`));
+    case 'SHOW':
+      // SHOW CREATE USER is told apart: it prints an account's password hash.
+      if (w[1] === 'CREATE' && w[2] === 'USER') return ok(lowered('show', 'show_create_user'));
+      return ok(lowered('show', `show_${((w[1] === 'FULL' ? w[2] : w[1]) ?? '').toLowerCase()}`));
     case 'HELP': return ok(lowered('show', 'help'));
     case 'CALL': {
       const { name } = readQName(tokens, 1);
