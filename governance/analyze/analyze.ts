@@ -377,6 +377,15 @@ function exactKey(sql: string, ctx: AnalyzeContext): string {
 const LITERAL_DEPENDENT = new Set(['prepare', 'execute', 'set', 'load_data', 'copy']);
 
 /**
+ * Facts holding a literal's value whatever the statement's kind: a SELECT of
+ * set_config('name', 'value', …) is a SET, and `set_config('app.x', 'y')`
+ * must not lend its decision to `set_config('standard_conforming_strings', 'off')`.
+ */
+function carriesLiterals(f: StatementFacts): boolean {
+  return f.settings !== undefined || f.sessionChange !== undefined;
+}
+
+/**
  * `analyze` behind an LRU cache. The key holds the dialect, database, search
  * path, catalog identity and version, and the exact text, so two different
  * statements or contexts never share an entry. Besides, statements that
@@ -410,7 +419,7 @@ export function analyzeCached(sql: string, ctx: AnalyzeContext): StatementFacts[
   }
   const facts = analyzeWith(sql, ctx, stmts);
   cache.set(key, facts);
-  if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
+  if (dkey && facts.length === stmts.length && facts.every((f) => !LITERAL_DEPENDENT.has(f.kind) && !carriesLiterals(f) && f.dynamic.every((d) => d.kind !== 'prepare-from-text' && d.kind !== 'execute-dynamic'))) cache.set(dkey, facts);
   return facts;
 }
 
@@ -447,7 +456,7 @@ function analyzePgCached(sql: string, ctx: AnalyzeContext): StatementFacts[] {
   if (hit) return hit;
   const facts = analyzeWith(sql, ctx, undefined, d);
   cache.set(key, facts);
-  if (dkey && d && facts.length === 1 && facts[0].text === d.text && PG_SHAREABLE.has(facts[0].kind)
+  if (dkey && d && facts.length === 1 && facts[0].text === d.text && PG_SHAREABLE.has(facts[0].kind) && !carriesLiterals(facts[0])
     && facts[0].dynamic.every((x) => x.kind !== 'prepare-from-text' && x.kind !== 'execute-dynamic' && x.kind !== 'do-block')) {
     cache.set(dkey, facts);
   }

@@ -479,6 +479,47 @@ function snake(t: string): string {
   return t.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
+/**
+ * `SELECT [pg_catalog.]set_config('name', value, is_local)` alone, as pg_dump
+ * files begin (search_path '') and applications set their own settings for
+ * row security (`set_config('app.tenant', $1, true)`): with a constant name
+ * and is_local it is a SET, judged as one. Anywhere else set_config stays an
+ * untrusted function.
+ */
+function setConfigCall(v: Node): { value: Node; change: Pick<Lowered, 'settings' | 'sessionChange' | 'unresolved'> } | undefined {
+  if (v.fromClause || v.whereClause || v.groupClause || v.havingClause || v.withClause || v.op !== 'SETOP_NONE' || v.targetList?.length !== 1) return undefined;
+  const [t, call] = unwrap(v.targetList[0].ResTarget?.val);
+  if (t !== 'FuncCall' || call.args?.length !== 3 || call.over || call.agg_star || call.agg_distinct) return undefined;
+  const fname = (call.funcname ?? []).map(str).join('.').toLowerCase();
+  if (fname !== 'set_config' && fname !== 'pg_catalog.set_config') return undefined;
+  const name = constString(call.args[0]);
+  const local = constString(call.args[2]);
+  if (name === undefined || local === undefined) return undefined;
+  const value = call.args[1];
+  const constant = constString(value);
+  const setting: SettingValue = constant !== undefined ? { kind: 'constant', text: constant, quoted: true } : { kind: 'expression', text: 'a value computed when it runs' };
+  const lname = name.toLowerCase();
+  const change: Pick<Lowered, 'settings' | 'sessionChange' | 'unresolved'> = { settings: [{ name: lname, scope: 'session', value: setting }] };
+  if (lname !== 'search_path') return { value, change: { ...change, sessionChange: { kind: 'setting', name: lname, value: constant } } };
+  const schemas = constant === undefined ? undefined : searchPathList(constant);
+  if (!schemas) return { value, change: { ...change, unresolved: { code: 'UNTRACKED_SETTING', message: 'search_path set in a way sqlgate cannot follow' } } };
+  return { value, change: { ...change, sessionChange: { kind: 'search-path', schemas, local: local === 'true' || local === 't' } } };
+}
+
+/** `a, "B c"` as search_path's text gives it; undefined for what sqlgate will not guess at. */
+function searchPathList(text: string): string[] | undefined {
+  if (text.trim() === '') return [];
+  const out: string[] = [];
+  for (const part of text.split(',')) {
+    const p = part.trim();
+    const quoted = /^"((?:[^"]|"")+)"$/.exec(p);
+    if (quoted) out.push(quoted[1].replace(/""/g, '"'));
+    else if (/^[A-Za-z_][A-Za-z0-9_$]*$/.test(p)) out.push(p.toLowerCase());
+    else return undefined;
+  }
+  return out;
+}
+
 function constString(n: Node): string | undefined {
   const [t, v] = unwrap(n);
   if (t === 'A_Const') return v.sval?.sval ?? (v.ival ? String(v.ival.ival ?? 0) : v.fval?.fval ?? (v.boolval ? String(v.boolval.boolval === true) : undefined));
@@ -495,6 +536,12 @@ export function lowerPg(ast: Node): Lowered {
       const q = query(ast);
       if (v.intoClause) {
         return lowered('ddl', 'create_table_as', { sideQueries: [q], ddlTargets: [qname(v.intoClause.rel)] });
+      }
+      const sc = setConfigCall(v);
+      if (sc && q.kind === 'select') {
+        // Its one output is the value it set: lineage of the value argument.
+        const target = { ...q.targets[0], expr: { kind: 'func' as const, name: 'coalesce', args: [expr(sc.value)], aggregate: false } };
+        return lowered('select', 'set_config', { rel: { kind: 'query', query: { ...q, targets: [target] } }, returnsRows: true, ...sc.change });
       }
       return lowered('select', 'select', { rel: { kind: 'query', query: q }, returnsRows: true });
     }

@@ -101,6 +101,18 @@ function unreadableParameter(name: string, value: string): string | undefined {
 
 /** Statements that may change search_path or who `$user` is: re-read it from the server afterwards. */
 const PATH_SUSPECT = /search_path|set_config|\breset\b|\bdiscard\b|\brole\b|session\s+authorization/i;
+/** Statements that cannot change a setting when they run (only trusted functions, no SET). */
+const PLAIN_KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge']);
+
+/**
+ * May running `sql` change search_path or who `$user` is? The text says
+ * where to look; the facts clear what cannot (a column named `role` in a
+ * plain SELECT), so those do not cost the next statement a round trip.
+ */
+function pathSuspect(sql: string, decisions: readonly (Decision | undefined)[]): boolean {
+  if (!PATH_SUSPECT.test(sql)) return false;
+  return decisions.length === 0 || decisions.some((d) => !d || !PLAIN_KINDS.has(d.facts.kind) || d.facts.verb === 'set_config' || d.facts.dynamic.length > 0);
+}
 const STATEMENT_MANAGEMENT = /\b(prepare|deallocate|discard|close)\b/i;
 
 /** SQL PREPARE / DEALLOCATE / DISCARD / CLOSE: protocol statement and portal names may now mean something else. */
@@ -146,6 +158,8 @@ interface Running {
 interface PreparedStatement {
   readonly sql: string;
   decision: Decision | undefined;
+  /** Running it may change search_path (see `pathSuspect`). */
+  readonly pathSuspect: boolean;
   path: string;
   /** The schema epoch it was judged in (see `schemaEpoch`). */
   schema: number;
@@ -717,6 +731,8 @@ export class ClientSession {
         ruleMessage(`masked column ${binaryMasked.index + 1} must be fetched in text format`, binaryMasked.rule)));
     }
     this.portals.set(msg.portal, { sql: st.sql, decision: st.decision, rows: 0 });
+    // From here the statement may run: what is bound after it waits for the path.
+    if (st.pathSuspect || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(st.sql))) this.markPathSuspect();
     return this.forward(f.raw, { kind: 'bind' });
   }
 
@@ -857,11 +873,9 @@ export class ClientSession {
     }
   }
 
-  private markPathSuspect(sql: string): void {
-    if (PATH_SUSPECT.test(sql) || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(sql))) {
-      this.pathDirty = true;
-      this.pathTouchedInTxn = true;
-    }
+  private markPathSuspect(): void {
+    this.pathDirty = true;
+    this.pathTouchedInTxn = true;
   }
 
   /**
@@ -910,7 +924,7 @@ export class ClientSession {
       ? [this.running(sql, undefined, true)]
       : judgement.statements.map((d, i) => this.running(d.facts.text, d, false, tickets[i]));
     if (items[0]) this.startTimer(items[0]);
-    this.markPathSuspect(sql);
+    if (pathSuspect(sql, judgement.raw ? [undefined] : judgement.statements) || (this.pathTouchedInTxn && ROLLBACK_LIKE.test(sql))) this.markPathSuspect();
     this.markSchemaSuspect(judgement);
     // SQL-level PREPARE/DEALLOCATE/DISCARD may replace what a protocol statement name means.
     if (judgement.statements.some(managesStatements) || (judgement.raw && STATEMENT_MANAGEMENT.test(sql))) {
@@ -941,8 +955,11 @@ export class ClientSession {
     if (judgement.statements.some(managesStatements)) { this.statements.clear(); this.portals.clear(); }
     // A DDL statement's own Bind is not a reason to judge it again: the epoch is taken after it counts.
     this.markSchemaSuspect(judgement);
-    this.statements.set(name, { sql, decision: judgement.statements[0], path: this.pathKey(), schema: this.schemaEpoch });
-    this.markPathSuspect(sql);
+    // Parsing runs nothing: the path is suspect once the statement is bound to run.
+    this.statements.set(name, {
+      sql, decision: judgement.statements[0], path: this.pathKey(), schema: this.schemaEpoch,
+      pathSuspect: pathSuspect(sql, judgement.raw ? [undefined] : judgement.statements),
+    });
     this.forward(raw, { kind: 'parse' });
   }
 

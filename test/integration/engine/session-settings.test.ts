@@ -136,3 +136,41 @@ test("PostgreSQL: the server's own logging is the owner's to change; a string mo
     await again.end();
   }
 });
+
+test('PostgreSQL: set_config alone is a SET: pg_dump\'s empty search_path and application settings work, the rest is judged', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    // How every pg_dump file begins.
+    await c.query("SELECT pg_catalog.set_config('search_path', '', false)");
+    await assert.rejects(c.query('SELECT secret FROM items'), /unknown table/);
+    assert.deepEqual((await c.query('SELECT secret FROM public.items')).rows, [{ secret: 'TOPSECRET' }]);
+    // Row-security tenants, set per transaction with a parameter.
+    await c.query('BEGIN');
+    assert.deepEqual((await c.query("SELECT set_config('app.tenant', $1, true) AS v", ['42'])).rows, [{ v: '42' }]);
+    assert.deepEqual((await c.query("SELECT current_setting('app.tenant') AS v")).rows, [{ v: '42' }]);
+    await c.query('COMMIT');
+    // Same shape as the allowed one above, other literals: judged on its own, not by the digest.
+    await c.query("SELECT set_config('app.other', 'x', false)");
+    await assert.rejects(c.query("SELECT set_config('standard_conforming_strings', 'off', false)"), /must stay on/);
+    await assert.rejects(c.query("SELECT set_config('log_statement', 'none', false)"), /logs or replicates/);
+    assert.deepEqual((await c.query('SHOW standard_conforming_strings')).rows, [{ standard_conforming_strings: 'on' }]);
+  } finally {
+    await c.end();
+  }
+});
+
+test('PostgreSQL extended protocol: a statement that may change search_path is followed once it runs, and a mere word does not refuse it', async () => {
+  const c = await pgSide.pgThrough(pgEp.url('alice', pgdb.name));
+  try {
+    // node-postgres sends Parse, Bind, Execute and Sync together: the word
+    // `role` (a column name in many schemas) once refused the statement itself.
+    assert.deepEqual((await c.query('SELECT $1::text AS role', ['x'])).rows, [{ role: 'x' }]);
+    assert.deepEqual((await c.query('SELECT secret AS role FROM items WHERE id = $1', [1])).rows, [{ role: 'TOPSECRET' }]);
+    // A named statement runs through the extended protocol; what comes after it is judged under the path it set.
+    await c.query({ name: 'empty_path', text: "SELECT pg_catalog.set_config('search_path', '', false)" });
+    await assert.rejects(c.query('SELECT secret FROM items'), /sqlgate: unknown table/);
+    assert.deepEqual((await c.query('SELECT secret FROM public.items')).rows, [{ secret: 'TOPSECRET' }]);
+  } finally {
+    await c.end();
+  }
+});

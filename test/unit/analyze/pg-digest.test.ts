@@ -144,6 +144,12 @@ test('the digest cache: a later statement with new literals reuses the analysis 
   assert.notEqual(e1.verb, e2.verb);
   assert.deepEqual(analyzeCached("SET search_path = 'hr'", ctx)[0].sessionChange, { kind: 'search-path', schemas: ['hr'], local: false });
   assert.deepEqual(analyzeCached("SET search_path = 'public'", ctx)[0].sessionChange, { kind: 'search-path', schemas: ['public'], local: false });
+  // set_config alone is a SET though its kind is select: its literals are its meaning.
+  analyzeCached("SELECT set_config('app.tenant', 'a', false)", ctx);
+  assert.deepEqual(analyzeCached("SELECT set_config('standard_conforming_strings', 'off', false)", ctx)[0].settings,
+    [{ name: 'standard_conforming_strings', scope: 'session', value: { kind: 'constant', text: 'off', quoted: true } }]);
+  analyzeCached("SELECT pg_catalog.set_config('search_path', 'hr', false)", ctx);
+  assert.deepEqual(analyzeCached("SELECT pg_catalog.set_config('search_path', '', false)", ctx)[0].sessionChange, { kind: 'search-path', schemas: [], local: false });
   const d1 = analyzeCached('DO $$ BEGIN NULL; END $$', ctx)[0];
   const d2 = analyzeCached("DO $$ BEGIN EXECUTE 'SELECT 1'; END $$", ctx)[0];
   assert.notDeepEqual(d1.dynamic, d2.dynamic);
