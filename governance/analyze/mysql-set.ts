@@ -112,9 +112,10 @@ export function mysqlSettings(tokens: readonly Token[]): SettingChange[] {
     let raw = part.slice(k, eq).map((t) => (t.kind === 'variable' ? t.text : unquoteIdent(t.text))).join('');
     if (raw.startsWith('@') && !raw.startsWith('@@')) continue;
     let own = scope;
-    const m = /^@@(global|session|local)\./i.exec(raw);
-    if (m) own = m[1].toLowerCase() === 'global' ? 'global' : 'session';
-    raw = raw.replace(/^@@((global|session|local)\.)?/i, '').toLowerCase();
+    // MySQL 8 also writes @@persist.x and @@persist_only.x.
+    const m = /^@@(global|session|local|persist|persist_only)\./i.exec(raw);
+    if (m) own = /^(session|local)$/i.test(m[1]) ? 'session' : 'global';
+    raw = raw.replace(/^@@((global|session|local|persist|persist_only)\.)?/i, '').toLowerCase();
     out.push({ name: raw, scope: own, value: settingValue(part.slice(eq + 1), raw) });
   }
   return out;
