@@ -200,6 +200,27 @@ function errFrom(e: unknown): { errno: number; sqlstate: string; message: string
   return { errno: s.errno, sqlstate: s.sqlstate, message: 'sqlgate: internal error', code: 'INTERNAL' };
 }
 
+/**
+ * Client character sets whose multibyte characters may end in 0x5C, a
+ * backslash to sqlgate's reading and half a character to the server's: a
+ * quote after it ends the string for one and not the other (DESIGN.md
+ * decision 11). SET NAMES is refused by the rules; the handshake and
+ * COM_CHANGE_USER name the character set by collation id (MariaDB 10.11's
+ * and MySQL 8's ids; the handshake has one byte for it).
+ */
+const UNSAFE_CHARSETS: ReadonlySet<string> = new Set(['big5', 'cp932', 'gbk', 'sjis', 'gb18030']);
+const UNSAFE_COLLATIONS: ReadonlyMap<number, string> = new Map([
+  ...[1, 84, 1025, 1108].map((id) => [id, 'big5'] as const),
+  ...[95, 96, 1119, 1120].map((id) => [id, 'cp932'] as const),
+  ...[28, 87, 1052, 1111].map((id) => [id, 'gbk'] as const),
+  ...[13, 88, 1037, 1112].map((id) => [id, 'sjis'] as const),
+  ...[248, 249, 250].map((id) => [id, 'gb18030'] as const),
+]);
+
+function unsafeCharsetMessage(charset: string): string {
+  return `client character set ${charset} can hide a quote inside a multibyte character; connect with utf8mb4`;
+}
+
 function refusal(code: ErrorCode, text: string, rule?: string): SqlgateError {
   return new SqlgateError(code, ruleMessage(text, rule), { rule });
 }
@@ -464,6 +485,8 @@ export class ClientSession {
     if (this.deps.listener.require_tls && !this.tlsActive) {
       throw new SqlgateError('AUTH_FAILED', `sqlgate: connections to this listener must use TLS`);
     }
+    const unsafe = UNSAFE_COLLATIONS.get(this.collation);
+    if (unsafe) throw refusal('UNTRACKED_SETTING', unsafeCharsetMessage(unsafe), 'untracked-setting');
     const user = response.user;
     await this.authenticate(user, response.plugin, response.authData);
     this.user = user;
@@ -1208,6 +1231,7 @@ export class ClientSession {
     if (!charset || !collation || !/^\w+$/.test(charset) || !/^\w+$/.test(collation)) {
       throw refusal('UNTRACKED_SETTING', `collation ${id} is not known to the server`, 'session-settings');
     }
+    if (UNSAFE_CHARSETS.has(charset.toLowerCase())) throw refusal('UNTRACKED_SETTING', unsafeCharsetMessage(charset.toLowerCase()), 'untracked-setting');
     const s = await up.run(up.queryPacket(`SET NAMES ${charset} COLLATE ${collation}`), 'query');
     if (s.error) throw new UpstreamErr(s.error.errno, s.error.sqlstate, s.error.message);
     this.collation = id;

@@ -229,6 +229,27 @@ test('COM_CHANGE_USER re-authenticates against sqlgate users; a wrong password e
   c.destroy();
 });
 
+test('client character sets whose characters can end in a backslash are refused at login and at COM_CHANGE_USER', async () => {
+  // sqlgate reads 'a<BF><5C>' as a string with an escaped quote; under GBK
+  // the server reads <BF><5C> as one character and the quote as the end.
+  for (const charset of ['GBK_CHINESE_CI', 'SJIS_JAPANESE_CI', 'BIG5_CHINESE_CI', 'CP932_JAPANESE_CI']) {
+    await assert.rejects(connect(ep.port, { user: 'both', charset }), (e: { errno: number; message: string }) =>
+      e.errno === 1235 && /can hide a quote/.test(e.message), charset);
+  }
+  const cli = await mariadbCli(ep.port, ['-u', 'both', `-p${PASSWORD}`, '--default-character-set=gbk', '-e', 'SELECT 1']);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, /client character set gbk can hide a quote/);
+  // Character sets that cannot hide a backslash go on as before.
+  for (const charset of ['UTF8MB4_GENERAL_CI', 'LATIN1_SWEDISH_CI', 'UJIS_JAPANESE_CI']) {
+    const c = await connect(ep.port, { user: 'both', charset });
+    await c.end();
+  }
+  const c = await connect(ep.port, { user: 'both' });
+  c.on('error', () => undefined);
+  await assert.rejects(c.changeUser({ user: 'both', password: PASSWORD, charset: 'GBK_CHINESE_CI' } as never), /can hide a quote/);
+  c.destroy();
+});
+
 test('the test policy is valid', () => {
   assert.ok(testPolicy().users.both.password.mysql_native);
 });
