@@ -9,11 +9,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMysqlDatabase, createPgDatabase, mysqlConnect, pgConnect, type TempDatabase } from '../../helpers/db.js';
-import { mysqlLiveGate, pgLiveGate } from '../../helpers/live-gate.js';
-import { initAnalysis } from '../../../governance/analyze/analyze.js';
-import { policySchema } from '../../../rules/policy-schema.js';
+import { mysqlConnect, pgConnect, type TempDatabase } from '../../helpers/db.js';
 import * as pgSide from '../postgres/setup.js';
+import { startTwoDoors, type TwoDoors } from './two-doors.js';
 import * as mySide from '../mysql/helpers.js';
 import { RawClient } from '../postgres/raw-client.js';
 import { serialize } from 'pg-protocol';
@@ -38,32 +36,13 @@ const roles = (database: string) => ({
 });
 const SETUP = "CREATE TABLE items (id int PRIMARY KEY, name text, secret text); INSERT INTO items VALUES (1, 'x', 'TOPSECRET')";
 
+let doors: TwoDoors;
 before(async () => {
-  await initAnalysis();
-  pgdb = await createPgDatabase('ddlreach', SETUP);
-  mydb = await createMysqlDatabase('ddlreach', SETUP.replace(/text/g, 'VARCHAR(20)'));
-
-  const pgBase = pgSide.testPolicy(pgdb.name);
-  const pgPolicy = policySchema.parse({
-    ...pgBase,
-    users: { alice: { ...pgBase.users.alice, roles: ['dev'] }, bob: { ...pgBase.users.bob, roles: ['owner'] } },
-    roles: roles(pgdb.name),
-  });
-  pgEp = await pgSide.startEndpoint(pgLiveGate(pgPolicy));
-
-  const myBase = mySide.testPolicy({ database: mydb.name });
-  const myPolicy = policySchema.parse({
-    ...myBase,
-    users: { dev: { password: myBase.users.both.password, roles: ['dev'] }, owner: { password: myBase.users.both.password, roles: ['owner'] } },
-    roles: roles(mydb.name),
-  });
-  myEp = await mySide.startEndpoint({ gate: mysqlLiveGate(myPolicy, [mydb.name]) as never, policy: myPolicy });
+  doors = await startTwoDoors('ddlreach', { pg: SETUP, mysql: SETUP.replace(/text/g, 'VARCHAR(20)') }, roles);
+  ({ pgdb, mydb, pgEp, myEp } = doors);
 });
 after(async () => {
-  await pgEp?.close();
-  await myEp?.close();
-  await pgdb?.drop();
-  await mydb?.drop();
+  await doors?.close();
 });
 
 const refusedForSecret = (e: Error) => /column-acl/.test(e.message) && /secret/.test(e.message);

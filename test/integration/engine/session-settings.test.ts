@@ -10,11 +10,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMysqlDatabase, createPgDatabase, type TempDatabase } from '../../helpers/db.js';
-import { mysqlLiveGate, pgLiveGate } from '../../helpers/live-gate.js';
-import { initAnalysis } from '../../../governance/analyze/analyze.js';
-import { policySchema } from '../../../rules/policy-schema.js';
+import type { TempDatabase } from '../../helpers/db.js';
 import * as pgSide from '../postgres/setup.js';
+import { startTwoDoors, type TwoDoors } from './two-doors.js';
 import * as mySide from '../mysql/helpers.js';
 
 let pgdb: TempDatabase;
@@ -30,33 +28,13 @@ const roles = (database: string) => ({
 const SETUP = "CREATE TABLE items (id int PRIMARY KEY, secret varchar(20)); INSERT INTO items VALUES (1, 'TOPSECRET')";
 const refused = /untracked-setting/;
 
+let doors: TwoDoors;
 before(async () => {
-  await initAnalysis();
-  pgdb = await createPgDatabase('settings', SETUP);
-  mydb = await createMysqlDatabase('settings', SETUP);
-  const pgBase = pgSide.testPolicy(pgdb.name);
-  pgEp = await pgSide.startEndpoint(pgLiveGate(policySchema.parse({
-    ...pgBase,
-    users: {
-      alice: { ...pgBase.users.alice, roles: ['dev'] },
-      bob: { ...pgBase.users.bob, roles: ['owner'] },
-    },
-    roles: roles(pgdb.name),
-  })));
-  const myBase = mySide.testPolicy({ database: mydb.name });
-  const password = myBase.users.both.password;
-  const myPolicy = policySchema.parse({
-    ...myBase,
-    users: { dev: { password, roles: ['dev'] }, owner: { password, roles: ['owner'] } },
-    roles: roles(mydb.name),
-  });
-  myEp = await mySide.startEndpoint({ gate: mysqlLiveGate(myPolicy, [mydb.name]) as never, policy: myPolicy });
+  doors = await startTwoDoors('settings', { pg: SETUP, mysql: SETUP }, roles);
+  ({ pgdb, mydb, pgEp, myEp } = doors);
 });
 after(async () => {
-  await pgEp?.close();
-  await myEp?.close();
-  await pgdb?.drop();
-  await mydb?.drop();
+  await doors?.close();
 });
 
 async function myValue(c: Awaited<ReturnType<typeof mySide.connect>>, expr: string): Promise<string> {
