@@ -64,6 +64,13 @@ export interface Directives {
   readonly fullScanMaxRows: number | undefined;
   /** Tables estimated above fullScanMaxRows, which the plan check must look at. */
   readonly bigTables: readonly { readonly schema: string; readonly table: string; readonly rows: number }[];
+  /**
+   * Integrity errors print whole rows or keys (PostgreSQL: "Failing row
+   * contains (…)", "Key (a, b)=(…) already exists"), columns the user may
+   * not read included: the endpoint hides those values unless the user
+   * could read everything anyway. Absent: hide.
+   */
+  readonly showErrorRows?: boolean;
 }
 
 export type Verdict = 'allow' | 'deny' | 'needs-approval';

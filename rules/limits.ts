@@ -88,6 +88,7 @@ export function directives({ facts, principal, context }: RuleInput, masks: read
       maxQueriesPerDay: l.max_queries_per_day,
       fullScanMaxRows: fullScan,
       bigTables,
+      showErrorRows: principal.readsEverything,
     },
   };
 }

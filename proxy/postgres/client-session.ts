@@ -99,6 +99,9 @@ function unreadableParameter(name: string, value: string): string | undefined {
   return undefined;
 }
 
+/** What an integrity error's detail says instead of the row's values (see `clientError`). */
+const ROW_VALUES_HIDDEN = 'sqlgate: the values of the row are hidden, as they may include columns you cannot read';
+
 /** Statements that may change search_path or who `$user` is: re-read it from the server afterwards. */
 const PATH_SUSPECT = /search_path|set_config|\breset\b|\bdiscard\b|\brole\b|session\s+authorization/i;
 /** Statements that cannot change a setting when they run (only trusted functions, no SET). */
@@ -1229,10 +1232,22 @@ export class ClientSession {
     this.write(run.view);
   }
 
+  /**
+   * The error as the client may see it: an integrity violation's detail
+   * ("Failing row contains (…)", "Key (…)=(…)") shows the row's values, other
+   * columns than the user's included, unless the statement's user could read
+   * everything (`showErrorRows`). Without a statement (an error at Sync) it is hidden.
+   */
+  private clientError(f: Frame, fields: ReturnType<typeof parseErrorFields>, item: Running | undefined): Buffer {
+    if (!fields.code.startsWith('23') || fields.detail === undefined) return f.raw;
+    if (item?.raw || item?.decision?.directives.showErrorRows === true) return f.raw;
+    return bw.errorResponseFrom(fields.all, new Map([['D', ROW_VALUES_HIDDEN]]));
+  }
+
   private onError(f: Frame): void {
     const h = this.head();
     const fields = parseErrorFields(f.body);
-    if (!h) return this.write(f.raw);
+    if (!h) return this.write(this.clientError(f, fields, undefined));
     switch (h.kind) {
       case 'internal':
         h.failed = true;
@@ -1246,7 +1261,7 @@ export class ClientSession {
         if (item?.timedOut && fields.code === '57014') {
           this.write(bw.errorResponse(fieldsOf('STATEMENT_TIMEOUT', ruleMessage('statement ran past its time limit and was cancelled', 'statement-timeout'))));
         } else {
-          this.write(f.raw);
+          this.write(this.clientError(f, fields, item));
         }
         if (item) this.finish(item, { error: fields });
         h.index = h.items.length; // the rest of the message does not run
@@ -1254,7 +1269,7 @@ export class ClientSession {
       }
       case 'sync':
         // An error at Sync itself (the implicit COMMIT failing, e.g. a deferred constraint): ReadyForQuery follows.
-        return this.write(f.raw);
+        return this.write(this.clientError(f, fields, undefined));
       default: {
         this.pending.shift();
         if (h.kind === 'poison-ext') {
@@ -1262,7 +1277,7 @@ export class ClientSession {
         } else if (h.kind === 'execute' && h.item?.timedOut && fields.code === '57014') {
           this.write(bw.errorResponse(fieldsOf('STATEMENT_TIMEOUT', ruleMessage('statement ran past its time limit and was cancelled', 'statement-timeout'))));
         } else {
-          this.write(f.raw);
+          this.write(this.clientError(f, fields, h.kind === 'execute' ? h.item : undefined));
         }
         if (h.kind === 'execute' && h.item) this.finish(h.item, { error: fields });
         if (EXTENDED.has(h.kind)) this.skipToSync();

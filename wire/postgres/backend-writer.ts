@@ -138,6 +138,13 @@ function fields(type: number, f: ErrorFields): Buffer {
   return w.byte(0).end();
 }
 
+/** An ErrorResponse with every field of `all` as the server sent it, but `replace`d ones. */
+export function errorResponseFrom(all: ReadonlyMap<string, string>, replace: ReadonlyMap<string, string>): Buffer {
+  w.start(BackendCode.ErrorResponse);
+  for (const [code, value] of all) w.byte(code.charCodeAt(0)).cstring(replace.get(code) ?? value);
+  return w.byte(0).end();
+}
+
 export function errorResponse(f: ErrorFields): Buffer {
   return fields(BackendCode.ErrorResponse, f);
 }
