@@ -217,6 +217,48 @@ const UNSAFE_COLLATIONS: ReadonlyMap<number, string> = new Map([
   ...[248, 249, 250].map((id) => [id, 'gb18030'] as const),
 ]);
 
+/** Statements whose errors cannot quote key values: they write nothing. */
+const READ_KINDS: ReadonlySet<string> = new Set(['select', 'show', 'explain', 'use', 'set']);
+
+/**
+ * May a statement of `j` fail with a message that names key values its user
+ * may not read? A message with LOAD DATA is relayed plainly: the LOCAL INFILE
+ * exchange needs the plain relay, which holds the server's request, and the
+ * rows it loads are the client's own.
+ */
+function hidesErrorRows(j: Judgement): boolean {
+  if (j.raw || j.statements.some((d) => d.facts.kind === 'load_data')) return false;
+  return j.statements.some((d) => d.directives.showErrorRows !== true && !READ_KINDS.has(d.facts.kind));
+}
+
+/**
+ * Errors that quote a row's key values ('Duplicate entry 'x-TOPSECRET' for
+ * key …'): the key may include columns the user may not read. The errno and
+ * SQLSTATE stay, so drivers and ORMs still tell a duplicate from other errors.
+ */
+const KEY_VALUE_ERRORS: ReadonlySet<number> = new Set([1062, 1586, 1557, 1761, 1762]);
+const HIDDEN_VALUES = '(its values are hidden by sqlgate, as they may include columns you cannot read)';
+
+function hideDuplicateValues(payload: Buffer): Buffer | undefined {
+  if (payload.length < 9) return undefined;
+  const errno = payload.readUInt16LE(1);
+  if (!KEY_VALUE_ERRORS.has(errno)) return undefined;
+  const hasState = payload[3] === 0x23;
+  const sqlstate = hasState ? payload.subarray(4, 9).toString('latin1') : '23000';
+  const message = payload.subarray(hasState ? 9 : 3).toString('utf8');
+  const key = /for key '([^']*)'\s*$/.exec(message)?.[1];
+  const text = key !== undefined ? `Duplicate entry ${HIDDEN_VALUES} for key '${key}'` : `Duplicate entry ${HIDDEN_VALUES}`;
+  return buildErr(0, errno, sqlstate, text).subarray(4);
+}
+
+const ERRORS_ONLY: RowTransform = {
+  columns: () => undefined,
+  check: () => undefined,
+  columnDefinition: () => { throw new Error('no column is rewritten'); },
+  row: (payload) => payload,
+  error: hideDuplicateValues,
+};
+
 function unsafeCharsetMessage(charset: string): string {
   return `client character set ${charset} can hide a quote inside a multibyte character; connect with utf8mb4`;
 }
@@ -922,9 +964,12 @@ export class ClientSession {
     const mt = this.maskTransform(j, binary);
     const bytes = byteLimit(j);
     const cap = minCap(rowCap(j), quotaCap(tickets));
-    if (!mt) return { s: await this.relay(packet, 'query', false, cap, bytes), refused: undefined };
-    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, mt.transform, cap, bytes);
-    return { s, refused: mt.refused() };
+    const hide = hidesErrorRows(j);
+    if (!mt && !hide) return { s: await this.relay(packet, 'query', false, cap, bytes), refused: undefined };
+    // Writes answer with OK or ERR, never rows: walking their packets one by one costs nothing that shows.
+    const transform: RowTransform = mt ? { ...mt.transform, ...(hide ? { error: hideDuplicateValues } : {}) } : ERRORS_ONLY;
+    const s = await this.upstream!.relayTransformed(packet, 'query', this.sink, transform, cap, bytes);
+    return { s, refused: mt?.refused() };
   }
 
   /**

@@ -64,6 +64,8 @@ export interface RowTransform {
   row(payload: Buffer, defs: readonly ColumnDefinition[]): Buffer;
   /** Appends the rewritten row packet (header `seq`) to `out`, when this transform can (text rows); else `row` is used. */
   rowInto?(out: OutBatch, payload: Buffer, defs: readonly ColumnDefinition[], seq: number): boolean;
+  /** The ERR payload to send instead of the server's `payload`, or undefined to send it as it is. */
+  error?(payload: Buffer): Buffer | undefined;
 }
 
 /** Where relayed bytes go: `write` returns false when the receiver wants us to wait for `drain`. */
@@ -395,6 +397,10 @@ export class UpstreamConnection {
             if (p.payload.length >= MAX_PACKET) throw new SqlgateError('RESULT_TOO_LARGE', 'sqlgate: a masked row over 16 MB');
             // swallow: a refused result, nothing of it is sent
             if (!swallow) rewriteRow(p.payload, out[0][3]);
+          } else if (transform.error && p.payload[0] === 0xff && out.length === 1) {
+            // Rows never start with 0xFF: this is the ERR that ends the response.
+            const replaced = transform.error(p.payload);
+            emit(replaced ? framePayload(replaced, out[0][3]) : out[0]);
           } else {
             for (const b of out) emit(b);
           }

@@ -2,8 +2,9 @@
  * Integrity errors print rows: PostgreSQL's "Failing row contains (…)" and
  * "Key (…)=(…) already exists" name every value of the row or key, columns
  * the user may not read included. Through sqlgate that detail is replaced
- * unless the user could read everything. Real PostgreSQL, node-postgres in
- * both protocols.
+ * unless the user could read everything; MySQL's 'Duplicate entry' names the
+ * key's values, which are hidden likewise. Real servers; node-postgres and
+ * mysql2 in each protocol.
  *
  * `dev` may read `id` and `name` of `items` and update `name`; `owner` may
  * do anything. `secret` holds 'TOPSECRET' and is part of a unique key.
@@ -11,11 +12,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as pgSide from '../postgres/setup.js';
+import * as mySide from '../mysql/helpers.js';
 import { startTwoDoors, type TwoDoors } from './two-doors.js';
 
 const SETUP = 'CREATE TABLE items (id int PRIMARY KEY, name varchar(20) NOT NULL CHECK (length(name) < 10), secret varchar(20), UNIQUE (name, secret)); '
   + "INSERT INTO items VALUES (1, 'x', 'TOPSECRET'), (2, 'y', 'TOPSECRET')";
-const KINDS = ['select', 'update', 'transaction'];
+const KINDS = ['select', 'update', 'transaction', 'use', 'set', 'show'];
 const roles = (database: string) => ({
   owner: { grants: [{ privileges: ['all'] }], statement_kinds: KINDS },
   dev: {
@@ -70,6 +72,30 @@ test('PostgreSQL: an integrity error shows its row only to a user who could read
     await assert.rejects(dev.query('SELECT name FROM items'), /current transaction is aborted/);
     await dev.query('ROLLBACK');
     assert.deepEqual((await dev.query('SELECT name FROM items ORDER BY id')).rows, [{ name: 'x' }, { name: 'y' }]);
+  } finally {
+    await dev.end();
+    await owner.end();
+  }
+});
+
+test("MySQL: a duplicate key's values are hidden from a user who may not read them all, in every protocol path", async () => {
+  const dev = await mySide.connect(doors.myEp.port, { user: 'dev', database: doors.mydb.name, multipleStatements: true });
+  const owner = await mySide.connect(doors.myEp.port, { user: 'owner', database: doors.mydb.name });
+  type MyError = Error & { errno?: number; sqlState?: string };
+  const hidden = (e: MyError, what: string) => {
+    assert.equal(e.errno, 1062, what);
+    assert.equal(e.sqlState, '23000', what);
+    assert.doesNotMatch(e.message, /TOPSECRET/, what);
+    assert.match(e.message, /values are hidden by sqlgate.*for key 'name'/, what);
+  };
+  try {
+    hidden(await failure(() => dev.query("UPDATE items SET name = 'y' WHERE id = 1")) as MyError, 'text protocol');
+    hidden(await failure(() => dev.execute('UPDATE items SET name = ? WHERE id = ?', ['y', 1])) as MyError, 'prepared statement');
+    hidden(await failure(() => dev.query("SELECT 1; UPDATE items SET name = 'y' WHERE id = 1")) as MyError, 'second statement of a message');
+    const o = await failure(() => owner.query("UPDATE items SET name = 'y' WHERE id = 1")) as MyError;
+    assert.match(o.message, /Duplicate entry 'y-TOPSECRET'/, 'the owner sees the key');
+    const [rows] = await dev.query('SELECT name FROM items ORDER BY id');
+    assert.deepEqual(rows, [{ name: 'x' }, { name: 'y' }]);
   } finally {
     await dev.end();
     await owner.end();
