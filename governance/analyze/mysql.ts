@@ -647,25 +647,10 @@ function set(tokens: readonly Token[], w: readonly string[], parseText: string):
   if (w[i] === 'DEFAULT' && w[i + 1] === 'ROLE') return one('set_default_role', 'default role', { kind: 'constant', text: joinTokens(tokens.slice(i + 2)), quoted: false });
   if (w[i] === 'STATEMENT') return unparsed('set', 'set_statement', 'SET STATEMENT … FOR is not supported');
   const settings = mysqlSettings(tokens);
-  // First assignment's name for the session change; lexing settings take precedence.
-  const names: { name: string; value?: string }[] = [];
-  for (let k = 1; k < tokens.length; k++) {
-    const prevIsStart = k === 1 || tokens[k - 1].text === ',' || scopeWords.includes(w[k - 1]);
-    if (!prevIsStart) continue;
-    let j = skipWords(w, k, scopeWords);
-    let t = tokens[j];
-    if (!t) break;
-    let name = t.kind === 'variable' ? t.text : unquoteIdent(t.text);
-    if (tokens[j + 1]?.text === '.' && tokens[j + 2]) { name = `${name}.${unquoteIdent(tokens[j + 2].text)}`; j += 2; t = tokens[j]; }
-    const eq = tokens[j + 1];
-    if (eq && (eq.text === '=' || eq.text === ':=')) {
-      const v = tokens[j + 2];
-      names.push({ name: name.replace(/^@@(global\.|session\.|local\.)?/i, '').toLowerCase(), ...(v ? { value: v.kind === 'string' ? unquoteString(v.text) : v.text } : {}) });
-    }
-  }
-  const systemNames = names.filter((n) => !n.name.startsWith('@'));
-  const pick = systemNames.find((n) => LEXING.has(n.name)) ?? systemNames[0];
-  const sessionChange: SessionChange | undefined = pick ? { kind: 'setting', name: pick.name, value: pick.value } : undefined;
+  // The session change names one setting, a lexing one first; the rules judge them all (`settings`).
+  const pick = settings.find((x) => LEXING.has(x.name)) ?? settings[0];
+  const pickValue = pick?.value.kind === 'constant' || pick?.value.kind === 'expression' ? pick.value.text : undefined;
+  const sessionChange: SessionChange | undefined = pick ? { kind: 'setting', name: pick.name, value: pickValue } : undefined;
   const hasQuery = tokens.some((t) => t.kind === 'word' && t.text.toUpperCase() === 'SELECT');
   const ast = astify(parseText);
   const exprs: Expr[] = [];

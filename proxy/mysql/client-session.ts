@@ -217,8 +217,8 @@ const UNSAFE_COLLATIONS: ReadonlyMap<number, string> = new Map([
   ...[248, 249, 250].map((id) => [id, 'gb18030'] as const),
 ]);
 
-/** Statements whose errors cannot quote key values: they write nothing. */
-const READ_KINDS: ReadonlySet<string> = new Set(['select', 'show', 'explain', 'use', 'set']);
+/** Statements that cannot fail on a unique key: they write no rows (MySQL checks keys as rows are written, not at COMMIT). */
+const NO_KEY_ERRORS: ReadonlySet<string> = new Set(['select', 'show', 'explain', 'use', 'set', 'transaction']);
 
 /**
  * May a statement of `j` fail with a message that names key values its user
@@ -228,7 +228,7 @@ const READ_KINDS: ReadonlySet<string> = new Set(['select', 'show', 'explain', 'u
  */
 function hidesErrorRows(j: Judgement): boolean {
   if (j.raw || j.statements.some((d) => d.facts.kind === 'load_data')) return false;
-  return j.statements.some((d) => d.directives.showErrorRows !== true && !READ_KINDS.has(d.facts.kind));
+  return j.statements.some((d) => d.directives.showErrorRows !== true && !NO_KEY_ERRORS.has(d.facts.kind));
 }
 
 /**

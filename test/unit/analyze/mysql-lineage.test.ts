@@ -152,6 +152,17 @@ test('session settings that change lexing are reported', () => {
   assert.deepEqual(my('SET CHARACTER SET latin1').sessionChange, { kind: 'setting', name: 'character set', value: 'latin1' });
   assert.deepEqual(my("SET @@session.sql_mode = 'NO_BACKSLASH_ESCAPES'").sessionChange, { kind: 'setting', name: 'sql_mode', value: 'NO_BACKSLASH_ESCAPES' });
   assert.deepEqual(my("SET @a = 1, sql_mode = 'ANSI_QUOTES'").sessionChange, { kind: 'setting', name: 'sql_mode', value: 'ANSI_QUOTES' });
+  // Every assignment, its scope (a scope word holds until the next) and its value's form.
+  assert.deepEqual(my("SET GLOBAL a = 1, b = 'x' 'y', SESSION c = DEFAULT, @u = 2, @@persist.d = 3, f = 0x41").settings, [
+    { name: 'a', scope: 'global', value: { kind: 'constant', text: '1', quoted: false } },
+    { name: 'b', scope: 'global', value: { kind: 'constant', text: 'xy', quoted: true } },
+    { name: 'c', scope: 'session', value: { kind: 'default' } },
+    { name: 'd', scope: 'global', value: { kind: 'constant', text: '3', quoted: false } },
+    { name: 'f', scope: 'session', value: { kind: 'expression', text: '0x41' } },
+  ]);
+  assert.deepEqual(my("SET @@SESSION.sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')").settings, [
+    { name: 'sql_mode', scope: 'session', value: { kind: 'extends-current', literals: [',STRICT_ALL_TABLES'] } },
+  ]);
 });
 
 test('dynamic SQL and file access', () => {
