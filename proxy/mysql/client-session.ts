@@ -323,8 +323,6 @@ export class ClientSession {
   /** A command is being served (its response may still be streaming). */
   private busy = false;
   private ended = false;
-  /** Why the session cannot go on, once the server reads text in a way the analysis does not. */
-  private unreadable: string | undefined;
   /** This session's place under its user's max_connections, while it has a user. */
   private userSlot: UserSlot | undefined;
   private readonly sink: Sink;
@@ -719,13 +717,6 @@ export class ClientSession {
     this.busy = true;
     return this.dispatch(cmd, p).then((go) => {
       this.busy = false;
-      // The server says it now reads backslashes literally (sql_mode
-      // NO_BACKSLASH_ESCAPES), however that came about: the analysis would
-      // misread every string from here on, so the session ends at its next command.
-      if (this.upstream && this.upstream.lastStatus & Status.NO_BACKSLASH_ESCAPES && !this.unreadable) {
-        this.unreadable = 'the server now reads backslashes literally (sql_mode NO_BACKSLASH_ESCAPES), which sqlgate cannot follow; reconnect';
-        this.upstream.reusable = false;
-      }
       if (!go || !this.upstream) end();
     }, () => {
       this.busy = false;
@@ -735,8 +726,12 @@ export class ClientSession {
 
   /** Handles one command; false ends the session. */
   private async dispatch(cmd: Command, p: Packet): Promise<boolean> {
-    if (this.unreadable) {
-      this.sendError(1, refusal('UNTRACKED_SETTING', this.unreadable, 'untracked-setting'));
+    // The server says it reads backslashes literally (sql_mode
+    // NO_BACKSLASH_ESCAPES), in its last answer or at login, however that
+    // came about: the analysis would misread every string, so the session ends.
+    if (this.upstream && this.upstream.lastStatus & Status.NO_BACKSLASH_ESCAPES) {
+      this.upstream.reusable = false;
+      this.sendError(1, refusal('UNTRACKED_SETTING', 'the server reads backslashes literally (sql_mode NO_BACKSLASH_ESCAPES), which sqlgate cannot follow', 'untracked-setting'));
       return false;
     }
     if ('id' in cmd && cmd.id === LAST_STATEMENT && cmd.kind.startsWith('stmt-')) {

@@ -14,7 +14,7 @@ import { secured, upstreamTlsOptions } from '../upstream-tls.js';
 import { SqlgateError } from '../../governance/errors.js';
 import { Cap, Com, Header, MariaCap, MAX_PACKET, PLUGIN_CACHING_SHA2, PLUGIN_NATIVE, Sha2 } from '../../wire/mysql/constants.js';
 import { buildHandshakeResponse, buildRaw, buildSslRequest, parseAuthSwitchRequest, parseHandshakeV10, type HandshakeV10 } from '../../wire/mysql/handshake.js';
-import { parseErr } from '../../wire/mysql/messages.js';
+import { parseErr, parseOk } from '../../wire/mysql/messages.js';
 import { buildCommand, buildQuery } from '../../wire/mysql/commands.js';
 import { cachingSha2Token, nativeToken, rsaEncryptPassword } from '../../wire/mysql/auth-scramble.js';
 import { ResponseWalker, type ResponseKind, type ResponseSummary } from '../../wire/mysql/result-walker.js';
@@ -94,7 +94,7 @@ export class UpstreamConnection {
   closed = false;
   private readonly walker = new ResponseWalker();
 
-  /** Server status flags of the last response read. */
+  /** Server status flags of the last response read (the login's, before any). */
   get lastStatus(): number {
     return this.walker.summary.status;
   }
@@ -176,7 +176,11 @@ export class UpstreamConnection {
       const p = await this.source.next();
       seq = p.seq + 1;
       const h = p.payload[0];
-      if (h === Header.OK) return;
+      if (h === Header.OK) {
+        // The login's status flags stand for the last response until a command has one.
+        this.walker.summary.status = parseOk(p.payload).status;
+        return;
+      }
       if (h === Header.ERR) throw upstreamError(parseErr(p.payload).message);
       if (h === Header.AUTH_SWITCH) {
         const sw = parseAuthSwitchRequest(p.payload);
