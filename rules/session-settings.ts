@@ -71,6 +71,16 @@ function sqlModeRefusal(s: SettingChange): string | undefined {
   return undefined;
 }
 
+/**
+ * Why the server's own sql_mode (as `@@SESSION.sql_mode` reads it, after a
+ * login or a reset: the server's global mode, which no statement through
+ * sqlgate set) would make it read statements differently from the analysis;
+ * undefined when it leaves them readable.
+ */
+export function unreadableSqlMode(modes: string): string | undefined {
+  return sqlModeRefusal({ name: 'sql_mode', scope: 'session', value: { kind: 'constant', text: modes, quoted: true } });
+}
+
 function charsetRefusal(dialect: Dialect, s: SettingChange): string | undefined {
   // PostgreSQL's default is the login's client_encoding (checked at login) or
   // the database's, and no server encoding is one of the unsafe client ones.

@@ -734,6 +734,22 @@ export class ClientSession {
       this.sendError(1, refusal('UNTRACKED_SETTING', 'the server reads backslashes literally (sql_mode NO_BACKSLASH_ESCAPES), which sqlgate cannot follow', 'untracked-setting'));
       return false;
     }
+    // Other modes that change reading (ANSI_QUOTES, PIPES_AS_CONCAT...) have no
+    // status flag: the mode is read after each login and reset, which is the
+    // only way a session gets one (statements through sqlgate may not set one).
+    if (this.upstream && !this.upstream.sqlModeKnown) {
+      try {
+        await this.upstream.readSqlMode();
+      } catch (e) {
+        this.sendError(1, e);
+        return false;
+      }
+    }
+    if (this.upstream?.sqlModeProblem) {
+      this.upstream.reusable = false;
+      this.sendError(1, refusal('UNTRACKED_SETTING', `the server's own sql_mode cannot be followed: ${this.upstream.sqlModeProblem}`, 'untracked-setting'));
+      return false;
+    }
     if ('id' in cmd && cmd.id === LAST_STATEMENT && cmd.kind.startsWith('stmt-')) {
       // Forwarded with the real id, so the upstream runs what sqlgate judged, whatever it prepared last.
       if (this.lastPrepared === undefined) return this.unknownStatement(cmd.id, `mysqld_${cmd.kind.replace('-', '_')}`);
@@ -757,6 +773,7 @@ export class ClientSession {
           await this.relay(forward(), 'single');
           return true;
         case 'reset-connection': {
+          up.sqlModeKnown = false;
           const s = await this.relay(forward(), 'single');
           if (!s.error) { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); this.lastPrepared = undefined; }
           return true;

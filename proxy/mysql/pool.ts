@@ -64,9 +64,11 @@ export class UpstreamPool {
       conn.destroy();
       return;
     }
-    conn.reset().then((ok) => {
+    // The mode is read here, while nobody waits, rather than before the next session's first command.
+    conn.reset().then(async (ok) => {
+      if (ok && !conn.closed) await conn.readSqlMode();
       if (!ok || this.closed || conn.closed || !this.idle.keep(poolKey(conn.target, conn.profile), conn)) conn.quit();
-    }, () => conn.destroy());
+    }).catch(() => conn.destroy());
   }
 
   /** Number of idle connections. */

@@ -22,6 +22,7 @@ import { PacketFramer, PayloadReader } from '../../wire/mysql/packet-reader.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import { PacketSource } from './packet-source.js';
+import { unreadableSqlMode } from '../../rules/session-settings.js';
 import { OutBatch } from '../../wire/out-batch.js';
 
 /** Capabilities sqlgate always asks of an upstream. */
@@ -93,6 +94,25 @@ export class UpstreamConnection {
   reusable = true;
   closed = false;
   private readonly walker = new ResponseWalker();
+
+  /**
+   * Why the session's sql_mode makes statements unreadable to the analysis,
+   * from the last read (`readSqlMode`); undefined when it does not. Only the
+   * server's global mode gives a session such a mode: statements through
+   * sqlgate may not set one.
+   */
+  sqlModeProblem: string | undefined;
+  /** False after a login or a reset, until the session's sql_mode has been read again. */
+  sqlModeKnown = false;
+
+  /** Reads the session's sql_mode (one round trip): after a login or a reset it is the server's global mode. */
+  async readSqlMode(): Promise<void> {
+    const rows = await this.query('SELECT @@SESSION.sql_mode');
+    const modes = rows[0]?.[0];
+    this.sqlModeProblem = modes === undefined ? 'sqlgate could not read the server\'s sql_mode'
+      : modes === null ? undefined : unreadableSqlMode(modes);
+    this.sqlModeKnown = true;
+  }
 
   /** Server status flags of the last response read (the login's, before any). */
   get lastStatus(): number {
@@ -476,6 +496,7 @@ export class UpstreamConnection {
 
   /** COM_RESET_CONNECTION: back to a fresh session (transactions, variables, temporary tables, prepared statements). */
   async reset(): Promise<boolean> {
+    this.sqlModeKnown = false;
     const s = await this.run(buildCommand(Com.RESET_CONNECTION));
     return s.error === undefined;
   }

@@ -1,9 +1,10 @@
 /**
  * A server-wide sql_mode sqlgate cannot read by: on a throw-away MariaDB
- * whose global mode includes NO_BACKSLASH_ESCAPES (a mode no statement
- * through sqlgate may set, so only a DBA at the server gives it), sessions
- * end before their first statement runs, with the reason; with the default
- * mode back, the same endpoint serves again.
+ * whose global mode includes NO_BACKSLASH_ESCAPES, ANSI_QUOTES or another
+ * mode that changes how text is read (modes no statement through sqlgate
+ * may set, so only a DBA at the server gives them), sessions end before
+ * their first statement runs, with the reason; with the default mode back,
+ * the same endpoint serves again.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,5 +49,57 @@ test('a server that reads backslashes literally ends each session before its fir
     assert.deepEqual(rows, [{ s: 'a\\' }]);
   } finally {
     await c.end();
+  }
+});
+
+// With ANSI_QUOTES "phone" is a column to the server and a string to the
+// analysis: the session must end before such a statement is judged.
+for (const mode of ['STRICT_TRANS_TABLES,ANSI_QUOTES', 'ANSI', 'PIPES_AS_CONCAT', 'ORACLE']) {
+  test(`a server whose own sql_mode is ${mode} ends each session before its first statement`, async () => {
+    // An endpoint of its own: a pooled connection reset before the change keeps the old mode, rightly.
+    const own = await startEndpoint({ policy: testPolicy({ upstreamUrl: server.url }) });
+    try {
+      try {
+        await globalMode(mode);
+        for (let i = 0; i < 2; i++) {
+          const c = await connect(own.port, { user: 'both' });
+          c.on('error', () => undefined);
+          try {
+            await assert.rejects(c.query('SELECT "a" AS s'), (e: { errno: number; message: string }) =>
+              e.errno === 1235 && /server's own sql_mode/.test(e.message) && /\[rule untracked-setting\]$/.test(e.message));
+          } finally {
+            c.destroy();
+          }
+        }
+      } finally {
+        await globalMode('STRICT_TRANS_TABLES');
+      }
+      const c = await connect(own.port, { user: 'both' });
+      try {
+        const [rows] = await c.query('SELECT "a" AS s');
+        assert.deepEqual(rows, [{ s: 'a' }]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await own.close();
+    }
+  });
+}
+
+test('a COM_RESET_CONNECTION takes the server\'s mode again, and it is read again', async () => {
+  const own = await startEndpoint({ policy: testPolicy({ upstreamUrl: server.url }) });
+  const c = await connect(own.port, { user: 'both' });
+  c.on('error', () => undefined);
+  try {
+    const [before] = await c.query('SELECT "a" AS s');
+    assert.deepEqual(before, [{ s: 'a' }]);
+    await globalMode('STRICT_TRANS_TABLES,ANSI_QUOTES');
+    await c.reset();
+    await assert.rejects(c.query('SELECT "a" AS s'), (e: { errno: number; message: string }) => e.errno === 1235 && /ANSI_QUOTES/.test(e.message));
+  } finally {
+    c.destroy();
+    await globalMode('STRICT_TRANS_TABLES');
+    await own.close();
   }
 });
