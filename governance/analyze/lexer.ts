@@ -50,6 +50,12 @@ export interface MysqlStatement {
 
 /** Versions every supported server is at least: such executable comments always run. */
 const CERTAIN_MYSQL_VERSION = 50700;
+/**
+ * Versions no server has (99.0.0 and up): such executable comments never
+ * run. mariadb-dump starts every file with `/*M!999999\- enable the sandbox
+ * mode *\/`, a command to its own client that servers must skip.
+ */
+const NEVER_VERSION = 990000;
 
 interface LexResult {
   readonly tokens: Token[];
@@ -108,6 +114,11 @@ function lex(sql: string, ambiguousMode: 'expand' | 'strip'): LexResult {
       if (exec) {
         const mariadbOnly = exec[1] === 'M';
         const version = exec[2] ? Number(exec[2]) : undefined;
+        if (version !== undefined && version >= NEVER_VERSION) {
+          i = end + 2;
+          spaced = true;
+          continue;
+        }
         // Certain: no version, or one every server we front is past. MariaDB-only
         // comments are ignored by MySQL, so their execution depends on the server.
         const certain = !mariadbOnly && (version === undefined || version <= CERTAIN_MYSQL_VERSION);

@@ -655,7 +655,18 @@ function set(tokens: readonly Token[], w: readonly string[], parseText: string):
   const ast = astify(parseText);
   const exprs: Expr[] = [];
   if (ast && ast.type === 'set') {
-    for (const a of ast.expr ?? []) exprs.push(expr(a.right ?? a.value ?? a));
+    for (const a of ast.expr ?? []) {
+      // A bare name given to a server setting is the value's name, not a
+      // column (`SET character_set_client = utf8mb4`, `time_zone = SYSTEM`,
+      // `sql_mode = TRADITIONAL`, as mysqldump writes): the server takes it
+      // as a string, and the rules judge it among `settings`.
+      // (MariaDB's grammar reads a bare ON as a call without parentheses.)
+      const right = a.right as { type?: string; table?: unknown; args?: unknown; name?: { name?: { value?: unknown }[] } } | undefined;
+      const word = right?.type === 'column_ref' ? right.table === null || right.table === undefined
+        : right?.type === 'function' && right.args === null && String(right.name?.name?.[0]?.value).toUpperCase() === 'ON';
+      if (a.left?.prefix !== '@' && word) continue;
+      exprs.push(expr(a.right ?? a.value ?? a));
+    }
   } else if (hasQuery) {
     return unparsed('set', 'set', 'SET with a subquery could not be parsed');
   } else {
