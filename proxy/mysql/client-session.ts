@@ -56,6 +56,22 @@ const PRE_LOGIN_MAX_PACKET = 64 * 1024;
 /** Largest command accepted after login: MariaDB's own max_allowed_packet ceiling. */
 const MAX_STATEMENT_PACKET = 1024 * 1024 * 1024;
 const KILL = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i;
+/**
+ * `SET [SESSION] name = @variable` alone, bare or in an executable comment
+ * every server runs, as mysqldump ends its files
+ * (`/*!40101 SET SQL_MODE=@OLD_SQL_MODE *\/`).
+ */
+const SET_FROM_VARIABLE = /^\s*(\/\*!(\d{5})?\s*)?SET\s+(?:SESSION\s+|@@SESSION\.|@@)?(\w+)\s*=\s*@(\w+)\s*(\*\/)?\s*;?\s*$/i;
+/** The executable-comment version every server we front is past (as the lexer's). */
+const CERTAIN_MYSQL_VERSION = 50700;
+
+function setFromVariable(sql: string): { name: string; variable: string } | undefined {
+  const m = SET_FROM_VARIABLE.exec(sql);
+  if (!m || (m[1] === undefined) !== (m[5] === undefined) || (m[2] !== undefined && Number(m[2]) > CERTAIN_MYSQL_VERSION)) return undefined;
+  return { name: m[3], variable: m[4] };
+}
+/** Settings whose value the rules must read (a mode list, a character set); from a variable they are refused unread. */
+const VALUE_JUDGED_SETTINGS = new Set(['sql_mode', 'character_set_client', 'character_set_connection']);
 
 /** What the upstream told us about itself, for the greeting. */
 export interface ServerFacts {
@@ -1053,10 +1069,14 @@ export class ClientSession {
     });
   }
 
-  private async onQuery(sql: string, packet: Buffer): Promise<boolean> {
+  private async onQuery(sql: string, packet: Buffer, detail?: Record<string, unknown>): Promise<boolean> {
     const kill = KILL.exec(sql);
     if (kill) return this.onKill(Number(kill[2]), (kill[1] ?? 'connection').toLowerCase() as 'connection' | 'query', sql);
-    const j = this.judgeNow(sql) ?? await this.judgeOrRefuse(sql);
+    if (detail === undefined) {
+      const m = setFromVariable(sql);
+      if (m && VALUE_JUDGED_SETTINGS.has(m.name.toLowerCase())) return this.onSetFromVariable(m.name, m.variable, sql, packet);
+    }
+    const j = this.judgeNow(sql) ?? await this.judgeOrRefuse(sql, detail);
     if (!j) return true;
     const started = Date.now();
     const tickets = (!j.raw && chargeMessageNow(this.deps.gate.quota, this.ctx!.user, j.statements)) || await this.charge(j, sql, started);
@@ -1068,25 +1088,42 @@ export class ClientSession {
       s = r.s;
       if (r.refused) {
         timer.stop();
-        this.auditStatements(j, sql, undefined, Date.now() - started, { code: r.refused.code, message: r.refused.message });
+        this.auditStatements(j, sql, undefined, Date.now() - started, { code: r.refused.code, message: r.refused.message }, detail);
         return true;
       }
       if (s.localInfile !== undefined) s = await this.onLocalInfile(j, s);
     } catch (e) {
       timer.stop();
       const m = errFrom(e);
-      this.auditStatements(j, sql, undefined, Date.now() - started, { code: 'UPSTREAM_UNAVAILABLE', message: m.message }, undefined, 'failed');
+      this.auditStatements(j, sql, undefined, Date.now() - started, { code: 'UPSTREAM_UNAVAILABLE', message: m.message }, detail, 'failed');
       throw e instanceof SqlgateError ? e : new SqlgateError('UPSTREAM_UNAVAILABLE', m.message);
     } finally {
       this.settleAll(tickets, s);
     }
     if (timer.stop()) {
-      this.auditStatements(j, sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { rule: 'statement-timeout' }, 'failed');
+      this.auditStatements(j, sql, s, Date.now() - started, { code: 'STATEMENT_TIMEOUT', message: TIMEOUT_MESSAGE }, { ...detail, rule: 'statement-timeout' }, 'failed');
     } else {
-      this.auditStatements(j, sql, s, Date.now() - started, undefined);
+      this.auditStatements(j, sql, s, Date.now() - started, undefined, detail);
     }
     if (j.statements.some((d) => d.facts.sessionChange?.kind === 'use') || /\buse\b/i.test(sql)) await this.refreshDatabase();
     return true;
+  }
+
+  /**
+   * mysqldump saves settings in user variables at the start of a file and
+   * restores them at its end: the rules must see the value, so it is read
+   * from the session, and the statement runs as the SET of that constant,
+   * judged as any other. The read and the SET follow each other on this
+   * session, so the value cannot change in between. A value that is not a
+   * plain list of words is left to the refusal it gets unread.
+   */
+  private async onSetFromVariable(name: string, variable: string, sql: string, packet: Buffer): Promise<boolean> {
+    const up = this.upstream!;
+    const value = (await up.query(`SELECT @${variable}`))[0]?.[0];
+    const detail = { clientText: sql };
+    if (value === null || value === undefined || !/^[A-Za-z0-9_,]*$/.test(value)) return this.onQuery(sql, packet, detail);
+    const resolved = `SET SESSION ${name} = '${value}'`;
+    return this.onQuery(resolved, up.queryPacket(resolved), detail);
   }
 
   /** Asks the server which database is current (after USE, which may be inside a multi-statement). */
