@@ -1,22 +1,25 @@
 /**
- * A mysqldump file restored through sqlgate with the mariadb client, as a
- * user would: the file saves the session's settings in user variables at
+ * Dump files restored through sqlgate with the database's own client, as a
+ * user would: pg_dump's with psql, mysqldump's with mariadb. A mysqldump
+ * file saves the session's settings in user variables at
  * its start and restores them from those variables at its end
  * (`/*!40101 SET SQL_MODE=@OLD_SQL_MODE *\/`). The value a setting is
  * restored to is read and judged, so a variable holding a mode sqlgate
  * cannot read by is still refused, however the statement is spelled.
  *
- * `owner` may do anything; `dev` may set things and read `items` only.
+ * `owner` (bob on PostgreSQL) may do anything; `dev` may set things and
+ * read `items` only.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mysqlUrl } from '../../helpers/db.js';
+import { mysqlUrl, pgConnect, pgUrl, withDatabase } from '../../helpers/db.js';
 import { urlParts } from '../../../proxy/embedded-servers.js';
 import { startTwoDoors, type TwoDoors } from './two-doors.js';
 import * as mySide from '../mysql/helpers.js';
+import * as pgSide from '../postgres/setup.js';
 
-const KINDS = ['select', 'insert', 'update', 'delete', 'ddl', 'use', 'set', 'show', 'transaction', 'lock'];
+const KINDS = ['select', 'insert', 'update', 'delete', 'ddl', 'use', 'set', 'show', 'transaction', 'lock', 'copy'];
 const roles = (database: string) => ({
   owner: { grants: [{ privileges: ['all'] }], statement_kinds: KINDS },
   dev: { grants: [{ database, table: 'items', privileges: ['select'] }], statement_kinds: KINDS },
@@ -26,7 +29,7 @@ const refused = /untracked-setting/;
 
 let doors: TwoDoors;
 before(async () => {
-  doors = await startTwoDoors('restore', { pg: 'SELECT 1', mysql: SETUP }, roles);
+  doors = await startTwoDoors('restore', { pg: SETUP, mysql: SETUP }, roles);
 });
 after(async () => {
   await doors?.close();
@@ -39,12 +42,40 @@ async function value(c: MyConn, expr: string): Promise<unknown> {
   return (rows as { v: unknown }[])[0].v;
 }
 
+function pgDump(database: string): string {
+  const u = urlParts(pgUrl());
+  const r = spawnSync('pg_dump', ['-h', u.host, '-p', String(u.port), '-U', u.user, database], { encoding: 'utf8', env: { ...process.env, ...(u.password ? { PGPASSWORD: u.password } : {}) } });
+  assert.equal(r.status, 0, `pg_dump failed (is the postgresql-client package installed?): ${r.stderr}`);
+  return r.stdout;
+}
+
 function dump(database: string): string {
   const u = urlParts(mysqlUrl());
   const r = spawnSync('mariadb-dump', [`-h${u.host}`, `-P${u.port}`, `-u${u.user}`, ...(u.password ? [`-p${u.password}`] : []), database], { encoding: 'utf8' });
   assert.equal(r.status, 0, `mariadb-dump failed (is the mariadb-client package installed?): ${r.stderr}`);
   return r.stdout;
 }
+
+test('a pg_dump file restores through sqlgate with psql', async () => {
+  const text = pgDump(doors.pgdb.name);
+  assert.match(text, /set_config\('search_path', '', false\)/);
+  assert.match(text, /COPY public\.items/);
+  const direct = await pgConnect(withDatabase(pgUrl(), doors.pgdb.name));
+  try {
+    await direct.query('DROP TABLE items');
+  } finally {
+    await direct.end();
+  }
+  const r = await pgSide.psqlResult(doors.pgEp.url('bob', doors.pgdb.name), [], text);
+  assert.equal(r.status, 0, r.stderr);
+  const c = await pgSide.pgThrough(doors.pgEp.url('bob', doors.pgdb.name));
+  try {
+    const { rows } = await c.query('SELECT id, secret FROM items ORDER BY id');
+    assert.deepEqual(rows, [{ id: 1, secret: 'TOPSECRET' }, { id: 2, secret: "b'c" }, { id: 3, secret: null }]);
+  } finally {
+    await c.end();
+  }
+});
 
 test('a mysqldump file restores through sqlgate with the mariadb client, its settings put back', async () => {
   const text = dump(doors.mydb.name);
