@@ -49,7 +49,7 @@ export interface MysqlStatement {
 }
 
 /** Versions every supported server is at least: such executable comments always run. */
-const CERTAIN_MYSQL_VERSION = 50700;
+export const CERTAIN_MYSQL_VERSION = 50700;
 /**
  * Versions no server has (99.0.0 and up): such executable comments never
  * run. mariadb-dump starts every file with `/*M!999999\- enable the sandbox

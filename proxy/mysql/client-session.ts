@@ -40,6 +40,7 @@ import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import type { UpstreamPool } from './pool.js';
 import { fullScanError, type FullScanGuard } from '../../governance/plan/index.js';
 import { killElsewhere, workerInfo, type KillAnswer, type KillRequest } from '../cluster.js';
+import { CERTAIN_MYSQL_VERSION } from '../../governance/analyze/lexer.js';
 
 /** Capabilities sqlgate offers every client (more are added from the upstream's and the TLS setup). */
 const OFFERED_CAPS = Cap.LONG_PASSWORD | Cap.FOUND_ROWS | Cap.LONG_FLAG | Cap.CONNECT_WITH_DB | Cap.PROTOCOL_41
@@ -62,8 +63,6 @@ const KILL = /^\s*KILL\s+(?:(CONNECTION|QUERY)\s+)?(\d+)\s*;?\s*$/i;
  * (`/*!40101 SET SQL_MODE=@OLD_SQL_MODE *\/`).
  */
 const SET_FROM_VARIABLE = /^\s*(\/\*!(\d{5})?\s*)?SET\s+(?:SESSION\s+|@@SESSION\.|@@)?(\w+)\s*=\s*@(\w+)\s*(\*\/)?\s*;?\s*$/i;
-/** The executable-comment version every server we front is past (as the lexer's). */
-const CERTAIN_MYSQL_VERSION = 50700;
 
 function setFromVariable(sql: string): { name: string; variable: string } | undefined {
   const m = SET_FROM_VARIABLE.exec(sql);
@@ -1072,6 +1071,7 @@ export class ClientSession {
   private async onQuery(sql: string, packet: Buffer, detail?: Record<string, unknown>): Promise<boolean> {
     const kill = KILL.exec(sql);
     if (kill) return this.onKill(Number(kill[2]), (kill[1] ?? 'connection').toLowerCase() as 'connection' | 'query', sql);
+    // (A statement resolved from a variable comes back here with the client's text in `detail`.)
     if (detail === undefined) {
       const m = setFromVariable(sql);
       if (m && VALUE_JUDGED_SETTINGS.has(m.name.toLowerCase())) return this.onSetFromVariable(m.name, m.variable, sql, packet);

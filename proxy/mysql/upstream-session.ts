@@ -109,8 +109,7 @@ export class UpstreamConnection {
   async readSqlMode(): Promise<void> {
     const rows = await this.query('SELECT @@SESSION.sql_mode');
     const modes = rows[0]?.[0];
-    this.sqlModeProblem = modes === undefined ? 'sqlgate could not read the server\'s sql_mode'
-      : modes === null ? undefined : unreadableSqlMode(modes);
+    this.sqlModeProblem = modes === undefined || modes === null ? 'sqlgate could not read the server\'s sql_mode' : unreadableSqlMode(modes);
     this.sqlModeKnown = true;
   }
 
