@@ -84,7 +84,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 30_000)
 }
 
 /** Starts MariaDB as root in a temp datadir (about 1 s). */
-export async function startMariadb(): Promise<EmbeddedServer> {
+export async function startMariadb(serverOptions: readonly string[] = []): Promise<EmbeddedServer> {
   const installDb = need('mariadb-install-db', 'mariadb-server');
   const mariadbd = need('mariadbd', 'mariadb-server');
   const dir = mkdtempSync(join(tmpdir(), 'sqlgate-mariadb-'));
@@ -94,7 +94,7 @@ export async function startMariadb(): Promise<EmbeddedServer> {
   if (init.status !== 0) throw new Error(`mariadb-install-db failed: ${init.stderr}`);
   const child: ChildProcess = spawn(mariadbd, ['--no-defaults', `--datadir=${dir}/data`, `--socket=${dir}/mysqld.sock`,
     `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${dir}/mysqld.pid`,
-    `--log-error=${dir}/err.log`, '--skip-log-bin', '--max-allowed-packet=256M'], { stdio: 'ignore' });
+    `--log-error=${dir}/err.log`, '--skip-log-bin', '--max-allowed-packet=256M', ...serverOptions], { stdio: 'ignore' });
   const stop = () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); };
   const url = `mysql://root@127.0.0.1:${port}/test`;
   try {

@@ -81,6 +81,16 @@ export function unreadableSqlMode(modes: string): string | undefined {
   return sqlModeRefusal({ name: 'sql_mode', scope: 'session', value: { kind: 'constant', text: modes, quoted: true } });
 }
 
+/**
+ * Why a client character set the server imposes (its own default, with the
+ * login's request ignored) would let a quote hide inside a multibyte
+ * character; undefined when it would not.
+ */
+export function unreadableClientCharset(charset: string): string | undefined {
+  const cs = charset.toLowerCase().trim();
+  return UNSAFE_CHARSETS.has(cs) ? `client character set ${cs} can hide a quote inside a multibyte character` : undefined;
+}
+
 function charsetRefusal(dialect: Dialect, s: SettingChange): string | undefined {
   // PostgreSQL's default is the login's client_encoding (checked at login) or
   // the database's, and no server encoding is one of the unsafe client ones.

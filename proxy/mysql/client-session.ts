@@ -750,19 +750,20 @@ export class ClientSession {
       return false;
     }
     // Other modes that change reading (ANSI_QUOTES, PIPES_AS_CONCAT...) have no
-    // status flag: the mode is read after each login and reset, which is the
-    // only way a session gets one (statements through sqlgate may not set one).
-    if (this.upstream && !this.upstream.sqlModeKnown) {
+    // status flag, and a server may impose its own client character set: both
+    // are read after each login and reset, which is the only way a session
+    // gets them (statements through sqlgate may not set them).
+    if (this.upstream && !this.upstream.readingKnown) {
       try {
-        await this.upstream.readSqlMode();
+        await this.upstream.readReading();
       } catch (e) {
         this.sendError(1, e);
         return false;
       }
     }
-    if (this.upstream?.sqlModeProblem) {
+    if (this.upstream?.readingProblem) {
       this.upstream.reusable = false;
-      this.sendError(1, refusal('UNTRACKED_SETTING', `the server's own sql_mode cannot be followed: ${this.upstream.sqlModeProblem}`, 'untracked-setting'));
+      this.sendError(1, refusal('UNTRACKED_SETTING', `the server's own settings cannot be followed: ${this.upstream.readingProblem}`, 'untracked-setting'));
       return false;
     }
     if ('id' in cmd && cmd.id === LAST_STATEMENT && cmd.kind.startsWith('stmt-')) {
@@ -788,7 +789,7 @@ export class ClientSession {
           await this.relay(forward(), 'single');
           return true;
         case 'reset-connection': {
-          up.sqlModeKnown = false;
+          up.readingKnown = false;
           const s = await this.relay(forward(), 'single');
           if (!s.error) { for (const p of this.prepared.values()) this.closeCursor(p); this.prepared.clear(); this.lastPrepared = undefined; }
           return true;

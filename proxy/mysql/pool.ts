@@ -64,9 +64,9 @@ export class UpstreamPool {
       conn.destroy();
       return;
     }
-    // The mode is read here, while nobody waits, rather than before the next session's first command.
+    // The reading settings are read here, while nobody waits, rather than before the next session's first command.
     conn.reset().then(async (ok) => {
-      if (ok && !conn.closed) await conn.readSqlMode();
+      if (ok && !conn.closed) await conn.readReading();
       if (!ok || this.closed || conn.closed || !this.idle.keep(poolKey(conn.target, conn.profile), conn)) conn.quit();
     }).catch(() => conn.destroy());
   }

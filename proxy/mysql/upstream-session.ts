@@ -22,7 +22,7 @@ import { PacketFramer, PayloadReader } from '../../wire/mysql/packet-reader.js';
 import { framePayload } from '../../wire/mysql/packet-writer.js';
 import type { ColumnDefinition } from '../../wire/mysql/column-definition.js';
 import { PacketSource } from './packet-source.js';
-import { unreadableSqlMode } from '../../rules/session-settings.js';
+import { unreadableClientCharset, unreadableSqlMode } from '../../rules/session-settings.js';
 import { OutBatch } from '../../wire/out-batch.js';
 
 /** Capabilities sqlgate always asks of an upstream. */
@@ -96,21 +96,28 @@ export class UpstreamConnection {
   private readonly walker = new ResponseWalker();
 
   /**
-   * Why the session's sql_mode makes statements unreadable to the analysis,
-   * from the last read (`readSqlMode`); undefined when it does not. Only the
-   * server's global mode gives a session such a mode: statements through
-   * sqlgate may not set one.
+   * Why the session's reading settings make statements unreadable to the
+   * analysis, from the last read (`readReading`); undefined when they do
+   * not. Only the server's own defaults give a session such a setting:
+   * statements through sqlgate may not set one.
    */
-  sqlModeProblem: string | undefined;
-  /** False after a login or a reset, until the session's sql_mode has been read again. */
-  sqlModeKnown = false;
+  readingProblem: string | undefined;
+  /** False after a login or a reset, until the session's reading settings have been read again. */
+  readingKnown = false;
 
-  /** Reads the session's sql_mode (one round trip): after a login or a reset it is the server's global mode. */
-  async readSqlMode(): Promise<void> {
-    const rows = await this.query('SELECT @@SESSION.sql_mode');
-    const modes = rows[0]?.[0];
-    this.sqlModeProblem = modes === undefined || modes === null ? 'sqlgate could not read the server\'s sql_mode' : unreadableSqlMode(modes);
-    this.sqlModeKnown = true;
+  /**
+   * Reads, in one round trip, the settings that decide how the server reads
+   * statement text: after a login or a reset, sql_mode is the server's global
+   * mode, and character_set_client the one the login asked for, unless the
+   * server ignores that (`skip-character-set-client-handshake`) and imposes
+   * its own.
+   */
+  async readReading(): Promise<void> {
+    const row = (await this.query('SELECT @@SESSION.sql_mode, @@SESSION.character_set_client'))[0];
+    const [modes, charset] = row ?? [];
+    this.readingProblem = typeof modes !== 'string' || typeof charset !== 'string' ? 'sqlgate could not read the server\'s sql_mode and character set'
+      : unreadableSqlMode(modes) ?? unreadableClientCharset(charset);
+    this.readingKnown = true;
   }
 
   /** Server status flags of the last response read (the login's, before any). */
@@ -495,7 +502,7 @@ export class UpstreamConnection {
 
   /** COM_RESET_CONNECTION: back to a fresh session (transactions, variables, temporary tables, prepared statements). */
   async reset(): Promise<boolean> {
-    this.sqlModeKnown = false;
+    this.readingKnown = false;
     const s = await this.run(buildCommand(Com.RESET_CONNECTION));
     return s.error === undefined;
   }

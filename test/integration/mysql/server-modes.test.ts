@@ -4,7 +4,8 @@
  * mode that changes how text is read (modes no statement through sqlgate
  * may set, so only a DBA at the server gives them), sessions end before
  * their first statement runs, with the reason; with the default mode back,
- * the same endpoint serves again.
+ * the same endpoint serves again. The same holds for a server that imposes
+ * its own client character set, GBK, ignoring what the login asked for.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,7 +67,7 @@ for (const mode of ['STRICT_TRANS_TABLES,ANSI_QUOTES', 'ANSI', 'PIPES_AS_CONCAT'
           c.on('error', () => undefined);
           try {
             await assert.rejects(c.query('SELECT "a" AS s'), (e: { errno: number; message: string }) =>
-              e.errno === 1235 && /server's own sql_mode/.test(e.message) && /\[rule untracked-setting\]$/.test(e.message));
+              e.errno === 1235 && /server's own settings cannot be followed: sql_mode/.test(e.message) && /\[rule untracked-setting\]$/.test(e.message));
           } finally {
             c.destroy();
           }
@@ -101,5 +102,27 @@ test('a COM_RESET_CONNECTION takes the server\'s mode again, and it is read agai
     c.destroy();
     await globalMode('STRICT_TRANS_TABLES');
     await own.close();
+  }
+});
+
+test('a server that imposes GBK as the client character set ends each session before its first statement', async () => {
+  // skip-character-set-client-handshake: the server ignores the login's character set and uses its own.
+  const gbk = await startMariadb(['--skip-character-set-client-handshake', '--character-set-server=gbk', '--collation-server=gbk_chinese_ci']);
+  const own = await startEndpoint({ policy: testPolicy({ upstreamUrl: gbk.url }) });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const c = await connect(own.port, { user: 'both' });
+      c.on('error', () => undefined);
+      try {
+        // (With GBK, 0xBF5C is one character whose backslash escapes nothing: no statement may run.)
+        await assert.rejects(c.query("SELECT 'a' AS s"),
+          (e: { errno: number; message: string }) => e.errno === 1235 && /character set gbk/.test(e.message) && /\[rule untracked-setting\]$/.test(e.message));
+      } finally {
+        c.destroy();
+      }
+    }
+  } finally {
+    await own.close();
+    gbk.stop();
   }
 });
