@@ -96,8 +96,8 @@ function charsetRefusal(dialect: Dialect, s: SettingChange): string | undefined 
   // the database's, and no server encoding is one of the unsafe client ones.
   if (dialect === 'postgres' && s.value.kind === 'default') return undefined;
   if (s.value.kind !== 'constant') return `client character set must be named (${s.name} ${s.value.kind === 'default' ? 'DEFAULT' : 'from an expression'} cannot be tracked)`;
-  const cs = s.value.text.toLowerCase().trim().split(/\s+/)[0] ?? '';
-  return UNSAFE_CHARSETS.has(cs) ? `client character set ${cs} can hide a quote inside a multibyte character; use utf8mb4 / UTF8` : undefined;
+  const why = unreadableClientCharset(s.value.text.trim().split(/\s+/)[0] ?? '');
+  return why && `${why}; use utf8mb4 / UTF8`;
 }
 
 function refusal(dialect: Dialect, s: SettingChange, principal: Principal): string | undefined {
