@@ -35,7 +35,7 @@ export interface Token {
 export interface MysqlStatement {
   /** The statement as sent (from the original message). */
   readonly text: string;
-  /** Tokens with executable comments expanded (the server's reading). */
+  /** Tokens with executable comments expanded (the server's reading), long literal lists cut to one element (collapseLiteralLists). */
   readonly tokens: readonly Token[];
   /** Text for the parser: expanded, comments removed. */
   readonly parseText: string;
@@ -450,6 +450,88 @@ export function digestTokens(tokens: readonly Token[], hints: readonly Hint[]): 
 
 const NO_HINTS: readonly Hint[] = Object.freeze([]);
 
+/** Literal lists at least this long are shortened for the parser (collapseLiteralLists). */
+const LONG_LIST = 16;
+
+/** How many tokens the literal element at `at` takes (`1`, `-2.5`, `'x'`, `?`, NULL, DEFAULT...); 0 when it is not one. */
+function literalLength(tokens: readonly Token[], at: number): number {
+  let k = at;
+  if (tokens[k]?.kind === 'punct' && (tokens[k].text === '-' || tokens[k].text === '+') && tokens[k + 1]?.kind === 'number') k++;
+  const t = tokens[k];
+  if (!t) return 0;
+  if (t.kind === 'number' || t.kind === 'string' || t.kind === 'param') return k + 1 - at;
+  if (t.kind === 'word' && /^(NULL|DEFAULT|TRUE|FALSE)$/i.test(t.text)) return k + 1 - at;
+  return 0;
+}
+
+/** End (the index after `)`) of a parenthesised list of literals starting at `open`, and its element count; undefined otherwise. */
+function literalTuple(tokens: readonly Token[], open: number): { end: number; count: number } | undefined {
+  if (tokens[open]?.text !== '(' || tokens[open].kind !== 'punct') return undefined;
+  let k = open + 1;
+  let count = 0;
+  if (tokens[k]?.text === ')') return { end: k + 1, count };
+  for (;;) {
+    const n = literalLength(tokens, k);
+    if (n === 0) return undefined;
+    k += n;
+    count++;
+    const t = tokens[k];
+    if (t?.kind === 'punct' && t.text === ',') { k++; continue; }
+    if (t?.kind === 'punct' && t.text === ')') return { end: k + 1, count };
+    return undefined;
+  }
+}
+
+/**
+ * The tokens the parser reads, with long lists of literals cut to their
+ * first element: `IN (1, 2, … 100000)` → `IN (1)`, and `VALUES (…), (…), …`
+ * of literal tuples → `VALUES (…)`. The analysis never depends on literal
+ * values (statements that differ only in them already share one analysis
+ * through the digest), so the facts are the same; but node-sql-parser takes about a second per megabyte of list, time
+ * in which the proxy serves nobody else. Short lists are left as they are.
+ */
+export function collapseLiteralLists(tokens: readonly Token[]): readonly Token[] {
+  let out: Token[] | undefined;
+  let copied = 0;
+  const cut = (from: number, to: number): void => {
+    out ??= [];
+    for (let k = copied; k < from; k++) out.push(tokens[k]);
+    copied = to;
+  };
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    if (t.kind !== 'word') continue;
+    const w = t.text.toUpperCase();
+    if (w === 'IN') {
+      const list = literalTuple(tokens, k + 1);
+      if (!list || list.count < LONG_LIST) continue;
+      // Keep `IN (` and the first element, then `)`.
+      const first = k + 2 + literalLength(tokens, k + 2);
+      cut(first, list.end - 1);
+      k = list.end - 1;
+    } else if (w === 'VALUES' || w === 'VALUE') {
+      const firstTuple = literalTuple(tokens, k + 1);
+      if (!firstTuple) continue;
+      let end = firstTuple.end;
+      let count = 1;
+      for (;;) {
+        if (tokens[end]?.kind !== 'punct' || tokens[end].text !== ',') break;
+        const next = literalTuple(tokens, end + 1);
+        if (!next) { count = 0; break; }
+        end = next.end;
+        count++;
+      }
+      // Every tuple must be literal: `VALUES (1), (NOW())` is left whole.
+      if (count < LONG_LIST) continue;
+      cut(firstTuple.end, end);
+      k = end - 1;
+    }
+  }
+  if (!out) return tokens;
+  for (let k = copied; k < tokens.length; k++) out.push(tokens[k]);
+  return out;
+}
+
 /** Splits, expands and digests a MySQL message. */
 export function splitMysql(sql: string): MysqlStatement[] {
   const main = lex(sql, 'expand');
@@ -474,8 +556,11 @@ export function splitMysql(sql: string): MysqlStatement[] {
     if (text.endsWith(';')) text = text.slice(0, -1).trim();
     const own = main.hints.length === 0 ? NO_HINTS : main.hints.filter((h) => h.at >= from && h.at < ends[k]).map((h) => h.hint);
     const altTokens = alt?.[k];
-    const st: MysqlStatement = { text, tokens, parseText: joinTokens(tokens), digest: digestTokens(tokens, own), hints: own };
-    return altTokens ? { ...st, alternative: { tokens: altTokens, parseText: joinTokens(altTokens) } } : st;
+    const parsed = collapseLiteralLists(tokens);
+    const st: MysqlStatement = { text, tokens: parsed, parseText: joinTokens(parsed), digest: digestTokens(tokens, own), hints: own };
+    if (!altTokens) return st;
+    const altParsed = collapseLiteralLists(altTokens);
+    return { ...st, alternative: { tokens: altParsed, parseText: joinTokens(altParsed) } };
   });
 }
 

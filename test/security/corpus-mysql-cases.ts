@@ -7,7 +7,23 @@
  */
 import { attack, basic, prod, type CorpusCase } from './corpus-types.js';
 
+/** Long literal lists, which reach the parser cut to their first element: what else the statement holds must still count. */
+const IDS = Array.from({ length: 40 }, (_, i) => i + 1).join(', ');
+const ROWS = Array.from({ length: 40 }, (_, i) => `(${i + 1}, 1, 1.5, 'new')`).join(', ');
+
 export const MYSQL_CASES: readonly CorpusCase[] = [
+  // ---------------------------------------------------------------- long literal lists
+  basic(`SELECT id, name FROM customers WHERE id IN (${IDS})`, { a: 'allow', w: 'allow' }),
+  basic(`INSERT INTO orders (id, customer_id, amount, status) VALUES ${ROWS}`, { w: 'allow', a: 'deny:statement-kinds' }),
+  basic(`DELETE FROM orders WHERE id IN (${IDS})`, { w: 'allow' }),
+  attack(`SELECT id FROM customers WHERE id IN (${IDS}, phone)`, { a: 'deny:column-acl', s: 'deny:masking', d: 'allow' }, 'a column after the literals keeps the list whole'),
+  attack(`SELECT id FROM customers WHERE id IN (${IDS}) AND phone LIKE '1%'`, { a: 'deny:column-acl', s: 'deny:masking' }),
+  attack(`SELECT id FROM customers WHERE id IN (${IDS}) UNION SELECT phone FROM customers`, { a: 'deny:column-acl', s: 'mask:0' }),
+  attack(`INSERT INTO orders (id, customer_id, amount, status) VALUES ${ROWS}, ((SELECT COUNT(*) FROM customers WHERE phone LIKE '1%'), 1, 1, 'x')`,
+    { w: 'deny:column-acl', d: 'allow' }, 'a subquery in the last tuple keeps the tuples whole'),
+  attack(`INSERT INTO orders (id, customer_id, amount, status) VALUES ${ROWS} ON DUPLICATE KEY UPDATE status = (SELECT phone FROM customers LIMIT 1)`,
+    { w: 'deny:column-acl', d: 'allow' }, 'what follows the tuples is kept'),
+  attack(`DELETE FROM orders WHERE 1 IN (${IDS})`, { w: 'deny:no-unqualified-dml', d: 'deny:no-unqualified-dml' }, 'a constant predicate stays one when its list is cut'),
   // ---------------------------------------------------------------- ordinary reads
   basic('SELECT id, name FROM customers', { a: 'allow', s: 'allow', u: 'allow', d: 'allow', w: 'allow', n: 'deny:column-acl' }),
   basic('SELECT id, name, email, city FROM customers', { a: 'allow', s: 'mask:2', u: 'allow', d: 'allow', w: 'deny:column-acl', n: 'deny' }),

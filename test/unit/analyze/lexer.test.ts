@@ -92,3 +92,32 @@ test('number literals: every form the server reads, and where a number ends', ()
   // Word characters: letters, digits, _ and $, and every non-ASCII code unit.
   assert.deepEqual(toks('SELECT a$b_1, é9, `x`'), ['word:SELECT', 'word:a$b_1', 'punct:,', 'word:é9', 'punct:,', 'quoted-ident:`x`']);
 });
+
+const list = (n: number, f: (i: number) => string): string => Array.from({ length: n }, (_, i) => f(i + 1)).join(', ');
+
+test('long lists of literals reach the parser cut to their first element; the text and the digest stay whole', () => {
+  const inList = splitMysql(`SELECT id FROM t WHERE id IN (${list(40, (i) => String(-i))}) AND name NOT IN (${list(20, (i) => `'a,${i})'`)})`)[0];
+  assert.equal(inList.parseText, "SELECT id FROM t WHERE id IN (-1) AND name NOT IN ('a,1)')");
+  assert.match(inList.text, /-40\)/);
+  // The digest is the whole statement's (its own list rule leaves negative numbers apart).
+  assert.equal(inList.digest.match(/- \?/g)?.length, 40);
+  assert.match(inList.digest, /NOT IN \(\?,\.\.\.\)$/);
+  const values = splitMysql(`INSERT INTO t (a, b) VALUES ${list(30, (i) => `(${i}, NULL)`)} ON DUPLICATE KEY UPDATE b = VALUES(b)`)[0];
+  assert.equal(values.parseText, 'INSERT INTO t (a, b) VALUES (1, NULL) ON DUPLICATE KEY UPDATE b = VALUES(b)');
+  assert.equal(values.digest, 'INSERT INTO t (a, b) VALUES (?, NULL),... ON DUPLICATE KEY UPDATE b = VALUES(b)');
+});
+
+test('lists with anything but literals, and short lists, reach the parser whole', () => {
+  for (const sql of [
+    `SELECT id FROM t WHERE id IN (${list(20, String)}, phone)`,
+    `SELECT id FROM t WHERE id IN (${list(20, String)}, (SELECT phone FROM c))`,
+    `SELECT id FROM t WHERE id IN (${list(20, String)}, -phone)`,
+    `SELECT id FROM t WHERE id IN (${list(15, String)})`,
+    `INSERT INTO t VALUES ${list(20, (i) => `(${i})`)}, ((SELECT phone FROM c LIMIT 1))`,
+    `INSERT INTO t VALUES ${list(20, (i) => `(${i})`)}, (@x)`,
+    `INSERT INTO t VALUES ${list(15, (i) => `(${i})`)}`,
+    `INSERT INTO t SELECT a FROM u WHERE a IN (SELECT b FROM v)`,
+  ]) {
+    assert.equal(splitMysql(sql)[0].parseText, sql, sql);
+  }
+});
