@@ -137,6 +137,19 @@ async function main(): Promise<void> {
     row('hit: cached analysis and decision', hit, hitN);
     row('new literals: shared analysis + rules', fresh, hitN / 4);
     row('rules only: decide() on ready facts', rules, hitN);
+    // Big statements, each in a shape not seen before (one more `+ 0`): the
+    // time the event loop is held, in which the proxy serves nobody else.
+    const ids = Array.from({ length: 100_000 }, (_, i) => i + 1).join(',');
+    const tuples = Array.from({ length: 15_000 }, (_, i) => `(${i + 1},${i + 1},${((i + 1) / 100).toFixed(2)},'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx','2024-01-01')`).join(',\n');
+    const upsert = dialect === 'mysql' ? 'ON DUPLICATE KEY UPDATE amount = amount' : 'ON CONFLICT (id) DO UPDATE SET amount = orders.amount';
+    const big: [string, (i: number) => string][] = [
+      [`big statement, new shape: IN list of 100,000 (${Math.round(ids.length / 1024)} KB)`, (i) => `SELECT id + ${'0 + '.repeat(i)}0 FROM orders WHERE id IN (${ids})`],
+      [`big statement, new shape: INSERT of 15,000 rows (${Math.round(tuples.length / 1024)} KB)`,
+        (i) => `INSERT INTO orders (id, customer_id, amount, status, created_at) VALUES\n${tuples}\n${upsert}${' + 0'.repeat(i + 1)}`],
+    ];
+    for (const [path, text] of big) {
+      row(path, [await time(3, (i) => judge(sessions[0], text(i), { policy, analyze: analysis.analyzeCached, catalogFor: () => catalog }), 0)], 3);
+    }
   }
   const head = ['dialect', 'path', 'CPU µs/decision', 'wall µs/decision', 'decisions'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
