@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   QUOTA_EXCEEDED: { sqlstate: '54000', errno: 1226, severity: 'ERROR' },
   /** A result exceeded the size limit. */
   RESULT_TOO_LARGE: { sqlstate: '54000', errno: 1301, severity: 'ERROR' },
+  /** A statement longer than the server accepts (MySQL's max_allowed_packet), refused before it is analysed. */
+  STATEMENT_TOO_LARGE: { sqlstate: '08S01', errno: 1153, severity: 'ERROR' },
   /** A full scan of a big table without an index. */
   FULL_SCAN_REFUSED: { sqlstate: '54000', errno: 1235, severity: 'ERROR' },
   /** Wire provenance disagrees with the analysis: refuse rather than guess. */

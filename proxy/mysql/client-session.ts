@@ -766,6 +766,9 @@ export class ClientSession {
       this.sendError(1, refusal('UNTRACKED_SETTING', `the server's own settings cannot be followed: ${this.upstream.readingProblem}`, 'untracked-setting'));
       return false;
     }
+    if ((cmd.kind === 'query' || cmd.kind === 'stmt-prepare') && this.upstream?.maxAllowedPacket !== undefined && p.payload.length > this.upstream.maxAllowedPacket) {
+      return this.refuseTooLarge(cmd.sql, p.payload.length, this.upstream.maxAllowedPacket);
+    }
     if ('id' in cmd && cmd.id === LAST_STATEMENT && cmd.kind.startsWith('stmt-')) {
       // Forwarded with the real id, so the upstream runs what sqlgate judged, whatever it prepared last.
       if (this.lastPrepared === undefined) return this.unknownStatement(cmd.id, `mysqld_${cmd.kind.replace('-', '_')}`);
@@ -839,6 +842,14 @@ export class ClientSession {
       // An upstream failure leaves the connection in an unknown state: end the session.
       return !(e instanceof SqlgateError && e.code === 'UPSTREAM_UNAVAILABLE');
     }
+  }
+
+  /** A statement the server would refuse for its length: answered and audited (its first kilobyte) without analysing it; the session goes on. */
+  private refuseTooLarge(sql: string, bytes: number, max: number): boolean {
+    const e = new SqlgateError('STATEMENT_TOO_LARGE', `sqlgate: the statement is ${bytes} bytes, more than the server's max_allowed_packet (${max} bytes)`);
+    this.sendError(1, e);
+    this.audit({ type: 'statement', decision: 'refused', sql: `${sql.slice(0, 1024)}…`, error: { code: e.code, message: e.message }, detail: { bytes, maxAllowedPacket: max } });
+    return true;
   }
 
   private relay(command: Buffer | undefined, kind: Parameters<UpstreamConnection['relay']>[1], cursor = false, maxRows?: number, maxBytes?: ByteLimit) {

@@ -107,18 +107,26 @@ export class UpstreamConnection {
 
   /**
    * Reads, in one round trip, the settings that decide how the server reads
-   * statement text: after a login or a reset, sql_mode is the server's global
+   * statement text (after a login or a reset, sql_mode is the server's global
    * mode, and character_set_client the one the login asked for, unless the
-   * server ignores that (`skip-character-set-client-handshake`) and imposes
-   * its own.
+   * server ignores that with `skip-character-set-client-handshake` and
+   * imposes its own) and the longest statement it takes.
    */
   async readReading(): Promise<void> {
-    const row = (await this.query('SELECT @@SESSION.sql_mode, @@SESSION.character_set_client'))[0];
-    const [modes, charset] = row ?? [];
+    const row = (await this.query('SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.max_allowed_packet'))[0];
+    const [modes, charset, maxPacket] = row ?? [];
     this.readingProblem = typeof modes !== 'string' || typeof charset !== 'string' ? 'sqlgate could not read the server\'s sql_mode and character set'
       : unreadableSqlMode(modes) ?? unreadableClientCharset(charset);
+    this.maxAllowedPacket = maxPacket ? Number(maxPacket) : undefined;
     this.readingKnown = true;
   }
+
+  /**
+   * The server's max_allowed_packet, from the same read: a statement longer
+   * than this the server refuses, so sqlgate refuses it before analysing it
+   * (a second or more per ten megabytes, in which the proxy serves nobody else).
+   */
+  maxAllowedPacket: number | undefined;
 
   /** Server status flags of the last response read (the login's, before any). */
   get lastStatus(): number {

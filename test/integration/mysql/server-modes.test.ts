@@ -126,3 +126,29 @@ test('a server that imposes GBK as the client character set ends each session be
     gbk.stop();
   }
 });
+
+test('a statement longer than the server\'s max_allowed_packet is refused before it is analysed, and the session goes on', async () => {
+  const admin = await mysql.createConnection(urlParts(server.url));
+  const own = await startEndpoint({ policy: testPolicy({ upstreamUrl: server.url }) });
+  try {
+    await admin.query('SET GLOBAL max_allowed_packet = 1048576');
+    const c = await connect(own.port, { user: 'both' });
+    try {
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1).join(',');
+      // 0.7 MB: under the limit, analysed and run.
+      const [small] = await c.query(`SELECT COUNT(*) AS n FROM (SELECT 1 AS id) t WHERE id IN (${ids(100_000)})`);
+      assert.equal(Number((small as { n: unknown }[])[0].n), 1);
+      await assert.rejects(c.query(`SELECT 1 FROM (SELECT 1 AS id) t WHERE id IN (${ids(200_000)})`), (e: { errno: number; sqlState: string; message: string }) =>
+        e.errno === 1153 && e.sqlState === '08S01' && /max_allowed_packet \(1048576 bytes\)/.test(e.message));
+      await assert.rejects(c.prepare(`SELECT 1 FROM (SELECT 1 AS id) t WHERE id IN (${ids(200_000)})`), (e: { errno: number }) => e.errno === 1153);
+      const [after] = await c.query('SELECT 2 AS two');
+      assert.deepEqual(after, [{ two: 2 }]);
+    } finally {
+      await c.end();
+    }
+  } finally {
+    await admin.query('SET GLOBAL max_allowed_packet = 268435456');
+    await admin.end();
+    await own.close();
+  }
+});
