@@ -491,6 +491,8 @@ function literalTuple(tokens: readonly Token[], open: number): { end: number; co
  * in which the proxy serves nobody else. Short lists are left as they are.
  */
 export function collapseLiteralLists(tokens: readonly Token[]): readonly Token[] {
+  // A long list takes at least LONG_LIST elements and the commas between them.
+  if (tokens.length < 2 * LONG_LIST - 1) return tokens;
   let out: Token[] | undefined;
   let copied = 0;
   const cut = (from: number, to: number): void => {
@@ -500,7 +502,7 @@ export function collapseLiteralLists(tokens: readonly Token[]): readonly Token[]
   };
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
-    if (t.kind !== 'word') continue;
+    if (t.kind !== 'word' || (t.text.length !== 2 && t.text.length !== 5 && t.text.length !== 6)) continue;
     const w = t.text.toUpperCase();
     if (w === 'IN') {
       const list = literalTuple(tokens, k + 1);
