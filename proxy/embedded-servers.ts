@@ -4,7 +4,7 @@
  * when no database answers. Commands as measured in DESIGN.md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,12 +89,17 @@ export async function startMariadb(serverOptions: readonly string[] = []): Promi
   const mariadbd = need('mariadbd', 'mariadb-server');
   const dir = mkdtempSync(join(tmpdir(), 'sqlgate-mariadb-'));
   const port = await freePort();
+  // A tmpdir of its own (TMPDIR, which mariadbd and its bootstrap take): at
+  // start mariadbd deletes every #sql* file in its tmpdir, and in /tmp those
+  // are the temporary tables of other servers at work.
+  mkdirSync(join(dir, 'tmp'));
+  const env = { ...process.env, TMPDIR: join(dir, 'tmp') };
   const init = spawnSync(installDb, ['--no-defaults', `--datadir=${dir}/data`, '--user=root',
-    '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
+    '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8', env });
   if (init.status !== 0) throw new Error(`mariadb-install-db failed: ${init.stderr}`);
   const child: ChildProcess = spawn(mariadbd, ['--no-defaults', `--datadir=${dir}/data`, `--socket=${dir}/mysqld.sock`,
-    `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${dir}/mysqld.pid`,
-    `--log-error=${dir}/err.log`, '--skip-log-bin', '--max-allowed-packet=256M', ...serverOptions], { stdio: 'ignore' });
+    `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${dir}/mysqld.pid`, `--tmpdir=${dir}/tmp`,
+    `--log-error=${dir}/err.log`, '--skip-log-bin', '--max-allowed-packet=256M', ...serverOptions], { stdio: 'ignore', env });
   const stop = () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); };
   const url = `mysql://root@127.0.0.1:${port}/test`;
   try {
